@@ -1,0 +1,72 @@
+//! `application/x-www-form-urlencoded` request bodies, read the way RFC 6749 §3.2 and OAuth 2.1 §3.1
+//! require: an empty value counts as omitted, and a parameter sent twice is an error.
+
+/// Fields beyond this many make a request malformed; no OAuth request needs more.
+pub const MAX_FIELDS: usize = 64;
+
+/// Why a form could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FormError {
+    /// A parameter that may appear once appeared more than once.
+    #[error("parameter '{0}' is repeated")]
+    Repeated(String),
+    /// The body has more fields than [`MAX_FIELDS`].
+    #[error("too many form fields")]
+    TooManyFields,
+}
+
+/// The decoded parameters of a form body, in the order they were sent.
+///
+/// ```
+/// use portcullis_core::FormParams;
+/// let form = FormParams::parse(b"grant_type=client_credentials&scope=&scope=").unwrap();
+/// assert_eq!(form.get("grant_type").unwrap(), Some("client_credentials"));
+/// assert!(form.get("scope").is_err()); // repeated, even though both are empty
+/// assert_eq!(form.get("missing").unwrap(), None);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct FormParams {
+    pairs: Vec<(String, String)>,
+}
+
+impl FormParams {
+    /// Decodes a body. Invalid UTF-8 is replaced rather than rejected: such a value cannot match
+    /// any stored identifier or secret, so it fails later with the precise error for its field.
+    pub fn parse(body: &[u8]) -> Result<Self, FormError> {
+        let mut pairs = Vec::new();
+        for (name, value) in form_urlencoded::parse(body) {
+            if pairs.len() == MAX_FIELDS {
+                return Err(FormError::TooManyFields);
+            }
+            pairs.push((name.into_owned(), value.into_owned()));
+        }
+        Ok(FormParams { pairs })
+    }
+
+    /// The value of a parameter that may appear at most once; `None` when absent or empty.
+    pub fn get(&self, name: &str) -> Result<Option<&str>, FormError> {
+        let mut found = None;
+        for (n, v) in &self.pairs {
+            if n == name {
+                if found.is_some() {
+                    return Err(FormError::Repeated(name.to_owned()));
+                }
+                found = Some(v.as_str());
+            }
+        }
+        Ok(found.filter(|v| !v.is_empty()))
+    }
+
+    /// Every non-empty value of a parameter that may repeat, such as RFC 8707 `resource`.
+    pub fn get_all<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.pairs
+            .iter()
+            .filter(move |(n, v)| n == name && !v.is_empty())
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Whether a parameter is present at all, even empty.
+    pub fn contains(&self, name: &str) -> bool {
+        self.pairs.iter().any(|(n, _)| n == name)
+    }
+}

@@ -1,0 +1,175 @@
+//! Token requests (RFC 6749 §4 and §6), parsed from the form so that a [`TokenRequest`] exists only
+//! when it is well formed.
+
+use crate::form::{FormError, FormParams};
+use crate::scope::{Scope, ScopeError};
+use serde::{Deserialize, Serialize};
+
+/// A grant type a client may be registered for (RFC 7591 §2 `grant_types`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    /// RFC 6749 §4.4.
+    ClientCredentials,
+    /// RFC 6749 §4.1.
+    AuthorizationCode,
+    /// RFC 6749 §6.
+    RefreshToken,
+}
+
+impl GrantType {
+    /// The grant type as it appears on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::ClientCredentials => "client_credentials",
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::RefreshToken => "refresh_token",
+        }
+    }
+}
+
+/// Why a token request is malformed; each maps to one RFC 6749 §5.2 code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenRequestError {
+    /// A parameter is missing, repeated or malformed: `invalid_request`.
+    #[error("{0}")]
+    Invalid(String),
+    /// The grant type is not one this server implements: `unsupported_grant_type`.
+    #[error("grant_type '{0}' is not supported")]
+    UnsupportedGrantType(String),
+    /// The scope parameter is malformed: `invalid_scope`.
+    #[error("{0}")]
+    Scope(#[from] ScopeError),
+    /// A resource indicator is not an absolute URI without a fragment: `invalid_target`.
+    #[error("resource must be an absolute URI without a fragment")]
+    Target,
+}
+
+impl From<FormError> for TokenRequestError {
+    fn from(e: FormError) -> Self {
+        TokenRequestError::Invalid(e.to_string())
+    }
+}
+
+/// A well-formed token request, without the client authentication parts (those are checked by the
+/// server before the grant is looked at).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRequest {
+    /// `grant_type=client_credentials` (RFC 6749 §4.4.2).
+    ClientCredentials {
+        /// The requested scope; `None` asks for the client's default.
+        scope: Option<Scope>,
+        /// Requested audiences: every RFC 8707 `resource` and every space-separated `audience` value.
+        audiences: Vec<String>,
+    },
+}
+
+impl TokenRequest {
+    /// The grant types this parser accepts, for discovery documents.
+    pub const SUPPORTED: &'static [GrantType] = &[GrantType::ClientCredentials];
+
+    /// Parses the grant part of a token request.
+    ///
+    /// ```
+    /// use portcullis_core::{FormParams, TokenRequest};
+    /// let form = FormParams::parse(b"grant_type=client_credentials&scope=read&resource=https%3A%2F%2Fapi.example.com").unwrap();
+    /// let TokenRequest::ClientCredentials { scope, audiences } = TokenRequest::from_form(&form).unwrap();
+    /// assert_eq!(scope.unwrap().to_string(), "read");
+    /// assert_eq!(audiences, vec!["https://api.example.com".to_string()]);
+    /// ```
+    pub fn from_form(form: &FormParams) -> Result<Self, TokenRequestError> {
+        let grant_type = form
+            .get("grant_type")?
+            .ok_or_else(|| TokenRequestError::Invalid("grant_type is missing".into()))?;
+        match grant_type {
+            "client_credentials" => {
+                let scope = form.get("scope")?.map(Scope::parse).transpose()?;
+                Ok(TokenRequest::ClientCredentials {
+                    scope,
+                    audiences: requested_audiences(form)?,
+                })
+            }
+            other => Err(TokenRequestError::UnsupportedGrantType(other.to_owned())),
+        }
+    }
+
+    /// The grant type of this request.
+    pub fn grant_type(&self) -> GrantType {
+        match self {
+            TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+        }
+    }
+}
+
+/// RFC 8707 `resource` may repeat and must be an absolute URI without a fragment; `audience` (as Hydra
+/// and others name it) is a space-separated list of identifiers and may appear once.
+fn requested_audiences(form: &FormParams) -> Result<Vec<String>, TokenRequestError> {
+    let mut out: Vec<String> = Vec::new();
+    for resource in form.get_all("resource") {
+        if !is_absolute_uri_without_fragment(resource) {
+            return Err(TokenRequestError::Target);
+        }
+        out.push(resource.to_owned());
+    }
+    if let Some(list) = form.get("audience")? {
+        out.extend(list.split(' ').filter(|a| !a.is_empty()).map(str::to_owned));
+    }
+    out.dedup();
+    Ok(out)
+}
+
+fn is_absolute_uri_without_fragment(value: &str) -> bool {
+    let Some((scheme, rest)) = value.split_once(':') else {
+        return false;
+    };
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    scheme_ok
+        && !rest.is_empty()
+        && !value.contains('#')
+        && !value.chars().any(|c| c.is_whitespace() || c.is_control())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(body: &str) -> Result<TokenRequest, TokenRequestError> {
+        TokenRequest::from_form(&FormParams::parse(body.as_bytes()).unwrap())
+    }
+
+    #[test]
+    fn resource_must_be_absolute_without_fragment() {
+        assert_eq!(
+            parse("grant_type=client_credentials&resource=api"),
+            Err(TokenRequestError::Target)
+        );
+        assert_eq!(
+            parse("grant_type=client_credentials&resource=https://a.example/%23x#frag"),
+            Err(TokenRequestError::Target)
+        );
+        assert!(parse("grant_type=client_credentials&resource=urn:example:api").is_ok());
+    }
+
+    #[test]
+    fn unknown_grant_is_unsupported() {
+        assert_eq!(
+            parse("grant_type=password"),
+            Err(TokenRequestError::UnsupportedGrantType("password".into()))
+        );
+    }
+
+    #[test]
+    fn resource_may_repeat_but_audience_may_not() {
+        let TokenRequest::ClientCredentials { audiences, .. } =
+            parse("grant_type=client_credentials&resource=urn:a&resource=urn:b&audience=c%20d")
+                .unwrap();
+        assert_eq!(audiences, ["urn:a", "urn:b", "c", "d"]);
+        assert!(matches!(
+            parse("grant_type=client_credentials&audience=a&audience=b"),
+            Err(TokenRequestError::Invalid(_))
+        ));
+    }
+}

@@ -1,0 +1,26 @@
+//! Protocol types shared by every Portcullis crate: the words of RFC 6749 and its extensions as Rust
+//! types, and the rules that make a value of each type valid.
+//!
+//! This crate does no I/O and has no async code, so the client, the resource-server validator and the
+//! server agree on the wire format without any of them pulling in the others' dependencies.
+#![forbid(unsafe_code)]
+
+pub mod client;
+pub mod clock;
+pub mod error;
+pub mod form;
+pub mod grant;
+pub mod jose;
+pub mod scope;
+pub mod secret;
+pub mod token;
+
+pub use client::{ClientId, TokenEndpointAuthMethod};
+pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
+pub use error::{ErrorCode, ErrorResponse};
+pub use form::{FormError, FormParams};
+pub use grant::{GrantType, TokenRequest, TokenRequestError};
+pub use jose::{Algorithm, Jwk, JwkSet};
+pub use scope::{Scope, ScopeError};
+pub use secret::Secret;
+pub use token::{AccessTokenClaims, Audience, TokenResponse};

@@ -1,0 +1,78 @@
+//! The token endpoint's success response (RFC 6749 §5.1) and the claims of a JWT access token
+//! (RFC 9068 §2.2).
+
+use serde::{Deserialize, Serialize};
+
+/// A successful token response (RFC 6749 §5.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenResponse {
+    /// The access token.
+    pub access_token: String,
+    /// Always `Bearer` from Portcullis (RFC 6750).
+    pub token_type: String,
+    /// Lifetime of the access token in seconds.
+    pub expires_in: u64,
+    /// The granted scope; always sent, so the client never has to guess (OAuth 2.1 §3.2.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}
+
+/// The `aud` claim: one audience serialises as a string, several as an array (RFC 7519 §4.1.3).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    /// A single audience.
+    One(String),
+    /// Several audiences.
+    Many(Vec<String>),
+}
+
+impl Audience {
+    /// Builds the claim from a list, choosing the compact form for one value.
+    pub fn from_list(mut list: Vec<String>) -> Self {
+        if list.len() == 1 {
+            Audience::One(list.remove(0))
+        } else {
+            Audience::Many(list)
+        }
+    }
+
+    /// Whether `aud` names `audience`.
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(a) => a == audience,
+            Audience::Many(list) => list.iter().any(|a| a == audience),
+        }
+    }
+}
+
+impl Serialize for Audience {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Audience::One(a) => s.serialize_str(a),
+            Audience::Many(list) => list.serialize(s),
+        }
+    }
+}
+
+/// The claims of a JWT access token (RFC 9068 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    /// The issuer identifier.
+    pub iss: String,
+    /// The resource owner, or the client itself for client_credentials (RFC 9068 §2.2).
+    pub sub: String,
+    /// The resource servers the token is meant for.
+    pub aud: Audience,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issue time, seconds since the epoch.
+    pub iat: i64,
+    /// A unique identifier of this token.
+    pub jti: String,
+    /// The client the token was issued to.
+    pub client_id: String,
+    /// The granted scope, space-separated (RFC 9068 §2.2.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+}

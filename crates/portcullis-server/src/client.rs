@@ -1,0 +1,149 @@
+//! A registered client: its RFC 7591 metadata, the rules that make metadata valid, and the parsed form
+//! the token endpoint reads from memory.
+
+use crate::store::ClientRow;
+use portcullis_core::{Algorithm, ClientId, GrantType, Scope, TokenEndpointAuthMethod};
+use serde::{Deserialize, Serialize};
+
+/// Client metadata, named as RFC 7591 §2 names it, plus `audience` (the audiences the client may ask
+/// for, as Hydra names it), `default_scope` and `access_token_signed_response_alg`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientMetadata {
+    /// A name to show people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_name: Option<String>,
+    /// Grants the client may use.
+    #[serde(default = "default_grant_types")]
+    pub grant_types: Vec<GrantType>,
+    /// Redirect URIs, compared as exact strings.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Response types for the authorization endpoint.
+    #[serde(default)]
+    pub response_types: Vec<String>,
+    /// Every scope the client may be granted, space-separated.
+    #[serde(default)]
+    pub scope: String,
+    /// The scope granted when a request names none; all of `scope` when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_scope: Option<String>,
+    /// Audiences (resource indicators) the client may request.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// The one authentication method the client must use; unset accepts `client_secret_basic` and
+    /// `client_secret_post`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// Algorithm for this client's access tokens; the server default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_token_signed_response_alg: Option<Algorithm>,
+}
+
+fn default_grant_types() -> Vec<GrantType> {
+    vec![GrantType::ClientCredentials]
+}
+
+impl Default for ClientMetadata {
+    fn default() -> Self {
+        ClientMetadata {
+            client_name: None,
+            grant_types: default_grant_types(),
+            redirect_uris: Vec::new(),
+            response_types: Vec::new(),
+            scope: String::new(),
+            default_scope: None,
+            audience: Vec::new(),
+            token_endpoint_auth_method: None,
+            access_token_signed_response_alg: None,
+        }
+    }
+}
+
+/// Metadata that breaks a rule; the message says which and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidMetadata(pub String);
+
+impl ClientMetadata {
+    /// Whether the client has no secret.
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::None)
+    }
+
+    /// Checks every rule; on success the scopes are known to parse.
+    pub fn validate(&self) -> Result<(), InvalidMetadata> {
+        let bad = |m: &str| Err(InvalidMetadata(m.to_owned()));
+        if self.grant_types.is_empty() {
+            return bad("grant_types must name at least one grant");
+        }
+        if self.is_public() && self.grant_types.contains(&GrantType::ClientCredentials) {
+            return bad(
+                "a public client (token_endpoint_auth_method = none) cannot use client_credentials",
+            );
+        }
+        if self
+            .client_name
+            .as_ref()
+            .is_some_and(|n| n.chars().count() > 200)
+        {
+            return bad("client_name is longer than 200 characters");
+        }
+        let scope =
+            Scope::parse(&self.scope).map_err(|e| InvalidMetadata(format!("scope: {e}")))?;
+        if let Some(default) = &self.default_scope {
+            let default = Scope::parse(default)
+                .map_err(|e| InvalidMetadata(format!("default_scope: {e}")))?;
+            if !default.is_subset_of(&scope) {
+                return bad("default_scope must be a subset of scope");
+            }
+        }
+        for aud in &self.audience {
+            if aud.is_empty() || aud.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return bad("audience values must be non-empty and contain no spaces");
+            }
+        }
+        for uri in &self.redirect_uris {
+            if uri.contains('#') || !uri.contains("://") {
+                return bad("redirect_uris must be absolute URIs without a fragment");
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A client as the token endpoint needs it: parsed once when the registry loads.
+#[derive(Debug, Clone)]
+pub struct Client {
+    /// The identifier.
+    pub id: ClientId,
+    /// Its metadata.
+    pub metadata: ClientMetadata,
+    /// The keyed hash of its secret, if it has one.
+    pub secret_hash: Option<Vec<u8>>,
+    /// Every scope it may be granted.
+    pub scope: Scope,
+    /// What it gets when it asks for no scope.
+    pub default_scope: Scope,
+}
+
+impl Client {
+    /// Parses a stored row.
+    pub fn from_row(row: &ClientRow) -> Result<Self, InvalidMetadata> {
+        let id = ClientId::parse(&row.client_id).map_err(|e| InvalidMetadata(e.to_string()))?;
+        let metadata: ClientMetadata = serde_json::from_str(&row.metadata)
+            .map_err(|e| InvalidMetadata(format!("stored metadata: {e}")))?;
+        metadata.validate()?;
+        let scope = Scope::parse(&metadata.scope).map_err(|e| InvalidMetadata(e.to_string()))?;
+        let default_scope = match &metadata.default_scope {
+            Some(d) => Scope::parse(d).map_err(|e| InvalidMetadata(e.to_string()))?,
+            None => scope.clone(),
+        };
+        Ok(Client {
+            id,
+            metadata,
+            secret_hash: row.secret_hash.clone(),
+            scope,
+            default_scope,
+        })
+    }
+}

@@ -1,0 +1,109 @@
+//! Client secrets: generated with 256 bits of entropy, stored only as HMAC-SHA-256 under a server key,
+//! verified in constant time.
+//!
+//! A slow password hash (bcrypt, PBKDF2, Argon2) buys nothing for a secret nobody can guess and makes
+//! every token request pay milliseconds of CPU: Hydra, Spring Authorization Server and Zitadel all
+//! shipped slow token endpoints that way. A keyed hash keeps a stolen table useless without the key,
+//! costs about a microsecond, and the 32-character minimum for secrets people choose themselves keeps
+//! guessing out of reach. `docs/security.md` has the whole argument.
+
+use crate::store::{Store, StoreError};
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::Secret;
+
+/// Shortest secret a person may choose.
+pub const MIN_SECRET_CHARS: usize = 32;
+
+const KEY_NAME: &str = "client_secret_hmac_sha256";
+
+/// Hashes and checks client secrets with the server's HMAC key.
+#[derive(Clone)]
+pub struct SecretHasher {
+    key: hmac::Key,
+    // Compared against when the client is unknown, so that case costs the same as a wrong secret.
+    dummy: Vec<u8>,
+}
+
+impl std::fmt::Debug for SecretHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHasher([redacted])")
+    }
+}
+
+impl SecretHasher {
+    /// Loads the server's key, making it on first use.
+    pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        let candidate = random_bytes::<32>().map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let key = store.server_secret(KEY_NAME, &candidate).await?;
+        Ok(Self::from_key(&key))
+    }
+
+    /// A hasher with a given key.
+    pub fn from_key(key: &[u8]) -> Self {
+        let key = hmac::Key::new(hmac::HMAC_SHA256, key);
+        let dummy = hmac::sign(&key, b"portcullis unknown client")
+            .as_ref()
+            .to_vec();
+        SecretHasher { key, dummy }
+    }
+
+    /// The stored form of a secret.
+    pub fn hash(&self, secret: &Secret) -> Vec<u8> {
+        hmac::sign(&self.key, secret.expose().as_bytes())
+            .as_ref()
+            .to_vec()
+    }
+
+    /// Whether `secret` matches `stored`, in constant time. `None` (no such client) does the same
+    /// work and answers false.
+    pub fn verify(&self, secret: &Secret, stored: Option<&[u8]>) -> bool {
+        let matches = hmac::verify(
+            &self.key,
+            secret.expose().as_bytes(),
+            stored.unwrap_or(&self.dummy),
+        )
+        .is_ok();
+        matches && stored.is_some()
+    }
+}
+
+/// A new secret: 32 bytes from the system CSPRNG, base64url (43 characters).
+pub fn generate_secret() -> Result<Secret, RandomUnavailable> {
+    Ok(Secret::new(B64.encode(random_bytes::<32>()?)))
+}
+
+/// A new client identifier: 16 random bytes, base64url (22 characters).
+pub fn generate_client_id() -> Result<String, RandomUnavailable> {
+    Ok(B64.encode(random_bytes::<16>()?))
+}
+
+/// The system's random number generator failed; nothing that needs randomness can go on.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the system random number generator failed")]
+pub struct RandomUnavailable;
+
+/// Random bytes from the system CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
+    let mut bytes = [0u8; N];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| RandomUnavailable)?;
+    Ok(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verify_accepts_only_the_right_secret() {
+        let hasher = SecretHasher::from_key(b"k");
+        let secret = generate_secret().unwrap();
+        assert_eq!(secret.expose().len(), 43);
+        let stored = hasher.hash(&secret);
+        assert!(hasher.verify(&secret, Some(&stored)));
+        assert!(!hasher.verify(&generate_secret().unwrap(), Some(&stored)));
+        assert!(!hasher.verify(&secret, None));
+        assert!(!SecretHasher::from_key(b"other").verify(&secret, Some(&stored)));
+    }
+}

@@ -1,0 +1,185 @@
+//! Signing keys over time. A key is published in the JWKS from the moment it is made, starts signing
+//! only at `activates_at` (so resource servers that cache the JWKS have seen it first), stops signing
+//! at `retires_at`, and stays published until every token it signed has expired.
+
+mod signing_key;
+
+pub use signing_key::{KeyError, SigningKey, generate_private_der};
+
+use crate::store::{KeyRow, Store, StoreError};
+use portcullis_core::{Algorithm, JwkSet, UnixTime};
+use std::sync::Arc;
+
+/// Where a key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    /// Published, not yet signing.
+    Pending,
+    /// Signing (unless a newer active key of the same algorithm exists).
+    Active,
+    /// No longer signing; published while tokens it signed may still be valid.
+    Retired,
+    /// No longer published.
+    Expired,
+}
+
+impl KeyState {
+    /// Lower-case name for listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyState::Pending => "pending",
+            KeyState::Active => "active",
+            KeyState::Retired => "retired",
+            KeyState::Expired => "expired",
+        }
+    }
+}
+
+/// A loaded key with its schedule.
+#[derive(Debug, Clone)]
+pub struct ScheduledKey {
+    /// The parsed key.
+    pub key: Arc<SigningKey>,
+    /// When it was made and first published.
+    pub created_at: UnixTime,
+    /// When it starts signing.
+    pub activates_at: UnixTime,
+    /// When it stops signing.
+    pub retires_at: Option<UnixTime>,
+}
+
+impl ScheduledKey {
+    /// The key's state at `now`, given the longest lifetime of a token it may have signed.
+    pub fn state(&self, now: UnixTime, max_token_lifetime: u64) -> KeyState {
+        match self.retires_at {
+            _ if now < self.activates_at => KeyState::Pending,
+            None => KeyState::Active,
+            Some(r) if now < r => KeyState::Active,
+            Some(r) if now < r.plus(max_token_lifetime) => KeyState::Retired,
+            Some(_) => KeyState::Expired,
+        }
+    }
+}
+
+/// Every key, parsed, in the order they were made.
+#[derive(Debug, Clone, Default)]
+pub struct KeySet {
+    keys: Vec<ScheduledKey>,
+}
+
+impl KeySet {
+    /// Parses stored keys. A key that does not parse is skipped and reported, so one damaged row
+    /// cannot take the server down.
+    pub fn from_rows(rows: &[KeyRow]) -> Self {
+        let mut keys = Vec::with_capacity(rows.len());
+        for row in rows {
+            let parsed = row
+                .alg
+                .parse::<Algorithm>()
+                .map_err(|_| KeyError::Crypto)
+                .and_then(|alg| SigningKey::from_der(alg, &row.private_der));
+            match parsed {
+                Ok(key) => keys.push(ScheduledKey {
+                    key: Arc::new(key),
+                    created_at: UnixTime(row.created_at),
+                    activates_at: UnixTime(row.activates_at),
+                    retires_at: row.retires_at.map(UnixTime),
+                }),
+                Err(error) => {
+                    tracing::error!(kid = %row.kid, %error, "skipping unreadable signing key")
+                }
+            }
+        }
+        KeySet { keys }
+    }
+
+    /// The key that signs `alg` tokens at `now`: the most recently activated one that is not retired.
+    pub fn signer(&self, alg: Algorithm, now: UnixTime) -> Option<&Arc<SigningKey>> {
+        self.keys
+            .iter()
+            .filter(|k| k.key.alg() == alg && k.state(now, 0) == KeyState::Active)
+            .max_by_key(|k| k.activates_at)
+            .map(|k| &k.key)
+    }
+
+    /// The JWKS at `now`: pending, active and retired keys.
+    pub fn published(&self, now: UnixTime, max_token_lifetime: u64) -> JwkSet {
+        JwkSet {
+            keys: self
+                .keys
+                .iter()
+                .filter(|k| k.state(now, max_token_lifetime) != KeyState::Expired)
+                .map(|k| k.key.jwk().clone())
+                .collect(),
+        }
+    }
+
+    /// Every key with its schedule.
+    pub fn iter(&self) -> impl Iterator<Item = &ScheduledKey> {
+        self.keys.iter()
+    }
+}
+
+/// Makes a key for each algorithm that has no key still in service, active at once. Runs at start.
+pub async fn ensure_signing_keys(store: &dyn Store, now: UnixTime) -> Result<(), KeysError> {
+    let rows = store.signing_keys().await?;
+    for alg in Algorithm::ALL {
+        let in_service = rows
+            .iter()
+            .any(|r| r.alg == alg.as_str() && r.retires_at.is_none_or(|t| t > now.0));
+        if !in_service {
+            let row = new_key_row(alg, now, now).await?;
+            store.insert_signing_key(&row, false).await?;
+            tracing::info!(kid = %row.kid, %alg, "generated signing key");
+        }
+    }
+    Ok(())
+}
+
+/// Adds a new key for `alg` that is published now and signs from `now + activation_delay`; the keys
+/// it replaces retire at that moment. Returns the new key's row.
+pub async fn rotate(
+    store: &dyn Store,
+    alg: Algorithm,
+    now: UnixTime,
+    activation_delay: u64,
+) -> Result<KeyRow, KeysError> {
+    let row = new_key_row(alg, now, now.plus(activation_delay)).await?;
+    store.insert_signing_key(&row, true).await?;
+    tracing::info!(kid = %row.kid, %alg, activates_at = row.activates_at, "rotated signing key");
+    Ok(row)
+}
+
+async fn new_key_row(
+    alg: Algorithm,
+    now: UnixTime,
+    activates_at: UnixTime,
+) -> Result<KeyRow, KeysError> {
+    // RSA key generation takes tens of milliseconds: keep it off the async workers.
+    let (der, kid) = tokio::task::spawn_blocking(move || {
+        let der = generate_private_der(alg)?;
+        let kid = SigningKey::from_der(alg, &der)?.kid().to_owned();
+        Ok::<_, KeyError>((der, kid))
+    })
+    .await
+    .map_err(|_| KeysError::Key(KeyError::Crypto))??;
+    Ok(KeyRow {
+        kid,
+        alg: alg.as_str().to_owned(),
+        private_der: der,
+        created_at: now.0,
+        activates_at: activates_at.0,
+        retires_at: None,
+    })
+}
+
+/// Errors of key management.
+#[derive(Debug, thiserror::Error)]
+pub enum KeysError {
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// A key could not be made.
+    #[error(transparent)]
+    Key(#[from] KeyError),
+}

@@ -1,0 +1,12 @@
+//! The Portcullis OAuth 2.0 authorization server as a library.
+//!
+//! The binary in `crates/portcullis` is a thin shell over [`startup::Server`];
+//! tests spawn the same server on port 0.
+#![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod client;
+pub mod client_secret;
+pub mod keys;
+pub mod registry;
+pub mod store;

@@ -1,0 +1,106 @@
+//! The in-memory view of clients and signing keys that the token endpoint reads, so the
+//! client_credentials hot path never touches the database. A background task polls the store's
+//! revision counter and swaps in a fresh snapshot when anything changed.
+
+use crate::client::Client;
+use crate::keys::KeySet;
+use crate::store::{Store, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Everything the hot path reads, as of one revision.
+#[derive(Debug, Default)]
+pub struct Snapshot {
+    /// The store revision this snapshot reflects.
+    pub revision: i64,
+    clients: HashMap<String, Arc<Client>>,
+    /// Signing keys.
+    pub keys: KeySet,
+}
+
+impl Snapshot {
+    /// A client by id.
+    pub fn client(&self, client_id: &str) -> Option<&Arc<Client>> {
+        self.clients.get(client_id)
+    }
+}
+
+/// The current snapshot and the means to refresh it.
+pub struct Registry {
+    store: Arc<dyn Store>,
+    current: RwLock<Arc<Snapshot>>,
+}
+
+impl Registry {
+    /// Loads the first snapshot.
+    pub async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
+        let snapshot = read_snapshot(store.as_ref()).await?;
+        Ok(Registry {
+            store,
+            current: RwLock::new(Arc::new(snapshot)),
+        })
+    }
+
+    /// The current snapshot; cheap (one reference-count increment).
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        match self.current.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Reloads when the store's revision moved; true if it did.
+    pub async fn refresh(&self) -> Result<bool, StoreError> {
+        let revision = self.store.revision().await?;
+        if revision == self.snapshot().revision {
+            return Ok(false);
+        }
+        let fresh = Arc::new(read_snapshot(self.store.as_ref()).await?);
+        match self.current.write() {
+            Ok(mut guard) => *guard = fresh,
+            Err(poisoned) => *poisoned.into_inner() = fresh,
+        }
+        Ok(true)
+    }
+
+    /// Polls for changes every `interval` until the task is aborted.
+    pub fn spawn_watcher(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                match self.refresh().await {
+                    Ok(true) => tracing::debug!("reloaded clients and keys"),
+                    Ok(false) => {}
+                    Err(error) => {
+                        tracing::warn!(%error, "could not check for client or key changes")
+                    }
+                }
+            }
+        })
+    }
+}
+
+async fn read_snapshot(store: &dyn Store) -> Result<Snapshot, StoreError> {
+    // Revision first: a write that lands while we read makes the next poll reload again.
+    let revision = store.revision().await?;
+    let mut clients = HashMap::new();
+    for row in store.clients().await? {
+        match Client::from_row(&row) {
+            Ok(client) => {
+                clients.insert(row.client_id.clone(), Arc::new(client));
+            }
+            Err(error) => {
+                tracing::error!(client_id = %row.client_id, %error, "skipping unreadable client");
+            }
+        }
+    }
+    let keys = KeySet::from_rows(&store.signing_keys().await?);
+    Ok(Snapshot {
+        revision,
+        clients,
+        keys,
+    })
+}

@@ -1,0 +1,214 @@
+//! The embedded default: one SQLite file in WAL mode, shared safely by the server and the admin
+//! commands running beside it.
+
+use super::{ClientRow, KeyRow, Store, StoreError, migrate};
+use async_trait::async_trait;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{Row, SqlitePool};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// A SQLite-backed [`Store`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `url` (`sqlite://PATH`).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await?;
+        migrate::run_sqlite(&pool, unix_now()).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+// Migrations record wall-clock time for people reading the table; nothing depends on it.
+fn unix_now() -> i64 {
+    use portcullis_core::Clock;
+    portcullis_core::SystemClock.now().0
+}
+
+async fn bump_revision(tx: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+    sqlx::query("UPDATE revision SET value = value + 1 WHERE id = 1")
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
+fn client_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<ClientRow, sqlx::Error> {
+    Ok(ClientRow {
+        client_id: row.try_get("client_id")?,
+        secret_hash: row.try_get("secret_hash")?,
+        metadata: row.try_get("metadata")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn revision(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM revision WHERE id = 1")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO server_secrets (name, value) VALUES (?, ?)")
+            .bind(name)
+            .bind(candidate)
+            .execute(&self.pool)
+            .await?;
+        Ok(
+            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = ?")
+                .bind(name)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn clients(&self) -> Result<Vec<ClientRow>, StoreError> {
+        let rows = sqlx::query(concat!(
+            "SELECT client_id, secret_hash, metadata, created_at, updated_at",
+            " FROM clients ORDER BY client_id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(client_from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn client(&self, client_id: &str) -> Result<Option<ClientRow>, StoreError> {
+        let row = sqlx::query(concat!(
+            "SELECT client_id, secret_hash, metadata, created_at, updated_at",
+            " FROM clients WHERE client_id = ?"
+        ))
+        .bind(client_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(client_from_row).transpose()?)
+    }
+
+    async fn insert_client(&self, row: &ClientRow) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT OR IGNORE INTO clients (client_id, secret_hash, metadata, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&row.client_id)
+        .bind(&row.secret_hash)
+        .bind(&row.metadata)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict(format!("client '{}'", row.client_id)));
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn update_client(&self, row: &ClientRow) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let updated = sqlx::query(
+            "UPDATE clients SET secret_hash = ?, metadata = ?, updated_at = ? WHERE client_id = ?",
+        )
+        .bind(&row.secret_hash)
+        .bind(&row.metadata)
+        .bind(row.updated_at)
+        .bind(&row.client_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if updated == 0 {
+            return Ok(false);
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let deleted = sqlx::query("DELETE FROM clients WHERE client_id = ?")
+            .bind(client_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if deleted == 0 {
+            return Ok(false);
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT kid, alg, private_der, created_at, activates_at, retires_at
+             FROM signing_keys ORDER BY created_at, activates_at, kid",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let keys = rows
+            .iter()
+            .map(|r| {
+                Ok(KeyRow {
+                    kid: r.try_get("kid")?,
+                    alg: r.try_get("alg")?,
+                    private_der: r.try_get("private_der")?,
+                    created_at: r.try_get("created_at")?,
+                    activates_at: r.try_get("activates_at")?,
+                    retires_at: r.try_get("retires_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?;
+        Ok(keys)
+    }
+
+    async fn insert_signing_key(
+        &self,
+        key: &KeyRow,
+        retire_previous: bool,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        if retire_previous {
+            sqlx::query(
+                "UPDATE signing_keys SET retires_at = ? WHERE alg = ? AND retires_at IS NULL",
+            )
+            .bind(key.activates_at)
+            .bind(&key.alg)
+            .execute(&mut *tx)
+            .await?;
+        }
+        sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_der, created_at, activates_at, retires_at)
+             VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_der)
+        .bind(key.created_at)
+        .bind(key.activates_at)
+        .bind(key.retires_at)
+        .execute(&mut *tx)
+        .await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,2 @@
+//! Integration tests.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
