@@ -5,6 +5,7 @@
 //! server agree on the wire format without any of them pulling in the others' dependencies.
 #![forbid(unsafe_code)]
 
+pub mod basic;
 pub mod client;
 pub mod clock;
 pub mod error;

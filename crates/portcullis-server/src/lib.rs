@@ -6,7 +6,16 @@
 
 pub mod admin;
 pub mod client;
+pub mod client_auth;
 pub mod client_secret;
+pub mod config;
+pub mod error;
+pub mod grant;
+pub mod http;
 pub mod keys;
 pub mod registry;
+pub mod startup;
 pub mod store;
+
+pub use config::Config;
+pub use startup::Server;

@@ -1,0 +1,501 @@
+//! Server configuration: a TOML file, then `PORTCULLIS_*` environment variables on top, checked in one
+//! pass so that start-up fails with a message naming the key (and the variable) that is wrong.
+//!
+//! Every key is documented in `docs/configuration.md`; keep the two in step.
+
+use crate::client::ClientMetadata;
+use portcullis_core::{Algorithm, GrantType, Secret, TokenEndpointAuthMethod};
+use serde::{Deserialize, Deserializer};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+
+/// The prefix of every environment variable that overrides a key.
+pub const ENV_PREFIX: &str = "PORTCULLIS_";
+
+/// Variables with the prefix that are not configuration keys.
+const ENV_NOT_KEYS: &[&str] = &[
+    "PORTCULLIS_CONFIG",
+    "PORTCULLIS_MASTER_KEY",
+    "PORTCULLIS_LOG",
+];
+
+/// The whole configuration of `portcullis serve`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The issuer identifier (RFC 8414 §2); `None` means `http://` + the bound address.
+    #[serde(default)]
+    pub issuer: Option<String>,
+    /// The socket address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// The database URL: `sqlite://path`.
+    #[serde(default = "default_database")]
+    pub database: String,
+    /// Token settings.
+    #[serde(default)]
+    pub tokens: TokensConfig,
+    /// Signing key settings.
+    #[serde(default)]
+    pub keys: KeysConfig,
+    /// Request limits.
+    #[serde(default)]
+    pub limits: LimitsConfig,
+    /// Clients created or updated at start.
+    #[serde(default)]
+    pub clients: Vec<DeclaredClient>,
+}
+
+/// `[tokens]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Lifetime of an access token, in seconds.
+    #[serde(default = "default_access_token_lifetime")]
+    pub access_token_lifetime: Seconds,
+    /// The algorithm that signs access tokens unless a client asks for another.
+    #[serde(default = "default_signing_alg")]
+    pub signing_alg: Algorithm,
+}
+
+/// `[keys]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeysConfig {
+    /// How long a rotated key is published before it signs.
+    #[serde(default = "default_activation_delay")]
+    pub activation_delay: Seconds,
+}
+
+/// `[limits]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// The largest request body accepted; larger ones get 413.
+    #[serde(
+        default = "default_max_body_bytes",
+        deserialize_with = "number_or_string"
+    )]
+    pub max_body_bytes: u64,
+}
+
+/// One `[[clients]]` table: RFC 7591 metadata plus the secret, written literally or as `env:VARIABLE`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredClient {
+    /// The client identifier.
+    pub client_id: String,
+    /// The secret, or `env:NAME` to read it from the environment; absent for public clients.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// A name to show people.
+    #[serde(default)]
+    pub client_name: Option<String>,
+    /// Grants the client may use.
+    #[serde(default)]
+    pub grant_types: Option<Vec<GrantType>>,
+    /// Registered redirect URIs.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Registered response types.
+    #[serde(default)]
+    pub response_types: Vec<String>,
+    /// Scopes the client may ask for, space-separated.
+    #[serde(default)]
+    pub scope: String,
+    /// Scopes granted when a request names none; defaults to `scope`.
+    #[serde(default)]
+    pub default_scope: Option<String>,
+    /// Audiences the client may ask for.
+    #[serde(default)]
+    pub audience: Vec<String>,
+    /// How the client authenticates at the token endpoint; absent accepts basic or post.
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// Algorithm for this client's access tokens.
+    #[serde(default)]
+    pub access_token_signed_response_alg: Option<Algorithm>,
+}
+
+impl DeclaredClient {
+    /// The metadata part, as the client registry stores it.
+    pub fn metadata(&self) -> ClientMetadata {
+        let defaults = ClientMetadata::default();
+        ClientMetadata {
+            client_name: self.client_name.clone(),
+            grant_types: self.grant_types.clone().unwrap_or(defaults.grant_types),
+            redirect_uris: self.redirect_uris.clone(),
+            response_types: self.response_types.clone(),
+            scope: self.scope.clone(),
+            default_scope: self.default_scope.clone(),
+            audience: self.audience.clone(),
+            token_endpoint_auth_method: self.token_endpoint_auth_method,
+            access_token_signed_response_alg: self.access_token_signed_response_alg,
+        }
+    }
+
+    /// The secret, read from the environment when written as `env:NAME`.
+    pub fn secret(&self) -> Result<Option<Secret>, String> {
+        let Some(raw) = &self.client_secret else {
+            return Ok(None);
+        };
+        match raw.strip_prefix("env:") {
+            Some(name) => match std::env::var(name) {
+                Ok(value) => Ok(Some(Secret::new(value))),
+                Err(_) => Err(format!("environment variable {name} is not set")),
+            },
+            None => Ok(Some(Secret::new(raw.clone()))),
+        }
+    }
+}
+
+/// A duration in whole seconds, written as an integer or as a string such as `"90s"`, `"15m"`,
+/// `"1h"` or `"7d"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Seconds(pub u64);
+
+impl std::str::FromStr for Seconds {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let bad = || format!("'{s}' is not a duration: write a number followed by s, m, h or d");
+        let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+            Some(i) => s.split_at(i),
+            None => (s, "s"),
+        };
+        let n: u64 = digits.parse().map_err(|_| bad())?;
+        let factor = match unit {
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(bad()),
+        };
+        n.checked_mul(factor).map(Seconds).ok_or_else(bad)
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)
+            .map_err(|_| serde::de::Error::custom("expected a duration such as 900 or \"15m\""))?
+        {
+            Raw::Int(n) => Ok(Seconds(n)),
+            Raw::Text(t) => t.parse().map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Int(u64),
+        Text(String),
+    }
+    match Raw::deserialize(d)
+        .map_err(|_| serde::de::Error::custom("expected a non-negative integer"))?
+    {
+        Raw::Int(n) => Ok(n),
+        Raw::Text(t) => t
+            .trim()
+            .parse()
+            .map_err(|_| serde::de::Error::custom(format!("'{t}' is not a non-negative integer"))),
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8080))
+}
+fn default_database() -> String {
+    "sqlite://portcullis.db".into()
+}
+fn default_access_token_lifetime() -> Seconds {
+    Seconds(900)
+}
+fn default_signing_alg() -> Algorithm {
+    Algorithm::ES256
+}
+fn default_activation_delay() -> Seconds {
+    Seconds(3600)
+}
+fn default_max_body_bytes() -> u64 {
+    64 * 1024
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        TokensConfig {
+            access_token_lifetime: default_access_token_lifetime(),
+            signing_alg: default_signing_alg(),
+        }
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        KeysConfig {
+            activation_delay: default_activation_delay(),
+        }
+    }
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            max_body_bytes: default_max_body_bytes(),
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            issuer: None,
+            listen: default_listen(),
+            database: default_database(),
+            tokens: TokensConfig::default(),
+            keys: KeysConfig::default(),
+            limits: LimitsConfig::default(),
+            clients: Vec::new(),
+        }
+    }
+}
+
+/// Why the configuration cannot be used. The message names the key, and the environment variable
+/// when the value came from one.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads the file (when given) and the process environment.
+    pub fn load(file: Option<&std::path::Path>) -> Result<Config, ConfigError> {
+        let text = match file {
+            Some(path) => std::fs::read_to_string(path)
+                .map_err(|e| ConfigError(format!("cannot read {}: {e}", path.display())))?,
+            None => String::new(),
+        };
+        Config::from_sources(&text, std::env::vars())
+    }
+
+    /// Builds the configuration from TOML text and environment variables; the variables win.
+    ///
+    /// ```
+    /// use portcullis_server::config::Config;
+    /// let env = [("PORTCULLIS_TOKENS__ACCESS_TOKEN_LIFETIME".to_string(), "5m".to_string())];
+    /// let config = Config::from_sources("listen = \"127.0.0.1:9000\"", env).unwrap();
+    /// assert_eq!(config.tokens.access_token_lifetime.0, 300);
+    /// assert_eq!(config.listen.port(), 9000);
+    /// ```
+    pub fn from_sources(
+        toml_text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
+        let mut table: toml::Table = toml_text.parse().map_err(|e: toml::de::Error| {
+            ConfigError(format!("the file is not valid TOML: {e}"))
+        })?;
+        let mut from_env: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in env {
+            let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+                continue;
+            };
+            if ENV_NOT_KEYS.contains(&name.as_str()) || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
+            insert_path(&mut table, &path, value)
+                .map_err(|e| ConfigError(format!("{name}: {e}")))?;
+            from_env.insert(path.join("."), name);
+        }
+        let config: Config =
+            serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| {
+                let key = e.path().to_string();
+                let source = from_env
+                    .get(&key)
+                    .map(|v| format!(" (from {v})"))
+                    .unwrap_or_default();
+                let key = if key == "." {
+                    "top level".into()
+                } else {
+                    format!("key '{key}'")
+                };
+                ConfigError(format!("{key}{source}: {}", e.inner()))
+            })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        if let Some(issuer) = &self.issuer {
+            check_issuer(issuer).map_err(|e| ConfigError(format!("key 'issuer': {e}")))?;
+        }
+        if !self.database.starts_with("sqlite:") {
+            return Err(ConfigError(format!(
+                "key 'database': '{}' is not supported; use a sqlite:// URL (PostgreSQL support is planned)",
+                redact_url(&self.database)
+            )));
+        }
+        let lifetime = self.tokens.access_token_lifetime.0;
+        if !(1..=86_400).contains(&lifetime) {
+            return Err(ConfigError(
+                "key 'tokens.access_token_lifetime': must be between 1s and 1d".into(),
+            ));
+        }
+        if self.keys.activation_delay.0 > 7 * 86_400 {
+            return Err(ConfigError(
+                "key 'keys.activation_delay': must be at most 7d".into(),
+            ));
+        }
+        if self.limits.max_body_bytes < 1024 {
+            return Err(ConfigError(
+                "key 'limits.max_body_bytes': must be at least 1024".into(),
+            ));
+        }
+        for (i, client) in self.clients.iter().enumerate() {
+            let at = format!("clients[{i}] (client_id '{}')", client.client_id);
+            client
+                .metadata()
+                .validate()
+                .map_err(|e| ConfigError(format!("{at}: {e}")))?;
+            client
+                .secret()
+                .map_err(|e| ConfigError(format!("{at}.client_secret: {e}")))?;
+        }
+        Ok(())
+    }
+}
+
+/// RFC 8414 §2: an https URL (http allowed for local use) with no query or fragment; we also refuse a
+/// trailing slash so that `iss` has exactly one spelling.
+pub fn check_issuer(issuer: &str) -> Result<(), String> {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or("must start with https:// or http://")?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err("has no host".into());
+    }
+    if issuer.contains(['?', '#']) {
+        return Err("must not have a query or fragment".into());
+    }
+    if issuer.ends_with('/') {
+        return Err("must not end with '/'".into());
+    }
+    if issuer.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces".into());
+    }
+    Ok(())
+}
+
+/// Hides a password in a database URL before it goes into a message.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn insert_path(table: &mut toml::Table, path: &[String], value: String) -> Result<(), String> {
+    let (last, parents) = path.split_last().ok_or("empty key")?;
+    let mut current = table;
+    for part in parents {
+        let entry = current
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = match entry {
+            toml::Value::Table(t) => t,
+            _ => return Err(format!("'{part}' is not a table")),
+        };
+    }
+    // Values stay strings: every non-string key also accepts its string spelling.
+    current.insert(last.clone(), toml::Value::String(value));
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_no_file() {
+        let c = Config::from_sources("", env(&[])).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.database, "sqlite://portcullis.db");
+        assert_eq!(c.tokens.signing_alg, Algorithm::ES256);
+    }
+
+    #[test]
+    fn env_overrides_file_and_errors_name_the_variable() {
+        let c = Config::from_sources(
+            "[tokens]\nsigning_alg = \"RS256\"",
+            env(&[("PORTCULLIS_TOKENS__SIGNING_ALG", "EdDSA")]),
+        )
+        .unwrap();
+        assert_eq!(c.tokens.signing_alg, Algorithm::EdDSA);
+        let e = Config::from_sources(
+            "",
+            env(&[("PORTCULLIS_TOKENS__ACCESS_TOKEN_LIFETIME", "x")]),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("tokens.access_token_lifetime"), "{e}");
+        assert!(
+            e.contains("PORTCULLIS_TOKENS__ACCESS_TOKEN_LIFETIME"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::from_sources("[tokens]\nlifetime = 3", env(&[]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("lifetime") && e.contains("tokens"), "{e}");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!("15m".parse::<Seconds>(), Ok(Seconds(900)));
+        assert_eq!("2h".parse::<Seconds>(), Ok(Seconds(7200)));
+        assert_eq!("30".parse::<Seconds>(), Ok(Seconds(30)));
+        assert!("15 minutes".parse::<Seconds>().is_err());
+        assert!("-1s".parse::<Seconds>().is_err());
+    }
+
+    #[test]
+    fn issuers() {
+        assert!(check_issuer("https://id.example.com").is_ok());
+        assert!(check_issuer("https://id.example.com/").is_err());
+        assert!(check_issuer("https://id.example.com?x=1").is_err());
+        assert!(check_issuer("ftp://id.example.com").is_err());
+    }
+
+    #[test]
+    fn database_passwords_are_hidden() {
+        assert_eq!(
+            redact_url("postgres://u:pw@h/db"),
+            "postgres://u:***@h/db".to_string()
+        );
+    }
+}

@@ -1,0 +1,66 @@
+//! Minting RFC 9068 JWT access tokens from the in-memory key set.
+
+use crate::client::Client;
+use crate::client_secret::random_bytes;
+use crate::error::TokenError;
+use crate::keys::KeySet;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::{AccessTokenClaims, Algorithm, Audience, Scope, UnixTime};
+
+/// What every access token needs from the server's settings.
+#[derive(Debug, Clone)]
+pub struct TokenSettings {
+    /// The `iss` claim.
+    pub issuer: String,
+    /// Seconds from `iat` to `exp`.
+    pub access_token_lifetime: u64,
+    /// The algorithm used unless the client registered another.
+    pub default_alg: Algorithm,
+}
+
+/// A signed access token and what the response reports about it.
+#[derive(Debug)]
+pub struct MintedAccessToken {
+    /// The compact JWT.
+    pub jwt: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// Signs an access token for `client`, with `sub` as the subject.
+pub fn mint(
+    settings: &TokenSettings,
+    keys: &KeySet,
+    now: UnixTime,
+    client: &Client,
+    sub: &str,
+    scope: &Scope,
+    audiences: Vec<String>,
+) -> Result<MintedAccessToken, TokenError> {
+    let alg = client
+        .metadata
+        .access_token_signed_response_alg
+        .unwrap_or(settings.default_alg);
+    let key = keys
+        .signer(alg, now)
+        .ok_or_else(|| TokenError::server(format!("no active signing key for {alg}")))?;
+    let jti = random_bytes::<16>().map_err(|e| TokenError::server(e.to_string()))?;
+    let claims = AccessTokenClaims {
+        iss: settings.issuer.clone(),
+        sub: sub.to_owned(),
+        aud: Audience::from_list(audiences),
+        exp: now.plus(settings.access_token_lifetime).0,
+        iat: now.0,
+        jti: B64.encode(jti),
+        client_id: client.id.as_str().to_owned(),
+        scope: (!scope.is_empty()).then(|| scope.to_string()),
+    };
+    let jwt = key
+        .sign_access_token(&claims)
+        .map_err(|e| TokenError::server(format!("signing failed: {e}")))?;
+    Ok(MintedAccessToken {
+        jwt,
+        expires_in: settings.access_token_lifetime,
+    })
+}

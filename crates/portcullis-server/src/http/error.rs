@@ -1,0 +1,62 @@
+//! The one mapping from errors to HTTP answers. RFC 6749 §5.2: 400 by default, 401 for
+//! `invalid_client`, JSON body, never cached; 413 for bodies over the limit.
+
+use crate::error::TokenError;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::{ErrorCode, ErrorResponse};
+
+/// Headers every token endpoint answer carries (RFC 6749 §5.1).
+pub fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+}
+
+/// A JSON body with its content type.
+pub fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+impl IntoResponse for TokenError {
+    fn into_response(self) -> Response {
+        let status = if self.too_large {
+            StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            match self.code {
+                ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
+                ErrorCode::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+                ErrorCode::TemporarilyUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+                _ => StatusCode::BAD_REQUEST,
+            }
+        };
+        if status.is_server_error() {
+            tracing::error!(error = %self, "token endpoint failed");
+        }
+        let body = ErrorResponse::new(self.code, &self.description);
+        let bytes =
+            serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
+        let mut response = json_body(status, bytes);
+        no_store(&mut response);
+        if self.basic_used && status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Basic realm=\"portcullis\", charset=\"UTF-8\""),
+            );
+        }
+        response
+    }
+}
+
+/// Unknown paths: a JSON 404, so scripts that print the body see what happened.
+pub async fn not_found() -> Response {
+    json_body(
+        StatusCode::NOT_FOUND,
+        br#"{"error":"not_found","error_description":"no such endpoint"}"#.to_vec(),
+    )
+}

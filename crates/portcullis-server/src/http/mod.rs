@@ -1,0 +1,51 @@
+//! The HTTP surface: one axum router, the shared state its handlers read, and (in [`error`]) the one
+//! place where errors become status codes.
+
+pub mod discovery;
+pub mod error;
+pub mod token;
+
+use crate::client_secret::SecretHasher;
+use crate::grant::access_token::TokenSettings;
+use crate::registry::Registry;
+use axum::Router;
+use axum::body::Bytes;
+use axum::routing::{any, get};
+use portcullis_core::Clock;
+use std::sync::Arc;
+
+/// Everything a request handler may read. Built once at start; the registry inside swaps its
+/// snapshot when clients or keys change.
+pub struct AppState {
+    /// Clients and keys in memory.
+    pub registry: Arc<Registry>,
+    /// Checks client secrets.
+    pub hasher: SecretHasher,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Issuer, lifetime and default algorithm.
+    pub tokens: TokenSettings,
+    /// The largest request body accepted.
+    pub max_body_bytes: usize,
+    /// How long a rotated key waits before signing; bounds JWKS caching.
+    pub activation_delay: u64,
+    /// The RFC 8414 document, serialized once.
+    pub metadata_json: Bytes,
+}
+
+/// Builds the router over the shared state.
+pub fn router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/token", any(token::token))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(discovery::metadata),
+        )
+        .route(
+            "/.well-known/openid-configuration",
+            get(discovery::metadata),
+        )
+        .route("/jwks.json", get(discovery::jwks))
+        .fallback(error::not_found)
+        .with_state(state)
+}

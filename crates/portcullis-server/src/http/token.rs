@@ -1,0 +1,127 @@
+//! `POST /token` (RFC 6749 §3.2): reads the form, authenticates the client, runs the grant.
+
+use super::AppState;
+use super::error::{json_body, no_store};
+use crate::client_auth::ClientAuthentication;
+use crate::error::TokenError;
+use crate::grant::client_credentials;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use portcullis_core::{FormParams, TokenRequest};
+use std::sync::Arc;
+
+/// The token endpoint handler; every method is routed here so that a GET gets a §5.2 answer too.
+pub async fn token(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&state, method, &uri, &headers, body).await {
+        Ok(response) => response,
+        Err(error) => {
+            if error.code == portcullis_core::ErrorCode::InvalidClient {
+                tracing::info!(error = %error.description, "client authentication failed");
+            }
+            error.into_response()
+        }
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, TokenError> {
+    if method != Method::POST {
+        return Err(TokenError::invalid_request(format!(
+            "the token endpoint accepts only POST, not {method}"
+        )));
+    }
+    if uri.query().is_some_and(|q| {
+        form_urlencoded::parse(q.as_bytes()).any(|(name, _)| name == "client_secret")
+    }) {
+        return Err(TokenError::invalid_request(
+            "client_secret must not be sent in the URL",
+        ));
+    }
+    if !is_form(headers) {
+        return Err(TokenError::invalid_request(
+            "the body must be application/x-www-form-urlencoded",
+        ));
+    }
+    let bytes = read_body(headers, body, state.max_body_bytes).await?;
+    let form = FormParams::parse(&bytes).map_err(|e| TokenError::invalid_request(e.to_string()))?;
+    let authorization = match headers.get(header::AUTHORIZATION) {
+        None => None,
+        Some(value) => Some(value.to_str().map_err(|_| TokenError {
+            basic_used: true,
+            ..TokenError::client_authentication_failed(true)
+        })?),
+    };
+    let presented = ClientAuthentication::from_request(authorization, &form)?;
+    let snapshot = state.registry.snapshot();
+    let client = presented.authenticate(&snapshot, &state.hasher)?;
+    let now = state.clock.now();
+    let response = match TokenRequest::from_form(&form)? {
+        TokenRequest::ClientCredentials { scope, audiences } => client_credentials::issue(
+            &state.tokens,
+            &snapshot.keys,
+            now,
+            &client,
+            scope,
+            audiences,
+        )?,
+    };
+    tracing::debug!(client_id = %client.id, grant = "client_credentials", "issued access token");
+    let body = serde_json::to_vec(&response)
+        .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
+    let mut answer = json_body(StatusCode::OK, body);
+    no_store(&mut answer);
+    Ok(answer)
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|media| {
+            media
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        })
+}
+
+async fn read_body(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, TokenError> {
+    let too_large = || TokenError {
+        too_large: true,
+        ..TokenError::invalid_request(format!("the request body is larger than {limit} bytes"))
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v: &HeaderValue| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        // to_bytes reports both an over-long body and a broken connection; tell them apart.
+        let over =
+            std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"));
+        if over || e.to_string().contains("length limit") {
+            too_large()
+        } else {
+            TokenError::invalid_request("the request body could not be read")
+        }
+    })
+}

@@ -1,0 +1,179 @@
+//! Putting the server together: open the store, make keys and the secret-hashing key on first start,
+//! apply declarative clients, load the registry, bind, serve until told to stop.
+
+use crate::admin::{AdminError, ClientAdmin};
+use crate::client_secret::SecretHasher;
+use crate::config::{Config, ConfigError};
+use crate::grant::access_token::TokenSettings;
+use crate::http::{self, AppState};
+use crate::keys::{self, KeysError};
+use crate::registry::Registry;
+use crate::store::{self, Store, StoreError};
+use portcullis_core::{ClientId, Clock};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How often the registry checks the database for changed clients and keys.
+pub const RELOAD_INTERVAL: Duration = Duration::from_millis(250);
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The configuration is wrong.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The database could not be opened or migrated.
+    #[error("database {url}: {source}")]
+    Store {
+        /// The URL, password hidden.
+        url: String,
+        /// What went wrong.
+        source: StoreError,
+    },
+    /// Signing keys could not be made or loaded.
+    #[error("signing keys: {0}")]
+    Keys(#[from] KeysError),
+    /// A `[[clients]]` table could not be applied.
+    #[error("configuration: clients[{index}] (client_id '{client_id}'): {source}")]
+    DeclaredClient {
+        /// Position in the file.
+        index: usize,
+        /// The client it names.
+        client_id: String,
+        /// What went wrong.
+        source: AdminError,
+    },
+    /// The listen address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A server that is bound and ready to serve.
+pub struct Server {
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    store: Arc<dyn Store>,
+}
+
+impl Server {
+    /// Builds and binds the server. The issuer defaults to `http://` + the bound address, so a test
+    /// that listens on port 0 gets an issuer with the real port.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartupError> {
+        let store = open_store(&config.database).await?;
+        let store_err = |source| StartupError::Store {
+            url: crate::config::redact_url(&config.database),
+            source,
+        };
+        let hasher = SecretHasher::load(store.as_ref())
+            .await
+            .map_err(store_err)?;
+        keys::ensure_signing_keys(store.as_ref(), clock.now()).await?;
+        apply_declared_clients(&config, store.as_ref(), &hasher, clock.as_ref()).await?;
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| StartupError::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        let issuer = config
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{local}"));
+        let registry = Arc::new(Registry::load(store.clone()).await.map_err(store_err)?);
+        let tokens = TokenSettings {
+            issuer,
+            access_token_lifetime: config.tokens.access_token_lifetime.0,
+            default_alg: config.tokens.signing_alg,
+        };
+        let metadata = http::discovery::metadata_document(&tokens);
+        let state = Arc::new(AppState {
+            registry,
+            hasher,
+            clock,
+            metadata_json: serde_json::to_vec(&metadata).unwrap_or_default().into(),
+            tokens,
+            max_body_bytes: usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX),
+            activation_delay: config.keys.activation_delay.0,
+        });
+        Ok(Server {
+            listener,
+            state,
+            store,
+        })
+    }
+
+    /// The address actually bound.
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The issuer identifier in use.
+    pub fn issuer(&self) -> &str {
+        &self.state.tokens.issuer
+    }
+
+    /// The store the server uses (tests and admin tools share it).
+    pub fn store(&self) -> Arc<dyn Store> {
+        self.store.clone()
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests finish.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let watcher = self.state.registry.clone().spawn_watcher(RELOAD_INTERVAL);
+        let app = http::router(self.state);
+        let result = axum::serve(self.listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        watcher.abort();
+        result
+    }
+}
+
+async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
+    store::open(url)
+        .await
+        .map_err(|source| StartupError::Store {
+            url: crate::config::redact_url(url),
+            source,
+        })
+}
+
+async fn apply_declared_clients(
+    config: &Config,
+    store: &dyn Store,
+    hasher: &SecretHasher,
+    clock: &dyn Clock,
+) -> Result<(), StartupError> {
+    let admin = ClientAdmin::new(store, hasher, clock.now());
+    for (index, declared) in config.clients.iter().enumerate() {
+        let fail = |source| StartupError::DeclaredClient {
+            index,
+            client_id: declared.client_id.clone(),
+            source,
+        };
+        let client_id = ClientId::parse(&declared.client_id)
+            .map_err(|e| fail(AdminError::Invalid(e.to_string())))?;
+        let secret = declared
+            .secret()
+            .map_err(|e| fail(AdminError::Invalid(format!("client_secret: {e}"))))?;
+        admin
+            .apply_declared(client_id, declared.metadata(), secret)
+            .await
+            .map_err(fail)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,277 @@
+//! `portcullis client create|list|show|update|delete|rotate-secret`: the same database the server
+//! reads, so a running server sees changes within a second.
+
+use clap::{Args, Subcommand};
+use portcullis_core::{
+    Algorithm, ClientId, Clock, GrantType, Secret, SystemClock, TokenEndpointAuthMethod,
+};
+use portcullis_server::Config;
+use portcullis_server::admin::{ClientAdmin, SecretSource};
+use portcullis_server::client::ClientMetadata;
+use portcullis_server::store::ClientRow;
+use serde_json::json;
+
+/// Client commands.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its client_id and secret (shown only this once).
+    Create {
+        /// The client_id to use (default: 22 random characters).
+        #[arg(long)]
+        client_id: Option<String>,
+        #[command(flatten)]
+        fields: MetadataArgs,
+        /// Read the secret from this environment variable instead of generating one (32+ characters).
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+        /// Print JSON for scripts.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List clients (never their secrets).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one client.
+    Show {
+        /// The client_id.
+        client_id: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a client's metadata; fields not given keep their value.
+    Update {
+        /// The client_id.
+        client_id: String,
+        #[command(flatten)]
+        fields: MetadataArgs,
+    },
+    /// Delete a client.
+    Delete {
+        /// The client_id.
+        client_id: String,
+    },
+    /// Replace a client's secret; prints the new one once.
+    RotateSecret {
+        /// The client_id.
+        client_id: String,
+        /// Read the new secret from this environment variable instead of generating one.
+        #[arg(long, value_name = "VAR")]
+        secret_env: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// RFC 7591 metadata as flags.
+#[derive(Debug, Args)]
+pub struct MetadataArgs {
+    /// client_name: a name to show people.
+    #[arg(long)]
+    name: Option<String>,
+    /// grant_types (repeatable; default client_credentials).
+    #[arg(long = "grant-type", value_parser = parse_grant_type)]
+    grant_types: Vec<GrantType>,
+    /// redirect_uris (repeatable).
+    #[arg(long = "redirect-uri")]
+    redirect_uris: Vec<String>,
+    /// response_types (repeatable).
+    #[arg(long = "response-type")]
+    response_types: Vec<String>,
+    /// scope: the scopes the client may ask for, space-separated.
+    #[arg(long)]
+    scope: Option<String>,
+    /// Scopes granted when a request names none (default: all of --scope).
+    #[arg(long)]
+    default_scope: Option<String>,
+    /// audience: an audience the client may ask for (repeatable).
+    #[arg(long = "audience")]
+    audience: Vec<String>,
+    /// token_endpoint_auth_method: client_secret_basic, client_secret_post or none
+    /// (default: either of the first two).
+    #[arg(long, value_parser = parse_auth_method)]
+    auth_method: Option<TokenEndpointAuthMethod>,
+    /// Signing algorithm for this client's access tokens.
+    #[arg(long)]
+    alg: Option<Algorithm>,
+}
+
+fn parse_grant_type(s: &str) -> Result<GrantType, String> {
+    serde_json::from_value(json!(s)).map_err(|_| {
+        format!("unknown grant type '{s}' (client_credentials, authorization_code, refresh_token)")
+    })
+}
+
+fn parse_auth_method(s: &str) -> Result<TokenEndpointAuthMethod, String> {
+    serde_json::from_value(json!(s)).map_err(|_| {
+        format!("unknown method '{s}' (client_secret_basic, client_secret_post, none)")
+    })
+}
+
+impl MetadataArgs {
+    fn apply(self, mut m: ClientMetadata) -> ClientMetadata {
+        if self.name.is_some() {
+            m.client_name = self.name;
+        }
+        if !self.grant_types.is_empty() {
+            m.grant_types = self.grant_types;
+        }
+        if !self.redirect_uris.is_empty() {
+            m.redirect_uris = self.redirect_uris;
+        }
+        if !self.response_types.is_empty() {
+            m.response_types = self.response_types;
+        }
+        if let Some(scope) = self.scope {
+            m.scope = scope;
+        }
+        if self.default_scope.is_some() {
+            m.default_scope = self.default_scope;
+        }
+        if !self.audience.is_empty() {
+            m.audience = self.audience;
+        }
+        if self.auth_method.is_some() {
+            m.token_endpoint_auth_method = self.auth_method;
+        }
+        if self.alg.is_some() {
+            m.access_token_signed_response_alg = self.alg;
+        }
+        m
+    }
+}
+
+fn secret_source(var: Option<String>) -> anyhow::Result<SecretSource> {
+    match var {
+        None => Ok(SecretSource::Generate),
+        Some(name) => match std::env::var(&name) {
+            Ok(value) => Ok(SecretSource::Given(Secret::new(value))),
+            Err(_) => anyhow::bail!("environment variable {name} is not set"),
+        },
+    }
+}
+
+fn client_id(s: &str) -> anyhow::Result<ClientId> {
+    Ok(ClientId::parse(s)?)
+}
+
+fn describe(row: &ClientRow, metadata: &ClientMetadata) -> serde_json::Value {
+    let mut value = serde_json::to_value(metadata).unwrap_or_else(|_| json!({}));
+    if let Some(object) = value.as_object_mut() {
+        object.insert("client_id".into(), json!(row.client_id));
+        object.insert("created_at".into(), json!(row.created_at));
+        object.insert("updated_at".into(), json!(row.updated_at));
+    }
+    value
+}
+
+/// Runs a client command.
+pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
+    let (store, hasher) = super::open(&config).await?;
+    let admin = ClientAdmin::new(store.as_ref(), &hasher, SystemClock.now());
+    match command {
+        ClientCommand::Create {
+            client_id: id,
+            fields,
+            secret_env,
+            json,
+        } => {
+            let id = id.as_deref().map(client_id).transpose()?;
+            let metadata = fields.apply(ClientMetadata::default());
+            let saved = admin
+                .create(id, metadata, secret_source(secret_env)?)
+                .await?;
+            let secret = saved.secret.as_ref().map(Secret::expose);
+            if json {
+                println!(
+                    "{}",
+                    json!({"client_id": saved.client_id.as_str(), "client_secret": secret})
+                );
+            } else {
+                println!("client_id:     {}", saved.client_id);
+                if let Some(secret) = secret {
+                    println!("client_secret: {secret}");
+                    println!("The secret is shown only this once: store it now.");
+                    println!(
+                        "Get a token:   curl -s -u '{}:{secret}' -d grant_type=client_credentials {}/token",
+                        saved.client_id,
+                        super::issuer(&config)
+                    );
+                }
+            }
+        }
+        ClientCommand::List { json } => {
+            let clients = admin.list().await?;
+            if json {
+                let all: Vec<_> = clients.iter().map(|(r, m)| describe(r, m)).collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                println!(
+                    "{:<32} {:<24} {:<28} scope",
+                    "client_id", "client_name", "grant_types"
+                );
+                for (row, m) in &clients {
+                    let grants: Vec<_> = m.grant_types.iter().map(|g| g.as_str()).collect();
+                    println!(
+                        "{:<32} {:<24} {:<28} {}",
+                        row.client_id,
+                        m.client_name.as_deref().unwrap_or("-"),
+                        grants.join(","),
+                        m.scope
+                    );
+                }
+            }
+        }
+        ClientCommand::Show {
+            client_id: id,
+            json,
+        } => {
+            let (row, metadata) = admin.show(&client_id(&id)?).await?;
+            let value = describe(&row, &metadata);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else if let Some(object) = value.as_object() {
+                for (k, v) in object {
+                    println!("{k:<36} {v}");
+                }
+            }
+        }
+        ClientCommand::Update {
+            client_id: id,
+            fields,
+        } => {
+            let id = client_id(&id)?;
+            let (_, metadata) = admin.show(&id).await?;
+            admin.update(&id, fields.apply(metadata)).await?;
+            println!("updated {id}");
+        }
+        ClientCommand::Delete { client_id: id } => {
+            let id = client_id(&id)?;
+            admin.delete(&id).await?;
+            println!("deleted {id}");
+        }
+        ClientCommand::RotateSecret {
+            client_id: id,
+            secret_env,
+            json,
+        } => {
+            let id = client_id(&id)?;
+            let secret = admin.rotate_secret(&id, secret_source(secret_env)?).await?;
+            if json {
+                println!(
+                    "{}",
+                    json!({"client_id": id.as_str(), "client_secret": secret.expose()})
+                );
+            } else {
+                println!("client_id:     {id}");
+                println!("client_secret: {}", secret.expose());
+                println!("The old secret no longer works. The new one is shown only this once.");
+            }
+        }
+    }
+    Ok(())
+}
