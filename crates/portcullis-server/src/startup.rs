@@ -123,6 +123,11 @@ impl Server {
         &self.state.tokens.issuer
     }
 
+    /// The in-memory registry; tests refresh it instead of waiting for the poll.
+    pub fn registry(&self) -> Arc<Registry> {
+        self.state.registry.clone()
+    }
+
     /// The store the server uses (tests and admin tools share it).
     pub fn store(&self) -> Arc<dyn Store> {
         self.store.clone()

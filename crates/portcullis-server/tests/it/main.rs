@@ -1,2 +1,14 @@
-//! Integration tests.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Integration tests: the real server on 127.0.0.1:0 with a temporary SQLite database, spoken to over
+//! HTTP.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod helpers;
+
+mod client_auth;
+mod declarative;
+mod discovery;
+mod errors;
+mod jwt;
+mod registry;
+mod rotation;
+mod selection;
