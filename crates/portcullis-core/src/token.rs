@@ -12,7 +12,8 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Lifetime of the access token in seconds.
     pub expires_in: u64,
-    /// The granted scope; always sent, so the client never has to guess (OAuth 2.1 §3.2.3).
+    /// The granted scope; sent whenever it is not empty, so the client never has to guess
+    /// (OAuth 2.1 §3.2.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
 }

@@ -74,9 +74,15 @@ pub fn generate_secret() -> Result<Secret, RandomUnavailable> {
     Ok(Secret::new(B64.encode(random_bytes::<32>()?)))
 }
 
-/// A new client identifier: 16 random bytes, base64url (22 characters).
+/// A new client identifier: 16 random bytes in lowercase hex (32 characters). Hex rather than
+/// base64url so that an identifier never starts with `-` and reads as a flag on a command line.
 pub fn generate_client_id() -> Result<String, RandomUnavailable> {
-    Ok(B64.encode(random_bytes::<16>()?))
+    use std::fmt::Write;
+    let mut id = String::with_capacity(32);
+    for byte in random_bytes::<16>()? {
+        let _ = write!(id, "{byte:02x}");
+    }
+    Ok(id)
 }
 
 /// The system's random number generator failed; nothing that needs randomness can go on.

@@ -329,35 +329,43 @@ impl Config {
                 };
                 ConfigError(format!("{key}{source}: {}", e.inner()))
             })?;
-        config.validate()?;
+        config.validate(&from_env)?;
         Ok(config)
     }
 
-    fn validate(&self) -> Result<(), ConfigError> {
+    fn validate(&self, from_env: &BTreeMap<String, String>) -> Result<(), ConfigError> {
+        let key = |k: &str| match from_env.get(k) {
+            Some(var) => format!("key '{k}' (from {var})"),
+            None => format!("key '{k}'"),
+        };
         if let Some(issuer) = &self.issuer {
-            check_issuer(issuer).map_err(|e| ConfigError(format!("key 'issuer': {e}")))?;
+            check_issuer(issuer).map_err(|e| ConfigError(format!("{}: {e}", key("issuer"))))?;
         }
         if !self.database.starts_with("sqlite:") {
             return Err(ConfigError(format!(
-                "key 'database': '{}' is not supported; use a sqlite:// URL (PostgreSQL support is planned)",
+                "{}: '{}' is not supported; use a sqlite:// URL (PostgreSQL support is planned)",
+                key("database"),
                 redact_url(&self.database)
             )));
         }
         let lifetime = self.tokens.access_token_lifetime.0;
         if !(1..=86_400).contains(&lifetime) {
-            return Err(ConfigError(
-                "key 'tokens.access_token_lifetime': must be between 1s and 1d".into(),
-            ));
+            return Err(ConfigError(format!(
+                "{}: must be between 1s and 1d",
+                key("tokens.access_token_lifetime")
+            )));
         }
         if self.keys.activation_delay.0 > 7 * 86_400 {
-            return Err(ConfigError(
-                "key 'keys.activation_delay': must be at most 7d".into(),
-            ));
+            return Err(ConfigError(format!(
+                "{}: must be at most 7d",
+                key("keys.activation_delay")
+            )));
         }
         if self.limits.max_body_bytes < 1024 {
-            return Err(ConfigError(
-                "key 'limits.max_body_bytes': must be at least 1024".into(),
-            ));
+            return Err(ConfigError(format!(
+                "{}: must be at least 1024",
+                key("limits.max_body_bytes")
+            )));
         }
         for (i, client) in self.clients.iter().enumerate() {
             let at = format!("clients[{i}] (client_id '{}')", client.client_id);
@@ -462,6 +470,17 @@ mod tests {
         assert!(e.contains("tokens.access_token_lifetime"), "{e}");
         assert!(
             e.contains("PORTCULLIS_TOKENS__ACCESS_TOKEN_LIFETIME"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn range_errors_name_the_variable_too() {
+        let e = Config::from_sources("", env(&[("PORTCULLIS_LIMITS__MAX_BODY_BYTES", "10")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'limits.max_body_bytes' (from PORTCULLIS_LIMITS__MAX_BODY_BYTES)"),
             "{e}"
         );
     }

@@ -25,33 +25,33 @@ pub enum StartupError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// The database could not be opened or migrated.
-    #[error("database {url}: {source}")]
+    #[error("database {url}: {reason}")]
     Store {
         /// The URL, password hidden.
         url: String,
         /// What went wrong.
-        source: StoreError,
+        reason: StoreError,
     },
     /// Signing keys could not be made or loaded.
     #[error("signing keys: {0}")]
     Keys(#[from] KeysError),
     /// A `[[clients]]` table could not be applied.
-    #[error("configuration: clients[{index}] (client_id '{client_id}'): {source}")]
+    #[error("configuration: clients[{index}] (client_id '{client_id}'): {reason}")]
     DeclaredClient {
         /// Position in the file.
         index: usize,
         /// The client it names.
         client_id: String,
         /// What went wrong.
-        source: AdminError,
+        reason: AdminError,
     },
     /// The listen address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {reason}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// The OS error.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
 }
 
@@ -67,9 +67,9 @@ impl Server {
     /// that listens on port 0 gets an issuer with the real port.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartupError> {
         let store = open_store(&config.database).await?;
-        let store_err = |source| StartupError::Store {
+        let store_err = |reason| StartupError::Store {
             url: crate::config::redact_url(&config.database),
-            source,
+            reason,
         };
         let hasher = SecretHasher::load(store.as_ref())
             .await
@@ -78,13 +78,13 @@ impl Server {
         apply_declared_clients(&config, store.as_ref(), &hasher, clock.as_ref()).await?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
-            .map_err(|source| StartupError::Bind {
+            .map_err(|reason| StartupError::Bind {
                 addr: config.listen,
-                source,
+                reason,
             })?;
-        let local = listener.local_addr().map_err(|source| StartupError::Bind {
+        let local = listener.local_addr().map_err(|reason| StartupError::Bind {
             addr: config.listen,
-            source,
+            reason,
         })?;
         let issuer = config
             .issuer
@@ -151,9 +151,9 @@ impl Server {
 async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
     store::open(url)
         .await
-        .map_err(|source| StartupError::Store {
+        .map_err(|reason| StartupError::Store {
             url: crate::config::redact_url(url),
-            source,
+            reason,
         })
 }
 
@@ -165,10 +165,10 @@ async fn apply_declared_clients(
 ) -> Result<(), StartupError> {
     let admin = ClientAdmin::new(store, hasher, clock.now());
     for (index, declared) in config.clients.iter().enumerate() {
-        let fail = |source| StartupError::DeclaredClient {
+        let fail = |reason| StartupError::DeclaredClient {
             index,
             client_id: declared.client_id.clone(),
-            source,
+            reason,
         };
         let client_id = ClientId::parse(&declared.client_id)
             .map_err(|e| fail(AdminError::Invalid(e.to_string())))?;

@@ -50,7 +50,10 @@ pub fn issue(
         }
     } else {
         for aud in &audiences {
-            if !client.metadata.audience.contains(aud) {
+            let registered = client.metadata.audience.contains(aud);
+            // With nothing registered the default audience is the issuer, so it may be asked for.
+            let issuer_default = client.metadata.audience.is_empty() && *aud == settings.issuer;
+            if !registered && !issuer_default {
                 return Err(TokenError::new(
                     ErrorCode::InvalidTarget,
                     format!("audience not allowed for this client: {aud}"),

@@ -114,14 +114,12 @@ async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(too_large());
     }
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        // to_bytes reports both an over-long body and a broken connection; tell them apart.
-        let over =
-            std::error::Error::source(&e).is_some_and(|s| s.to_string().contains("length limit"));
-        if over || e.to_string().contains("length limit") {
-            too_large()
-        } else {
-            TokenError::invalid_request("the request body could not be read")
-        }
-    })
+    use http_body_util::BodyExt;
+    match http_body_util::Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(_) => Err(TokenError::invalid_request(
+            "the request body could not be read",
+        )),
+    }
 }

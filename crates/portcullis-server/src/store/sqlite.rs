@@ -23,6 +23,7 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
+        create_private_file(options.get_filename());
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .connect_with(options)
@@ -30,6 +31,20 @@ impl SqliteStore {
         migrate::run_sqlite(&pool, unix_now()).await?;
         Ok(SqliteStore { pool })
     }
+}
+
+/// The database holds signing keys: create it readable by its owner only. SQLite gives its `-wal`
+/// and `-shm` files the same permissions. An existing file is left as it is.
+fn create_private_file(path: &std::path::Path) {
+    if path.as_os_str().is_empty() || path.as_os_str() == ":memory:" || path.exists() {
+        return;
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    // If this fails, SQLite's own create_if_missing reports the real problem.
+    let _ = open.open(path);
 }
 
 // Migrations record wall-clock time for people reading the table; nothing depends on it.
@@ -187,11 +202,15 @@ impl Store for SqliteStore {
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         if retire_previous {
+            // Every key that would still sign after the new one activates stops then, including an
+            // earlier rotation's key that has not activated yet.
             sqlx::query(
-                "UPDATE signing_keys SET retires_at = ? WHERE alg = ? AND retires_at IS NULL",
+                "UPDATE signing_keys SET retires_at = ?
+                 WHERE alg = ? AND (retires_at IS NULL OR retires_at > ?)",
             )
             .bind(key.activates_at)
             .bind(&key.alg)
+            .bind(key.activates_at)
             .execute(&mut *tx)
             .await?;
         }

@@ -97,3 +97,37 @@ async fn audience_from_resource_or_audience_or_registration() {
         json!([b, a])
     );
 }
+
+#[tokio::test]
+async fn with_no_audience_registered_the_issuer_is_the_audience() {
+    let app = spawn_app().await;
+    let (id, secret) = app.service_client("").await;
+    for extra in [None, Some(app.issuer.clone())] {
+        let mut form = vec![
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", id.clone()),
+            ("client_secret", secret.clone()),
+        ];
+        if let Some(issuer) = extra {
+            form.push(("resource", issuer));
+        }
+        let answer = app.send(app.token_request().form(&form)).await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+        let (_, claims) = verify(
+            &app,
+            answer.body["access_token"].as_str().unwrap(),
+            &app.issuer,
+        )
+        .await;
+        assert_eq!(claims["aud"], json!(app.issuer));
+    }
+    let answer = app
+        .send(app.token_request().form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", &id),
+            ("client_secret", &secret),
+            ("resource", "https://elsewhere.example.com"),
+        ]))
+        .await;
+    answer.assert_error(400, "invalid_target");
+}

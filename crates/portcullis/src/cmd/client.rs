@@ -16,7 +16,7 @@ use serde_json::json;
 pub enum ClientCommand {
     /// Register a client; prints its client_id and secret (shown only this once).
     Create {
-        /// The client_id to use (default: 22 random characters).
+        /// The client_id to use (default: 32 random hex characters).
         #[arg(long)]
         client_id: Option<String>,
         #[command(flatten)]
@@ -182,10 +182,16 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
         } => {
             let id = id.as_deref().map(client_id).transpose()?;
             let metadata = fields.apply(ClientMetadata::default());
+            let supplied = secret_env.is_some();
             let saved = admin
                 .create(id, metadata, secret_source(secret_env)?)
                 .await?;
-            let secret = saved.secret.as_ref().map(Secret::expose);
+            // A secret the caller supplied is theirs already: never echo it.
+            let secret = saved
+                .secret
+                .as_ref()
+                .filter(|_| !supplied)
+                .map(Secret::expose);
             if json {
                 println!(
                     "{}",

@@ -1,2 +1,10 @@
-//! Integration tests.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Tests of the `portcullis` binary itself: the real process, its flags, environment, output and
+//! signals.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod helpers;
+
+mod admin;
+mod config;
+mod keys;
+mod serve;
