@@ -20,6 +20,18 @@ pub enum ErrorCode {
     InvalidScope,
     /// The requested resource or audience is invalid or not allowed (RFC 8707 §2).
     InvalidTarget,
+    /// The user or the server refused the request (RFC 6749 §4.1.2.1).
+    AccessDenied,
+    /// Only `response_type=code` is supported (RFC 6749 §4.1.2.1).
+    UnsupportedResponseType,
+    /// `prompt=none` and nobody is signed in (OpenID Connect Core §3.1.2.6).
+    LoginRequired,
+    /// `prompt=none` and the user has not consented (OpenID Connect Core §3.1.2.6).
+    ConsentRequired,
+    /// The bearer token is missing its scope (RFC 6750 §3.1).
+    InsufficientScope,
+    /// The bearer token is expired, revoked or malformed (RFC 6750 §3.1).
+    InvalidToken,
     /// The server met an unexpected condition (RFC 6749 §4.1.2.1); never caused by the request.
     ServerError,
     /// The server cannot handle the request now (RFC 6749 §4.1.2.1).
@@ -41,6 +53,12 @@ impl ErrorCode {
             ErrorCode::UnsupportedGrantType => "unsupported_grant_type",
             ErrorCode::InvalidScope => "invalid_scope",
             ErrorCode::InvalidTarget => "invalid_target",
+            ErrorCode::AccessDenied => "access_denied",
+            ErrorCode::UnsupportedResponseType => "unsupported_response_type",
+            ErrorCode::LoginRequired => "login_required",
+            ErrorCode::ConsentRequired => "consent_required",
+            ErrorCode::InsufficientScope => "insufficient_scope",
+            ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
         }

@@ -62,18 +62,40 @@ pub enum TokenRequest {
         /// Requested audiences: every RFC 8707 `resource` and every space-separated `audience` value.
         audiences: Vec<String>,
     },
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    AuthorizationCode {
+        /// The code from the authorization response.
+        code: String,
+        /// Must equal the authorization request's `redirect_uri` when that one was sent.
+        redirect_uri: Option<String>,
+        /// The PKCE verifier.
+        code_verifier: Option<String>,
+    },
+    /// `grant_type=refresh_token` (RFC 6749 §6).
+    RefreshToken {
+        /// The refresh token.
+        refresh_token: String,
+        /// A narrower scope, or `None` for the scope of the original grant.
+        scope: Option<Scope>,
+    },
 }
 
 impl TokenRequest {
     /// The grant types this parser accepts, for discovery documents.
-    pub const SUPPORTED: &'static [GrantType] = &[GrantType::ClientCredentials];
+    pub const SUPPORTED: &'static [GrantType] = &[
+        GrantType::AuthorizationCode,
+        GrantType::ClientCredentials,
+        GrantType::RefreshToken,
+    ];
 
     /// Parses the grant part of a token request.
     ///
     /// ```
     /// use portcullis_core::{FormParams, TokenRequest};
     /// let form = FormParams::parse(b"grant_type=client_credentials&scope=read&resource=https%3A%2F%2Fapi.example.com").unwrap();
-    /// let TokenRequest::ClientCredentials { scope, audiences } = TokenRequest::from_form(&form).unwrap();
+    /// let Ok(TokenRequest::ClientCredentials { scope, audiences }) = TokenRequest::from_form(&form) else {
+    ///     panic!("a client_credentials request");
+    /// };
     /// assert_eq!(scope.unwrap().to_string(), "read");
     /// assert_eq!(audiences, vec!["https://api.example.com".to_string()]);
     /// ```
@@ -89,6 +111,28 @@ impl TokenRequest {
                     audiences: requested_audiences(form)?,
                 })
             }
+            "authorization_code" => {
+                let code = required(form, "code")?;
+                let code_verifier = form.get("code_verifier")?.map(str::to_owned);
+                if code_verifier
+                    .as_deref()
+                    .is_some_and(|v| !crate::pkce::is_valid_verifier(v))
+                {
+                    return Err(TokenRequestError::Invalid(
+                        "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)"
+                            .into(),
+                    ));
+                }
+                Ok(TokenRequest::AuthorizationCode {
+                    code,
+                    redirect_uri: form.get("redirect_uri")?.map(str::to_owned),
+                    code_verifier,
+                })
+            }
+            "refresh_token" => Ok(TokenRequest::RefreshToken {
+                refresh_token: required(form, "refresh_token")?,
+                scope: form.get("scope")?.map(Scope::parse).transpose()?,
+            }),
             other => Err(TokenRequestError::UnsupportedGrantType(other.to_owned())),
         }
     }
@@ -97,8 +141,16 @@ impl TokenRequest {
     pub fn grant_type(&self) -> GrantType {
         match self {
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
+            TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
+            TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
         }
     }
+}
+
+fn required(form: &FormParams, name: &str) -> Result<String, TokenRequestError> {
+    form.get(name)?
+        .map(str::to_owned)
+        .ok_or_else(|| TokenRequestError::Invalid(format!("{name} is missing")))
 }
 
 /// RFC 8707 `resource` may repeat and must be an absolute URI without a fragment; `audience` (as Hydra
@@ -163,9 +215,11 @@ mod tests {
 
     #[test]
     fn resource_may_repeat_but_audience_may_not() {
-        let TokenRequest::ClientCredentials { audiences, .. } =
+        let Ok(TokenRequest::ClientCredentials { audiences, .. }) =
             parse("grant_type=client_credentials&resource=urn:a&resource=urn:b&audience=c%20d")
-                .unwrap();
+        else {
+            panic!("client_credentials expected");
+        };
         assert_eq!(audiences, ["urn:a", "urn:b", "c", "d"]);
         assert!(matches!(
             parse("grant_type=client_credentials&audience=a&audience=b"),

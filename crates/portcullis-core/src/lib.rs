@@ -12,6 +12,7 @@ pub mod error;
 pub mod form;
 pub mod grant;
 pub mod jose;
+pub mod pkce;
 pub mod scope;
 pub mod secret;
 pub mod token;

@@ -16,6 +16,12 @@ pub struct TokenResponse {
     /// (OAuth 2.1 §3.2.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// A refresh token (RFC 6749 §6), when the grant allows one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// An OpenID Connect ID token, when `openid` was granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// The `aud` claim: one audience serialises as a string, several as an array (RFC 7519 §4.1.3).

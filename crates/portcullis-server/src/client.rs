@@ -37,6 +37,31 @@ pub struct ClientMetadata {
     /// Algorithm for this client's access tokens; the server default when unset.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_token_signed_response_alg: Option<Algorithm>,
+    /// Algorithm for ID tokens (OIDC Registration); default `tokens.id_token_signing_alg`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_signed_response_alg: Option<Algorithm>,
+    /// PKCE is required unless this is `false`, which only a confidential client may set.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub require_pkce: bool,
+    /// A client of the same organisation as the users: consent is not asked.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub first_party: bool,
+    /// Where RP-initiated logout may send the browser afterwards.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Issue refresh tokens for `openid` requests even without `offline_access`.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub refresh_token_without_offline_access: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn is_true(b: &bool) -> bool {
+    *b
+}
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 fn default_grant_types() -> Vec<GrantType> {
@@ -55,6 +80,11 @@ impl Default for ClientMetadata {
             audience: Vec::new(),
             token_endpoint_auth_method: None,
             access_token_signed_response_alg: None,
+            id_token_signed_response_alg: None,
+            require_pkce: true,
+            first_party: false,
+            post_logout_redirect_uris: Vec::new(),
+            refresh_token_without_offline_access: false,
         }
     }
 }
@@ -102,10 +132,21 @@ impl ClientMetadata {
                 return bad("audience values must be non-empty and contain no spaces");
             }
         }
-        for uri in &self.redirect_uris {
-            if uri.contains('#') || !uri.contains("://") {
-                return bad("redirect_uris must be absolute URIs without a fragment");
+        for uri in self
+            .redirect_uris
+            .iter()
+            .chain(&self.post_logout_redirect_uris)
+        {
+            if uri.contains('#') || !uri.contains("://") || uri.chars().any(char::is_whitespace) {
+                return bad("redirect URIs must be absolute URIs without a fragment");
             }
+        }
+        if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
+        {
+            return bad("a client using authorization_code needs at least one redirect_uri");
+        }
+        if self.is_public() && !self.require_pkce {
+            return bad("a public client must use PKCE (require_pkce cannot be false)");
         }
         Ok(())
     }

@@ -41,9 +41,15 @@ pub struct Config {
     /// Request limits.
     #[serde(default)]
     pub limits: LimitsConfig,
+    /// Sign-in settings.
+    #[serde(default)]
+    pub sign_in: SignInConfig,
     /// Clients created or updated at start.
     #[serde(default)]
     pub clients: Vec<DeclaredClient>,
+    /// Users created or updated at start.
+    #[serde(default)]
+    pub users: Vec<DeclaredUser>,
 }
 
 /// `[tokens]`.
@@ -56,6 +62,97 @@ pub struct TokensConfig {
     /// The algorithm that signs access tokens unless a client asks for another.
     #[serde(default = "default_signing_alg")]
     pub signing_alg: Algorithm,
+    /// The algorithm that signs ID tokens unless a client asks for another.
+    #[serde(default = "default_id_token_alg")]
+    pub id_token_signing_alg: Algorithm,
+    /// Lifetime of an ID token.
+    #[serde(default = "default_id_token_lifetime")]
+    pub id_token_lifetime: Seconds,
+    /// Lifetime of an authorization code.
+    #[serde(default = "default_code_lifetime")]
+    pub code_lifetime: Seconds,
+    /// A refresh token not used for this long stops working.
+    #[serde(default = "default_refresh_idle")]
+    pub refresh_token_idle_lifetime: Seconds,
+    /// No refresh token of a grant works after this long.
+    #[serde(default = "default_refresh_absolute")]
+    pub refresh_token_absolute_lifetime: Seconds,
+    /// How long an already-rotated refresh token may be retried without revoking its grant; 0: off.
+    #[serde(default)]
+    pub refresh_token_reuse_grace: Seconds,
+}
+
+/// `[sign_in]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignInConfig {
+    /// How long a browser session lasts.
+    #[serde(default = "default_session_lifetime")]
+    pub session_lifetime: Seconds,
+    /// Failed sign-ins per username, and per client IP, before further tries wait.
+    #[serde(
+        default = "default_max_failures",
+        deserialize_with = "number_or_string"
+    )]
+    pub max_failed_attempts: u64,
+    /// How long the failures are remembered (and the wait after too many).
+    #[serde(default = "default_lockout")]
+    pub failure_window: Seconds,
+    /// Password hashes computed at once; more wait their turn.
+    #[serde(
+        default = "default_hash_concurrency",
+        deserialize_with = "number_or_string"
+    )]
+    pub password_hash_concurrency: u64,
+}
+
+/// One `[[users]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeclaredUser {
+    /// The sign-in name.
+    pub username: String,
+    /// The password, as `env:VARIABLE` (a literal is accepted for development).
+    #[serde(default)]
+    pub password: Option<String>,
+    /// An Argon2id PHC string instead of a password.
+    #[serde(default)]
+    pub password_hash: Option<String>,
+    /// OIDC `email`.
+    #[serde(default)]
+    pub email: Option<String>,
+    /// OIDC `email_verified`.
+    #[serde(default)]
+    pub email_verified: bool,
+    /// OIDC `name`.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// OIDC `given_name`.
+    #[serde(default)]
+    pub given_name: Option<String>,
+    /// OIDC `family_name`.
+    #[serde(default)]
+    pub family_name: Option<String>,
+}
+
+impl DeclaredUser {
+    /// The password, read from the environment when written as `env:NAME`.
+    pub fn password(&self) -> Result<Option<Secret>, String> {
+        resolve_env_secret(self.password.as_deref())
+    }
+}
+
+fn resolve_env_secret(raw: Option<&str>) -> Result<Option<Secret>, String> {
+    let Some(raw) = raw else {
+        return Ok(None);
+    };
+    match raw.strip_prefix("env:") {
+        Some(name) => match std::env::var(name) {
+            Ok(value) => Ok(Some(Secret::new(value))),
+            Err(_) => Err(format!("environment variable {name} is not set")),
+        },
+        None => Ok(Some(Secret::new(raw))),
+    }
 }
 
 /// `[keys]`.
@@ -115,6 +212,21 @@ pub struct DeclaredClient {
     /// Algorithm for this client's access tokens.
     #[serde(default)]
     pub access_token_signed_response_alg: Option<Algorithm>,
+    /// Algorithm for this client's ID tokens.
+    #[serde(default)]
+    pub id_token_signed_response_alg: Option<Algorithm>,
+    /// `false` lets a confidential client skip PKCE (legacy apps only).
+    #[serde(default)]
+    pub require_pkce: Option<bool>,
+    /// Skip the consent page for this client.
+    #[serde(default)]
+    pub first_party: bool,
+    /// Where RP-initiated logout may redirect.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Refresh tokens for `openid` requests without `offline_access`.
+    #[serde(default)]
+    pub refresh_token_without_offline_access: bool,
 }
 
 impl DeclaredClient {
@@ -131,27 +243,23 @@ impl DeclaredClient {
             audience: self.audience.clone(),
             token_endpoint_auth_method: self.token_endpoint_auth_method,
             access_token_signed_response_alg: self.access_token_signed_response_alg,
+            id_token_signed_response_alg: self.id_token_signed_response_alg,
+            require_pkce: self.require_pkce.unwrap_or(true),
+            first_party: self.first_party,
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            refresh_token_without_offline_access: self.refresh_token_without_offline_access,
         }
     }
 
     /// The secret, read from the environment when written as `env:NAME`.
     pub fn secret(&self) -> Result<Option<Secret>, String> {
-        let Some(raw) = &self.client_secret else {
-            return Ok(None);
-        };
-        match raw.strip_prefix("env:") {
-            Some(name) => match std::env::var(name) {
-                Ok(value) => Ok(Some(Secret::new(value))),
-                Err(_) => Err(format!("environment variable {name} is not set")),
-            },
-            None => Ok(Some(Secret::new(raw.clone()))),
-        }
+        resolve_env_secret(self.client_secret.as_deref())
     }
 }
 
 /// A duration in whole seconds, written as an integer or as a string such as `"90s"`, `"15m"`,
 /// `"1h"` or `"7d"`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Seconds(pub u64);
 
 impl std::str::FromStr for Seconds {
@@ -223,6 +331,33 @@ fn default_access_token_lifetime() -> Seconds {
 fn default_signing_alg() -> Algorithm {
     Algorithm::ES256
 }
+fn default_id_token_alg() -> Algorithm {
+    Algorithm::RS256
+}
+fn default_id_token_lifetime() -> Seconds {
+    Seconds(3600)
+}
+fn default_code_lifetime() -> Seconds {
+    Seconds(60)
+}
+fn default_refresh_idle() -> Seconds {
+    Seconds(30 * 86_400)
+}
+fn default_refresh_absolute() -> Seconds {
+    Seconds(90 * 86_400)
+}
+fn default_session_lifetime() -> Seconds {
+    Seconds(12 * 3600)
+}
+fn default_max_failures() -> u64 {
+    5
+}
+fn default_lockout() -> Seconds {
+    Seconds(15 * 60)
+}
+fn default_hash_concurrency() -> u64 {
+    2
+}
 fn default_activation_delay() -> Seconds {
     Seconds(3600)
 }
@@ -235,6 +370,23 @@ impl Default for TokensConfig {
         TokensConfig {
             access_token_lifetime: default_access_token_lifetime(),
             signing_alg: default_signing_alg(),
+            id_token_signing_alg: default_id_token_alg(),
+            id_token_lifetime: default_id_token_lifetime(),
+            code_lifetime: default_code_lifetime(),
+            refresh_token_idle_lifetime: default_refresh_idle(),
+            refresh_token_absolute_lifetime: default_refresh_absolute(),
+            refresh_token_reuse_grace: Seconds(0),
+        }
+    }
+}
+
+impl Default for SignInConfig {
+    fn default() -> Self {
+        SignInConfig {
+            session_lifetime: default_session_lifetime(),
+            max_failed_attempts: default_max_failures(),
+            failure_window: default_lockout(),
+            password_hash_concurrency: default_hash_concurrency(),
         }
     }
 }
@@ -264,7 +416,9 @@ impl Default for Config {
             tokens: TokensConfig::default(),
             keys: KeysConfig::default(),
             limits: LimitsConfig::default(),
+            sign_in: SignInConfig::default(),
             clients: Vec::new(),
+            users: Vec::new(),
         }
     }
 }
@@ -365,6 +519,25 @@ impl Config {
             return Err(ConfigError(format!(
                 "{}: must be at least 1024",
                 key("limits.max_body_bytes")
+            )));
+        }
+        for (i, user) in self.users.iter().enumerate() {
+            let at = format!("users[{i}] (username '{}')", user.username);
+            match (&user.password, &user.password_hash) {
+                (Some(_), Some(_)) | (None, None) => {
+                    return Err(ConfigError(format!(
+                        "{at}: give exactly one of password and password_hash"
+                    )));
+                }
+                _ => {}
+            }
+            user.password()
+                .map_err(|e| ConfigError(format!("{at}.password: {e}")))?;
+        }
+        if self.sign_in.password_hash_concurrency == 0 {
+            return Err(ConfigError(format!(
+                "{}: must be at least 1",
+                key("sign_in.password_hash_concurrency")
             )));
         }
         for (i, client) in self.clients.iter().enumerate() {

@@ -5,6 +5,8 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
+pub mod authorize;
+pub mod bearer;
 pub mod client;
 pub mod client_auth;
 pub mod client_secret;
@@ -16,6 +18,7 @@ pub mod keys;
 pub mod registry;
 pub mod startup;
 pub mod store;
+pub mod users;
 
 pub use config::Config;
 pub use startup::Server;

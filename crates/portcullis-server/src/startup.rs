@@ -2,13 +2,17 @@
 //! apply declarative clients, load the registry, bind, serve until told to stop.
 
 use crate::admin::{AdminError, ClientAdmin};
+use crate::authorize::throttle::LoginThrottle;
 use crate::client_secret::SecretHasher;
 use crate::config::{Config, ConfigError};
 use crate::grant::access_token::TokenSettings;
+use crate::grant::user_tokens::UserTokenSettings;
+use crate::http::pages::Pages;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeysError};
 use crate::registry::Registry;
 use crate::store::{self, Store, StoreError};
+use crate::users::{PasswordHasher, PasswordSource, Profile, UserAdmin};
 use portcullis_core::{ClientId, Clock};
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,6 +49,19 @@ pub enum StartupError {
         /// What went wrong.
         reason: AdminError,
     },
+    /// A `[[users]]` table could not be applied.
+    #[error("configuration: users[{index}] (username '{username}'): {reason}")]
+    DeclaredUser {
+        /// Position in the file.
+        index: usize,
+        /// The user it names.
+        username: String,
+        /// What went wrong.
+        reason: crate::users::UserError,
+    },
+    /// The HTML templates or password hasher could not be set up.
+    #[error("start-up: {0}")]
+    Setup(String),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Bind {
@@ -76,6 +93,12 @@ impl Server {
             .map_err(store_err)?;
         keys::ensure_signing_keys(store.as_ref(), clock.now()).await?;
         apply_declared_clients(&config, store.as_ref(), &hasher, clock.as_ref()).await?;
+        let passwords = PasswordHasher::new(
+            usize::try_from(config.sign_in.password_hash_concurrency).unwrap_or(1),
+        )
+        .map_err(|e| StartupError::Setup(e.to_string()))?;
+        apply_declared_users(&config, store.as_ref(), &passwords, clock.as_ref()).await?;
+        let pages = Pages::new().map_err(|e| StartupError::Setup(e.to_string()))?;
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|reason| StartupError::Bind {
@@ -97,6 +120,15 @@ impl Server {
             default_alg: config.tokens.signing_alg,
         };
         let metadata = http::discovery::metadata_document(&tokens);
+        let secure_cookies = tokens.issuer.starts_with("https://");
+        let user_tokens = UserTokenSettings {
+            code_lifetime: config.tokens.code_lifetime.0,
+            id_token_alg: config.tokens.id_token_signing_alg,
+            id_token_lifetime: config.tokens.id_token_lifetime.0,
+            refresh_idle: config.tokens.refresh_token_idle_lifetime.0,
+            refresh_absolute: config.tokens.refresh_token_absolute_lifetime.0,
+            refresh_grace: config.tokens.refresh_token_reuse_grace.0,
+        };
         let state = Arc::new(AppState {
             registry,
             hasher,
@@ -105,6 +137,16 @@ impl Server {
             tokens,
             max_body_bytes: usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX),
             activation_delay: config.keys.activation_delay.0,
+            store: store.clone(),
+            user_tokens,
+            passwords,
+            throttle: LoginThrottle::new(
+                config.sign_in.max_failed_attempts,
+                config.sign_in.failure_window.0,
+            ),
+            pages,
+            session_lifetime: config.sign_in.session_lifetime.0,
+            secure_cookies,
         });
         Ok(Server {
             listener,
@@ -140,6 +182,7 @@ impl Server {
     ) -> std::io::Result<()> {
         let watcher = self.state.registry.clone().spawn_watcher(RELOAD_INTERVAL);
         let app = http::router(self.state);
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
@@ -177,6 +220,48 @@ async fn apply_declared_clients(
             .map_err(|e| fail(AdminError::Invalid(format!("client_secret: {e}"))))?;
         admin
             .apply_declared(client_id, declared.metadata(), secret)
+            .await
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
+async fn apply_declared_users(
+    config: &Config,
+    store: &dyn Store,
+    passwords: &PasswordHasher,
+    clock: &dyn Clock,
+) -> Result<(), StartupError> {
+    let admin = UserAdmin::new(store, passwords, clock.now());
+    for (index, declared) in config.users.iter().enumerate() {
+        let fail = |reason| StartupError::DeclaredUser {
+            index,
+            username: declared.username.clone(),
+            reason,
+        };
+        let password = match (declared.password(), &declared.password_hash) {
+            (Ok(Some(p)), _) => PasswordSource::Plain(p),
+            (Ok(None), Some(h)) => PasswordSource::Hash(h.clone()),
+            (Ok(None), None) => {
+                return Err(fail(crate::users::UserError::Invalid(
+                    "give password or password_hash".into(),
+                )));
+            }
+            (Err(e), _) => {
+                return Err(fail(crate::users::UserError::Invalid(format!(
+                    "password: {e}"
+                ))));
+            }
+        };
+        let profile = Profile {
+            email: declared.email.clone(),
+            email_verified: declared.email_verified,
+            name: declared.name.clone(),
+            given_name: declared.given_name.clone(),
+            family_name: declared.family_name.clone(),
+        };
+        admin
+            .apply_declared(&declared.username, password, profile)
             .await
             .map_err(fail)?;
     }

@@ -30,6 +30,9 @@ enum Command {
     /// List and rotate signing keys.
     #[command(subcommand)]
     Keys(cmd::keys::KeysCommand),
+    /// Create, list, show and delete users, and set their passwords.
+    #[command(subcommand)]
+    User(cmd::user::UserCommand),
 }
 
 fn main() -> ExitCode {
@@ -51,6 +54,7 @@ fn main() -> ExitCode {
             Command::Serve => cmd::serve::run(config).await,
             Command::Client(c) => cmd::client::run(config, c).await,
             Command::Keys(c) => cmd::keys::run(config, c).await,
+            Command::User(c) => cmd::user::run(config, c).await,
         }
     });
     match result {

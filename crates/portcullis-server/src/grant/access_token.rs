@@ -26,6 +26,10 @@ pub struct MintedAccessToken {
     pub jwt: String,
     /// Seconds until it expires.
     pub expires_in: u64,
+    /// Its `jti`.
+    pub jti: String,
+    /// Its `exp`.
+    pub expires_at: i64,
 }
 
 /// Signs an access token for `client`, with `sub` as the subject.
@@ -45,14 +49,14 @@ pub fn mint(
     let key = keys
         .signer(alg, now)
         .ok_or_else(|| TokenError::server(format!("no active signing key for {alg}")))?;
-    let jti = random_bytes::<16>().map_err(|e| TokenError::server(e.to_string()))?;
+    let jti = B64.encode(random_bytes::<16>().map_err(|e| TokenError::server(e.to_string()))?);
     let claims = AccessTokenClaims {
         iss: settings.issuer.clone(),
         sub: sub.to_owned(),
         aud: Audience::from_list(audiences),
         exp: now.plus(settings.access_token_lifetime).0,
         iat: now.0,
-        jti: B64.encode(jti),
+        jti: jti.clone(),
         client_id: client.id.as_str().to_owned(),
         scope: (!scope.is_empty()).then(|| scope.to_string()),
     };
@@ -62,5 +66,7 @@ pub fn mint(
     Ok(MintedAccessToken {
         jwt,
         expires_in: settings.access_token_lifetime,
+        jti,
+        expires_at: claims.exp,
     })
 }

@@ -76,6 +76,8 @@ pub fn issue(
         token_type: "Bearer".into(),
         expires_in: token.expires_in,
         scope: (!scope.is_empty()).then(|| scope.to_string()),
+        refresh_token: None,
+        id_token: None,
     })
 }
 

@@ -3,11 +3,18 @@
 
 pub mod discovery;
 pub mod error;
+pub mod logout;
+pub mod pages;
 pub mod token;
+pub mod userinfo;
 
+use crate::authorize::throttle::LoginThrottle;
 use crate::client_secret::SecretHasher;
 use crate::grant::access_token::TokenSettings;
+use crate::grant::user_tokens::UserTokenSettings;
 use crate::registry::Registry;
+use crate::store::Store;
+use crate::users::PasswordHasher;
 use axum::Router;
 use axum::body::Bytes;
 use axum::routing::{any, get};
@@ -31,6 +38,20 @@ pub struct AppState {
     pub activation_delay: u64,
     /// The RFC 8414 document, serialized once.
     pub metadata_json: Bytes,
+    /// The database, for the sign-in flows (never on the client_credentials path).
+    pub store: Arc<dyn Store>,
+    /// Settings of codes, ID tokens and refresh tokens.
+    pub user_tokens: UserTokenSettings,
+    /// Checks passwords off the async workers.
+    pub passwords: PasswordHasher,
+    /// Failed sign-in counters.
+    pub throttle: LoginThrottle,
+    /// The HTML pages.
+    pub pages: pages::Pages,
+    /// Browser session lifetime.
+    pub session_lifetime: u64,
+    /// Whether cookies get `Secure` (the issuer is https).
+    pub secure_cookies: bool,
 }
 
 /// Builds the router over the shared state.
@@ -46,6 +67,16 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(discovery::metadata),
         )
         .route("/jwks.json", get(discovery::jwks))
+        .route(
+            "/authorize",
+            get(crate::authorize::authorize).post(crate::authorize::authorize),
+        )
+        .route(
+            "/userinfo",
+            get(userinfo::userinfo).post(userinfo::userinfo),
+        )
+        .route("/logout", get(logout::logout).post(logout::logout))
+        .route("/assets/portcullis.css", get(pages::stylesheet))
         .fallback(error::not_found)
         .with_state(state)
 }

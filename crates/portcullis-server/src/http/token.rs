@@ -4,7 +4,7 @@ use super::AppState;
 use super::error::{json_body, no_store};
 use crate::client_auth::ClientAuthentication;
 use crate::error::TokenError;
-use crate::grant::client_credentials;
+use crate::grant::{authorization_code, client_credentials, refresh_token};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -68,7 +68,9 @@ async fn handle(
     let snapshot = state.registry.snapshot();
     let client = presented.authenticate(&snapshot, &state.hasher)?;
     let now = state.clock.now();
-    let response = match TokenRequest::from_form(&form)? {
+    let request = TokenRequest::from_form(&form)?;
+    let grant = request.grant_type();
+    let response = match request {
         TokenRequest::ClientCredentials { scope, audiences } => client_credentials::issue(
             &state.tokens,
             &snapshot.keys,
@@ -77,8 +79,27 @@ async fn handle(
             scope,
             audiences,
         )?,
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+        } => {
+            authorization_code::exchange(
+                state,
+                &snapshot,
+                &client,
+                &code,
+                redirect_uri.as_deref(),
+                code_verifier.as_deref(),
+            )
+            .await?
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+        } => refresh_token::exchange(state, &snapshot, &client, &refresh_token, scope).await?,
     };
-    tracing::debug!(client_id = %client.id, grant = "client_credentials", "issued access token");
+    tracing::debug!(client_id = %client.id, grant = grant.as_str(), "issued tokens");
     let body = serde_json::to_vec(&response)
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut answer = json_body(StatusCode::OK, body);

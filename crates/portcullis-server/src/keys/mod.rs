@@ -114,6 +114,19 @@ impl KeySet {
         }
     }
 
+    /// The published key with this `kid`, for checking tokens this server signed.
+    pub fn verifier(
+        &self,
+        kid: &str,
+        now: UnixTime,
+        max_token_lifetime: u64,
+    ) -> Option<&Arc<SigningKey>> {
+        self.keys
+            .iter()
+            .find(|k| k.key.kid() == kid && k.state(now, max_token_lifetime) != KeyState::Expired)
+            .map(|k| &k.key)
+    }
+
     /// Every key with its schedule.
     pub fn iter(&self) -> impl Iterator<Item = &ScheduledKey> {
         self.keys.iter()

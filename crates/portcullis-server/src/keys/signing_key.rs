@@ -41,6 +41,8 @@ pub struct SigningKey {
     pair: Pair,
     jwk: Jwk,
     at_jwt_header: String,
+    jwt_header: String,
+    public: Vec<u8>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -113,8 +115,16 @@ impl SigningKey {
         let kid = thumbprint(&jwk);
         jwk.kid = kid.clone();
         let header = serde_json::json!({ "alg": alg.as_str(), "typ": "at+jwt", "kid": kid });
+        let id_header = serde_json::json!({ "alg": alg.as_str(), "typ": "JWT", "kid": kid });
+        let public = match &pair {
+            Pair::Ecdsa(p) => p.public_key().as_ref().to_vec(),
+            Pair::Rsa(p) => p.public_key().as_ref().to_vec(),
+            Pair::Ed25519(p) => p.public_key().as_ref().to_vec(),
+        };
         Ok(SigningKey {
             at_jwt_header: B64.encode(header.to_string()),
+            jwt_header: B64.encode(id_header.to_string()),
+            public,
             kid,
             alg,
             pair,
@@ -139,9 +149,39 @@ impl SigningKey {
 
     /// Signs `claims` as a JWT with `typ: at+jwt` (RFC 9068 §2.1).
     pub fn sign_access_token(&self, claims: &impl serde::Serialize) -> Result<String, KeyError> {
+        self.sign_with_header(&self.at_jwt_header, claims)
+    }
+
+    /// Signs `claims` as a plain JWT (`typ: JWT`), as OpenID Connect ID tokens are.
+    pub fn sign_id_token(&self, claims: &impl serde::Serialize) -> Result<String, KeyError> {
+        self.sign_with_header(&self.jwt_header, claims)
+    }
+
+    /// Checks a signature made by this key over `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
+        };
+        let result = match self.alg {
+            Algorithm::ES256 => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, &self.public)
+                .verify(message, signature),
+            Algorithm::RS256 => UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &self.public)
+                .verify(message, signature),
+            Algorithm::EdDSA => {
+                UnparsedPublicKey::new(&ED25519, &self.public).verify(message, signature)
+            }
+        };
+        result.is_ok()
+    }
+
+    fn sign_with_header(
+        &self,
+        header: &str,
+        claims: &impl serde::Serialize,
+    ) -> Result<String, KeyError> {
         let payload = serde_json::to_vec(claims).map_err(|_| KeyError::Crypto)?;
-        let mut token = String::with_capacity(self.at_jwt_header.len() + payload.len() * 2 + 400);
-        token.push_str(&self.at_jwt_header);
+        let mut token = String::with_capacity(header.len() + payload.len() * 2 + 400);
+        token.push_str(header);
         token.push('.');
         B64.encode_string(&payload, &mut token);
         let signature = self.sign(token.as_bytes())?;

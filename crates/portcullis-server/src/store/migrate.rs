@@ -11,11 +11,18 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-}];
+pub const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "sign_in",
+        sql: include_str!("../../migrations/sqlite/0002_sign_in.sql"),
+    },
+];
 
 pub async fn run_sqlite(pool: &sqlx::SqlitePool, now: i64) -> Result<(), StoreError> {
     sqlx::query(

@@ -3,7 +3,9 @@
 //! keys into memory (see `registry`) and polls [`Store::revision`] to notice changes.
 
 mod migrate;
+pub mod sign_in;
 pub mod sqlite;
+mod sqlite_sign_in;
 
 use async_trait::async_trait;
 
@@ -81,7 +83,7 @@ impl std::fmt::Debug for KeyRow {
 /// The storage operations Portcullis needs. Every write that a running server must notice bumps the
 /// revision in the same transaction.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
     /// The change counter.
     async fn revision(&self) -> Result<i64, StoreError>;
 

@@ -12,3 +12,4 @@ mod jwt;
 mod registry;
 mod rotation;
 mod selection;
+mod sign_in;

@@ -98,6 +98,21 @@ pub struct MetadataArgs {
     /// Signing algorithm for this client's access tokens.
     #[arg(long)]
     alg: Option<Algorithm>,
+    /// Signing algorithm for this client's ID tokens.
+    #[arg(long)]
+    id_token_alg: Option<Algorithm>,
+    /// Let a confidential client skip PKCE (legacy apps only): --require-pkce false.
+    #[arg(long)]
+    require_pkce: Option<bool>,
+    /// Skip the consent page for this client: --first-party true.
+    #[arg(long)]
+    first_party: Option<bool>,
+    /// post_logout_redirect_uris (repeatable).
+    #[arg(long = "post-logout-redirect-uri")]
+    post_logout_redirect_uris: Vec<String>,
+    /// Issue refresh tokens for openid requests without offline_access: --refresh-without-offline-access true.
+    #[arg(long)]
+    refresh_without_offline_access: Option<bool>,
 }
 
 fn parse_grant_type(s: &str) -> Result<GrantType, String> {
@@ -140,6 +155,21 @@ impl MetadataArgs {
         }
         if self.alg.is_some() {
             m.access_token_signed_response_alg = self.alg;
+        }
+        if self.id_token_alg.is_some() {
+            m.id_token_signed_response_alg = self.id_token_alg;
+        }
+        if let Some(v) = self.require_pkce {
+            m.require_pkce = v;
+        }
+        if let Some(v) = self.first_party {
+            m.first_party = v;
+        }
+        if !self.post_logout_redirect_uris.is_empty() {
+            m.post_logout_redirect_uris = self.post_logout_redirect_uris;
+        }
+        if let Some(v) = self.refresh_without_offline_access {
+            m.refresh_token_without_offline_access = v;
         }
         m
     }

@@ -3,6 +3,7 @@
 pub mod client;
 pub mod keys;
 pub mod serve;
+pub mod user;
 
 use portcullis_server::client_secret::SecretHasher;
 use portcullis_server::store::{self, Store};

@@ -1,0 +1,85 @@
+#!/usr/bin/env bash
+# Load test of the refresh token grant on SQLite with wrk (32 connections by default).
+#
+#   bench/refresh.sh [DURATION]            e.g. bench/refresh.sh 30s
+#
+# Builds the release binary, starts `portcullis serve` on a temporary SQLite database, creates a
+# user and a first-party confidential client, signs in once with curl, collects a pool of refresh
+# tokens through the real authorization code flow, then has wrk exchange them: every answer's new
+# refresh token goes back into the pool, so no token is presented twice. Prints requests/s, p50,
+# p99 and the non-200 count. BENCH_PORT (18081), BENCH_CONNECTIONS (32), BENCH_THREADS (CPUs).
+set -euo pipefail
+
+duration="${1:-20s}"
+port="${BENCH_PORT:-18081}"
+connections="${BENCH_CONNECTIONS:-32}"
+threads="${BENCH_THREADS:-$(nproc)}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+
+if ! command -v wrk >/dev/null; then
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get install -y wrk >/dev/null 2>&1 \
+    || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y wrk >/dev/null; }
+fi
+
+(cd "$root" && cargo build --release -p portcullis --quiet)
+bin="$root/target/release/portcullis"
+work="$(mktemp -d)"
+server_pid=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+export PORTCULLIS_DATABASE="sqlite://$work/bench.db"
+export PORTCULLIS_LISTEN="127.0.0.1:$port"
+export PORTCULLIS_LOG=warn
+base="http://127.0.0.1:$port"
+"$bin" serve >"$work/server.out" 2>"$work/server.err" &
+server_pid=$!
+for _ in $(seq 100); do
+  grep -q "listening" "$work/server.out" 2>/dev/null && break
+  sleep 0.1
+done
+
+export BENCH_USER_PASSWORD="bench-user-password"
+"$bin" user create bench --password-env BENCH_USER_PASSWORD >/dev/null
+created="$("$bin" client create --json --name bench --grant-type authorization_code \
+  --grant-type refresh_token --redirect-uri http://127.0.0.1/cb --scope "api" --first-party true)"
+client_id="$(printf '%s' "$created" | sed -E 's/.*"client_id":"([^"]+)".*/\1/')"
+client_secret="$(printf '%s' "$created" | sed -E 's/.*"client_secret":"([^"]+)".*/\1/')"
+sleep 0.5
+
+verifier="bench-verifier-0123456789-0123456789-0123456789"
+challenge="$(printf '%s' "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')"
+authorize="$base/authorize?response_type=code&client_id=$client_id&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&scope=api&code_challenge=$challenge&code_challenge_method=S256"
+jar="$work/cookies"
+page="$(curl -s -c "$jar" -b "$jar" "$authorize")"
+csrf="$(printf '%s' "$page" | grep -o 'name="csrf" value="[^"]*"' | sed -E 's/.*value="([^"]*)"/\1/')"
+curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf=$csrf" \
+  -d action=login -d username=bench --data-urlencode "password=$BENCH_USER_PASSWORD" \
+  -d response_type=code -d client_id="$client_id" --data-urlencode redirect_uri=http://127.0.0.1/cb \
+  -d scope=api -d code_challenge="$challenge" -d code_challenge_method=S256 \
+  -X POST "$base/authorize"
+
+pool=$((connections * 4))
+tokens="$work/tokens"
+: >"$tokens"
+for _ in $(seq "$pool"); do
+  location="$(curl -s -o /dev/null -w '%{redirect_url}' -b "$jar" "$authorize")"
+  code="$(printf '%s' "$location" | sed -E 's/.*[?&]code=([^&]+).*/\1/')"
+  curl -s "$base/token" -d grant_type=authorization_code -d code="$code" \
+    --data-urlencode redirect_uri=http://127.0.0.1/cb -d code_verifier="$verifier" \
+    -d client_id="$client_id" -d client_secret="$client_secret" \
+    | sed -E 's/.*"refresh_token":"([^"]+)".*/\1/' >>"$tokens"
+done
+[ "$(grep -c . "$tokens")" -eq "$pool" ] || { echo "could not collect refresh tokens" >&2; exit 1; }
+
+export BENCH_TOKENS_FILE="$tokens" BENCH_THREADS_COUNT="$threads"
+export BENCH_CLIENT_ID="$client_id" BENCH_CLIENT_SECRET="$client_secret"
+echo "portcullis $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?') on $(nproc) CPUs;" \
+  "wrk -t$threads -c$connections -d$duration, refresh_token grant on SQLite"
+result="$(wrk -t"$threads" -c"$connections" -d"$duration" --latency -s "$root/bench/refresh.lua" "$base/token" | grep '^RESULT')"
+echo "refresh ${result#RESULT }"

@@ -1,0 +1,438 @@
+//! `GET/POST /authorize`: the authorization endpoint with its sign-in and consent pages. Each POST
+//! from a page carries the original request as hidden fields and is checked again from the start, so
+//! no half-finished state is kept on the server.
+
+pub mod request;
+pub mod session;
+pub mod throttle;
+
+use crate::grant::user_tokens::{random_token, token_hash};
+use crate::http::AppState;
+use crate::store::sign_in::CodeRow;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use minijinja::context;
+use portcullis_core::{ErrorCode, FormParams, Scope, Secret};
+use request::{AuthorizationRequest, AuthorizeError, redirect_with};
+use session::{CSRF_COOKIE, SESSION_COOKIE, cookie, csrf_ok, set_cookie};
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// A signed-in user, as far as this request knows.
+struct SignedIn {
+    user_id: String,
+    auth_time: i64,
+    fresh: bool,
+}
+
+/// The handler.
+pub async fn authorize(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let raw = if method == Method::POST {
+        match axum::body::to_bytes(body, state.max_body_bytes).await {
+            Ok(bytes) => bytes.to_vec(),
+            Err(_) => {
+                return state.pages.error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Invalid request",
+                    "The form is too large.",
+                );
+            }
+        }
+    } else {
+        uri.query().unwrap_or_default().as_bytes().to_vec()
+    };
+    let Ok(form) = FormParams::parse(&raw) else {
+        return state.pages.error(
+            StatusCode::BAD_REQUEST,
+            "Invalid request",
+            "The request has too many parameters.",
+        );
+    };
+    let snapshot = state.registry.snapshot();
+    let request = match AuthorizationRequest::parse(&form, &snapshot) {
+        Ok(r) => r,
+        Err(e) => return error_response(&state, e),
+    };
+    match flow(
+        &state,
+        peer,
+        &headers,
+        &form,
+        method == Method::POST,
+        &request,
+    )
+    .await
+    {
+        Ok(response) => response,
+        Err(e) => error_response(&state, e),
+    }
+}
+
+fn error_response(state: &AppState, error: AuthorizeError) -> Response {
+    match error {
+        AuthorizeError::Page { title, message } => {
+            state.pages.error(StatusCode::BAD_REQUEST, &title, &message)
+        }
+        AuthorizeError::Redirect {
+            redirect_uri,
+            state: client_state,
+            code,
+            description,
+        } => {
+            let mut params = vec![
+                ("error", code.as_str()),
+                ("error_description", description.as_str()),
+            ];
+            if let Some(s) = &client_state {
+                params.push(("state", s));
+            }
+            params.push(("iss", &state.tokens.issuer));
+            redirect(&redirect_with(&redirect_uri, &params))
+        }
+    }
+}
+
+fn redirect(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn server_error(state: &AppState, what: impl std::fmt::Display) -> AuthorizeError {
+    tracing::error!(error = %what, "authorization endpoint failed");
+    let _ = state;
+    AuthorizeError::Page {
+        title: "Something went wrong".into(),
+        message: "The server could not finish signing you in. Please try again.".into(),
+    }
+}
+
+fn redirect_error(
+    request: &AuthorizationRequest,
+    code: ErrorCode,
+    description: &str,
+) -> AuthorizeError {
+    AuthorizeError::Redirect {
+        redirect_uri: request.redirect_uri.clone(),
+        state: request.state.clone(),
+        code,
+        description: description.to_owned(),
+    }
+}
+
+async fn flow(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    form: &FormParams,
+    is_post: bool,
+    request: &AuthorizationRequest,
+) -> Result<Response, AuthorizeError> {
+    let now = state.clock.now().0;
+    let store = state.store.as_ref();
+    let mut set_cookies: Vec<HeaderValue> = Vec::new();
+    let mut signed_in = match cookie(headers, SESSION_COOKIE) {
+        Some(value) => store
+            .session(&token_hash(value), now)
+            .await
+            .map_err(|e| server_error(state, e))?
+            .map(|(user_id, auth_time)| SignedIn {
+                user_id,
+                auth_time,
+                fresh: false,
+            }),
+        None => None,
+    };
+    let action = if is_post {
+        form.get("action").ok().flatten()
+    } else {
+        None
+    };
+    if action.is_some() && !csrf_ok(headers, form.get("csrf").ok().flatten()) {
+        return Ok(state.pages.error(
+            StatusCode::FORBIDDEN,
+            "Form expired",
+            "This form could not be verified. Go back to the application and start again.",
+        ));
+    }
+    let mut consented_now = false;
+    match action {
+        Some("login") => {
+            let username = form
+                .get("username")
+                .ok()
+                .flatten()
+                .unwrap_or_default()
+                .to_owned();
+            let password = Secret::new(form.get("password").ok().flatten().unwrap_or_default());
+            let keys = [format!("user:{username}"), format!("ip:{}", peer.ip())];
+            if let Some(wait) = state.throttle.retry_after(&keys, now) {
+                let minutes = (wait + 59) / 60;
+                let error = format!("Too many failed attempts. Try again in {minutes} minute(s).");
+                return Ok(login_page(
+                    state,
+                    headers,
+                    request,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(&error),
+                    &username,
+                ));
+            }
+            let user = store
+                .user_by_username(&username)
+                .await
+                .map_err(|e| server_error(state, e))?;
+            let ok = state
+                .passwords
+                .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
+                .await;
+            let Some(user) = user.filter(|_| ok) else {
+                state.throttle.failed(&keys, now);
+                tracing::info!(client_id = %request.client.id, "sign-in failed");
+                return Ok(login_page(
+                    state,
+                    headers,
+                    request,
+                    StatusCode::UNAUTHORIZED,
+                    Some("Wrong username or password."),
+                    &username,
+                ));
+            };
+            state.throttle.succeeded(&keys[0]);
+            let value = random_token().map_err(|e| server_error(state, e))?;
+            store
+                .insert_session(
+                    &token_hash(&value),
+                    &user.user_id,
+                    now,
+                    now + state.session_lifetime as i64,
+                )
+                .await
+                .map_err(|e| server_error(state, e))?;
+            set_cookies.extend(set_cookie(
+                SESSION_COOKIE,
+                &value,
+                None,
+                state.secure_cookies,
+            ));
+            signed_in = Some(SignedIn {
+                user_id: user.user_id,
+                auth_time: now,
+                fresh: true,
+            });
+        }
+        Some("deny") => {
+            return Err(redirect_error(
+                request,
+                ErrorCode::AccessDenied,
+                "the user declined the request",
+            ));
+        }
+        Some("allow") => consented_now = signed_in.is_some(),
+        _ => {}
+    }
+
+    let needs_login = match &signed_in {
+        None => true,
+        Some(s) if s.fresh => false,
+        Some(s) => request.prompt.login || request.max_age.is_some_and(|m| now - s.auth_time > m),
+    };
+    if needs_login {
+        if request.prompt.none {
+            return Err(redirect_error(
+                request,
+                ErrorCode::LoginRequired,
+                "the user is not signed in",
+            ));
+        }
+        return Ok(login_page(
+            state,
+            headers,
+            request,
+            StatusCode::OK,
+            None,
+            "",
+        ));
+    }
+    let Some(user) = signed_in else {
+        return Err(server_error(state, "no session after sign-in"));
+    };
+    let client_id = request.client.id.as_str();
+    let remembered = store
+        .consent(&user.user_id, client_id)
+        .await
+        .map_err(|e| server_error(state, e))?
+        .and_then(|s| Scope::parse(&s).ok());
+    if consented_now {
+        let mut all: Vec<String> = remembered
+            .iter()
+            .flat_map(|s| s.iter().map(str::to_owned))
+            .collect();
+        all.extend(request.scope.iter().map(str::to_owned));
+        all.sort();
+        all.dedup();
+        store
+            .save_consent(&user.user_id, client_id, &all.join(" "), now)
+            .await
+            .map_err(|e| server_error(state, e))?;
+    }
+    let covered =
+        remembered.is_some_and(|r| request.scope.is_subset_of(&r)) && !request.prompt.consent;
+    if !(request.client.metadata.first_party || consented_now || covered) {
+        if request.prompt.none {
+            return Err(redirect_error(
+                request,
+                ErrorCode::ConsentRequired,
+                "the user has not consented",
+            ));
+        }
+        let mut response = consent_page(state, headers, request, &user.user_id).await?;
+        append_cookies(&mut response, set_cookies);
+        return Ok(response);
+    }
+
+    let code = random_token().map_err(|e| server_error(state, e))?;
+    store
+        .insert_code(&CodeRow {
+            code_hash: token_hash(&code),
+            client_id: client_id.to_owned(),
+            user_id: user.user_id.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            redirect_uri_sent: request.redirect_uri_sent,
+            code_challenge: request.code_challenge.clone(),
+            scope: request.scope.to_string(),
+            nonce: request.nonce.clone(),
+            auth_time: user.auth_time,
+            expires_at: now + state.user_tokens.code_lifetime as i64,
+            used_at: None,
+        })
+        .await
+        .map_err(|e| server_error(state, e))?;
+    let mut params = vec![("code", code.as_str())];
+    if let Some(s) = &request.state {
+        params.push(("state", s));
+    }
+    params.push(("iss", &state.tokens.issuer));
+    let mut response = redirect(&redirect_with(&request.redirect_uri, &params));
+    append_cookies(&mut response, set_cookies);
+    Ok(response)
+}
+
+fn append_cookies(response: &mut Response, cookies: Vec<HeaderValue>) {
+    for c in cookies {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+}
+
+/// The CSRF value for the next form: the existing cookie, or a new one to set.
+fn csrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match cookie(headers, CSRF_COOKIE) {
+        Some(existing) => (existing.to_owned(), None),
+        None => {
+            let value = random_token().unwrap_or_default();
+            let header = set_cookie(CSRF_COOKIE, &value, None, state.secure_cookies);
+            (value, header)
+        }
+    }
+}
+
+fn hidden_params(request: &AuthorizationRequest) -> Vec<minijinja::Value> {
+    request
+        .params
+        .iter()
+        .map(|(name, value)| context! { name, value })
+        .collect()
+}
+
+fn client_name(request: &AuthorizationRequest) -> String {
+    request
+        .client
+        .metadata
+        .client_name
+        .clone()
+        .unwrap_or_else(|| request.client.id.to_string())
+}
+
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthorizationRequest,
+    status: StatusCode,
+    error: Option<&str>,
+    username: &str,
+) -> Response {
+    let (csrf, set) = csrf_for(state, headers);
+    let mut response = state.pages.render(
+        status,
+        "login.html",
+        context! {
+            client_name => client_name(request),
+            error,
+            username,
+            params => hidden_params(request),
+            csrf,
+        },
+    );
+    append_cookies(&mut response, set.into_iter().collect());
+    response
+}
+
+/// Scope names in words for the consent page.
+fn describe_scope(scope: &str) -> String {
+    match scope {
+        "openid" => "Confirm who you are".into(),
+        "profile" => "See your name and username".into(),
+        "email" => "See your email address".into(),
+        "offline_access" => "Stay connected when you are not using it".into(),
+        other => format!("Access \u{201c}{other}\u{201d} on your behalf"),
+    }
+}
+
+async fn consent_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthorizationRequest,
+    user_id: &str,
+) -> Result<Response, AuthorizeError> {
+    let user = state
+        .store
+        .user_by_id(user_id)
+        .await
+        .map_err(|e| server_error(state, e))?;
+    let user_name = user
+        .map(|u| u.name.unwrap_or(u.username))
+        .unwrap_or_default();
+    let scopes: Vec<minijinja::Value> = request
+        .scope
+        .iter()
+        .map(|name| context! { name, description => describe_scope(name) })
+        .collect();
+    let (csrf, set) = csrf_for(state, headers);
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        context! {
+            client_name => client_name(request),
+            user_name,
+            scopes,
+            params => hidden_params(request),
+            csrf,
+        },
+    );
+    append_cookies(&mut response, set.into_iter().collect());
+    Ok(response)
+}

@@ -1,0 +1,379 @@
+//! The authorization request (RFC 6749 §4.1.1, RFC 7636 §4.3, OpenID Connect Core §3.1.2.1),
+//! checked in the order that decides where an error may go: `client_id` and `redirect_uri` first,
+//! because until both are known good the browser must not be sent anywhere (RFC 6749 §4.1.2.1).
+
+use crate::client::Client;
+use crate::registry::Snapshot;
+use portcullis_core::pkce::{S256, is_valid_s256_challenge};
+use portcullis_core::{ErrorCode, FormParams, GrantType, Scope};
+use std::sync::Arc;
+
+/// The parameters carried from page to page (login, consent) as hidden fields.
+pub const PROTOCOL_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "nonce",
+    "prompt",
+    "max_age",
+];
+
+/// `prompt` (OpenID Connect Core §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Prompt {
+    /// `none`: no page may be shown.
+    pub none: bool,
+    /// `login`: authenticate again.
+    pub login: bool,
+    /// `consent`: ask again.
+    pub consent: bool,
+}
+
+/// A valid authorization request.
+#[derive(Debug, Clone)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client: Arc<Client>,
+    /// Where the response goes.
+    pub redirect_uri: String,
+    /// Whether the request named it (then the token request must repeat it).
+    pub redirect_uri_sent: bool,
+    /// Echoed back.
+    pub state: Option<String>,
+    /// The scope asked for (or the client's default).
+    pub scope: Scope,
+    /// The S256 challenge.
+    pub code_challenge: Option<String>,
+    /// Echoed into the ID token.
+    pub nonce: Option<String>,
+    /// `prompt`.
+    pub prompt: Prompt,
+    /// `max_age` in seconds.
+    pub max_age: Option<i64>,
+    /// The original protocol parameters, for the hidden fields of the next form.
+    pub params: Vec<(String, String)>,
+}
+
+/// What went wrong, and so where the answer goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// Shown to the user; never a redirect.
+    Page {
+        /// Heading.
+        title: String,
+        /// Explanation.
+        message: String,
+    },
+    /// Sent back to the client's redirect URI.
+    Redirect {
+        /// The checked redirect URI.
+        redirect_uri: String,
+        /// The client's state.
+        state: Option<String>,
+        /// The error code.
+        code: ErrorCode,
+        /// Why.
+        description: String,
+    },
+}
+
+fn page(title: &str, message: impl Into<String>) -> AuthorizeError {
+    AuthorizeError::Page {
+        title: title.to_owned(),
+        message: message.into(),
+    }
+}
+
+/// RFC 8252 §7.3: a loopback redirect URI matches on any port; everything else must be identical,
+/// character for character.
+pub fn redirect_uri_matches(registered: &str, given: &str) -> bool {
+    if registered == given {
+        return true;
+    }
+    match (
+        loopback_without_port(registered),
+        loopback_without_port(given),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `http://127.0.0.1:PORT/rest` or `http://[::1]:PORT/rest` with the port removed.
+fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let (host, after_host) = if let Some(r) = rest.strip_prefix("127.0.0.1") {
+        ("127.0.0.1", r)
+    } else if let Some(r) = rest.strip_prefix("[::1]") {
+        ("[::1]", r)
+    } else {
+        return None;
+    };
+    let path = match after_host.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            &p[digits..]
+        }
+        None => after_host,
+    };
+    if !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
+        return None;
+    }
+    Some((host, path))
+}
+
+impl AuthorizationRequest {
+    /// Checks the request; `issuer` goes into error redirects (RFC 9207).
+    pub fn parse(form: &FormParams, snapshot: &Snapshot) -> Result<Self, AuthorizeError> {
+        let one = |name: &str| {
+            form.get(name)
+                .map(|v| v.map(str::to_owned))
+                .map_err(|_| format!("{name} is repeated"))
+        };
+        let client_id = one("client_id")
+            .map_err(|m| page("Invalid request", m))?
+            .ok_or_else(|| {
+                page(
+                    "Invalid request",
+                    "The request does not name a client (client_id is missing).",
+                )
+            })?;
+        let client = snapshot.client(&client_id).cloned().ok_or_else(|| {
+            page(
+                "Unknown application",
+                "The application that sent you here is not registered with this server.",
+            )
+        })?;
+        let given = one("redirect_uri").map_err(|m| page("Invalid request", m))?;
+        let registered = &client.metadata.redirect_uris;
+        let (redirect_uri, redirect_uri_sent) = match &given {
+            Some(uri) if registered.iter().any(|r| redirect_uri_matches(r, uri)) => {
+                (uri.clone(), true)
+            }
+            Some(_) => {
+                return Err(page(
+                    "Invalid redirect",
+                    "The application asked to send you to an address it has not registered, so you were not sent there.",
+                ));
+            }
+            None if registered.len() == 1 => (registered[0].clone(), false),
+            None => {
+                return Err(page(
+                    "Invalid request",
+                    "The request has no redirect_uri and the application has several.",
+                ));
+            }
+        };
+        // From here on, errors go back to the client.
+        let state = form.get("state").ok().flatten().map(str::to_owned);
+        let fail = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
+            redirect_uri: redirect_uri.clone(),
+            state: state.clone(),
+            code,
+            description: description.to_owned(),
+        };
+        for name in PROTOCOL_PARAMS {
+            if form.get(name).is_err() {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    &format!("{name} is repeated"),
+                ));
+            }
+        }
+        let get = |name: &str| form.get(name).ok().flatten();
+        match get("response_type") {
+            None => return Err(fail(ErrorCode::InvalidRequest, "response_type is missing")),
+            Some("code") => {}
+            Some(_) => {
+                return Err(fail(
+                    ErrorCode::UnsupportedResponseType,
+                    "only response_type=code is supported",
+                ));
+            }
+        }
+        if !client
+            .metadata
+            .grant_types
+            .contains(&GrantType::AuthorizationCode)
+        {
+            return Err(fail(
+                ErrorCode::UnauthorizedClient,
+                "this client is not allowed to use the authorization code flow",
+            ));
+        }
+        let scope = match get("scope") {
+            None => client.default_scope.clone(),
+            Some(text) => {
+                Scope::parse(text).map_err(|e| fail(ErrorCode::InvalidScope, &e.to_string()))?
+            }
+        };
+        if !scope.is_subset_of(&client.scope) {
+            return Err(fail(
+                ErrorCode::InvalidScope,
+                "the scope asks for more than this client may have",
+            ));
+        }
+        let code_challenge = match (get("code_challenge"), get("code_challenge_method")) {
+            (Some(c), Some(S256)) if is_valid_s256_challenge(c) => Some(c.to_owned()),
+            (Some(_), Some(S256)) => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge is not a valid S256 challenge",
+                ));
+            }
+            (Some(_), Some(_)) => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "only code_challenge_method=S256 is supported",
+                ));
+            }
+            (Some(_), None) => {
+                // RFC 7636 would read this as `plain`, which we refuse.
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "code_challenge_method=S256 is required",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(fail(ErrorCode::InvalidRequest, "code_challenge is missing"));
+            }
+            (None, None) if client.metadata.require_pkce || client.metadata.is_public() => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "PKCE is required: send code_challenge with code_challenge_method=S256",
+                ));
+            }
+            (None, None) => None,
+        };
+        let mut prompt = Prompt::default();
+        for value in get("prompt")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|v| !v.is_empty())
+        {
+            match value {
+                "none" => prompt.none = true,
+                "login" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                "select_account" => {}
+                _ => {
+                    return Err(fail(
+                        ErrorCode::InvalidRequest,
+                        "prompt has an unknown value",
+                    ));
+                }
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent) {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "prompt=none cannot be combined with other values",
+            ));
+        }
+        let max_age = match get("max_age") {
+            None => None,
+            Some(v) => Some(v.parse::<u32>().map(i64::from).map_err(|_| {
+                fail(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a number of seconds",
+                )
+            })?),
+        };
+        let params = PROTOCOL_PARAMS
+            .iter()
+            .filter_map(|name| get(name).map(|v| ((*name).to_owned(), v.to_owned())))
+            .collect();
+        Ok(AuthorizationRequest {
+            client,
+            redirect_uri,
+            redirect_uri_sent,
+            nonce: get("nonce").map(str::to_owned),
+            state,
+            scope,
+            code_challenge,
+            prompt,
+            max_age,
+            params,
+        })
+    }
+}
+
+/// Builds the redirect back to the client with `params` added to the URI's query.
+pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    for (name, value) in params {
+        query.append_pair(name, value);
+    }
+    let query = query.finish();
+    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
+    format!("{redirect_uri}{separator}{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redirect_uris_match_exactly_except_loopback_ports() {
+        let r = "https://app.example.com/cb";
+        assert!(redirect_uri_matches(r, r));
+        for trick in [
+            "https://app.example.com/cb/",
+            "https://app.example.com/cb?x=1",
+            "https://APP.example.com/cb",
+            "https://app.example.com/CB",
+            "https://app.example.com/cb/../cb",
+            "https://app.example.com/cb#x",
+            "https://user@app.example.com/cb",
+            "https://app.example.com.evil.com/cb",
+            "https://app.example.com:443/cb",
+            "https://app.example.com/cbx",
+        ] {
+            assert!(!redirect_uri_matches(r, trick), "{trick}");
+        }
+        let loopback = "http://127.0.0.1/callback";
+        assert!(redirect_uri_matches(
+            loopback,
+            "http://127.0.0.1:53111/callback"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]:1/cb",
+            "http://[::1]:65000/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            loopback,
+            "http://127.0.0.1:53111/other"
+        ));
+        assert!(!redirect_uri_matches(
+            loopback,
+            "http://127.0.0.1.evil.com:80/callback"
+        ));
+        assert!(!redirect_uri_matches(
+            loopback,
+            "http://127.0.0.1:80@evil.com/callback"
+        ));
+        assert!(!redirect_uri_matches(
+            "http://localhost/cb",
+            "http://localhost:8000/cb"
+        ));
+        assert!(!redirect_uri_matches(
+            loopback,
+            "https://127.0.0.1:5/callback"
+        ));
+    }
+
+    #[test]
+    fn redirect_keeps_an_existing_query() {
+        assert_eq!(
+            redirect_with("https://a.example/cb?x=1", &[("code", "a b")]),
+            "https://a.example/cb?x=1&code=a+b"
+        );
+    }
+}

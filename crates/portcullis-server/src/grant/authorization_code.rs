@@ -1,0 +1,146 @@
+//! The authorization code grant (RFC 6749 §4.1.3) with PKCE (RFC 7636): the code is checked against
+//! everything it was bound to, then claimed in one conditional write. A code that comes back after
+//! being used revokes everything issued from it (RFC 9700 §4.5.3.1 / OAuth 2.1 §4.1.3).
+
+use super::user_tokens::{UserGrant, mint_user_tokens, random_id, token_hash};
+use crate::client::Client;
+use crate::error::TokenError;
+use crate::http::AppState;
+use crate::registry::Snapshot;
+use crate::store::sign_in::GrantRow;
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::secret::constant_time_eq;
+use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse};
+
+fn invalid_grant(description: &str) -> TokenError {
+    TokenError::new(ErrorCode::InvalidGrant, description)
+}
+
+fn store_error(e: crate::store::StoreError) -> TokenError {
+    TokenError::server(format!("storage: {e}"))
+}
+
+/// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, compared in constant time.
+pub fn s256_matches(verifier: &str, challenge: &str) -> bool {
+    let digest = digest::digest(&digest::SHA256, verifier.as_bytes());
+    constant_time_eq(B64.encode(digest.as_ref()).as_bytes(), challenge.as_bytes())
+}
+
+/// Exchanges a code for tokens.
+pub async fn exchange(
+    state: &AppState,
+    snapshot: &Snapshot,
+    client: &Client,
+    code: &str,
+    redirect_uri: Option<&str>,
+    code_verifier: Option<&str>,
+) -> Result<TokenResponse, TokenError> {
+    if !client
+        .metadata
+        .grant_types
+        .contains(&GrantType::AuthorizationCode)
+    {
+        return Err(TokenError::new(
+            ErrorCode::UnauthorizedClient,
+            "this client is not allowed to use the authorization_code grant",
+        ));
+    }
+    let now = state.clock.now();
+    let hash = token_hash(code);
+    let store = state.store.as_ref();
+    let row = store
+        .code(&hash)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| invalid_grant("the authorization code is not valid"))?;
+    if row.client_id != client.id.as_str() {
+        return Err(invalid_grant(
+            "the authorization code was issued to another client",
+        ));
+    }
+    if row.used_at.is_some() {
+        store
+            .revoke_grant_of_code(&hash, now.0)
+            .await
+            .map_err(store_error)?;
+        tracing::warn!(client_id = %client.id, "authorization code reused; its grant is revoked");
+        return Err(invalid_grant(
+            "the authorization code was already used; tokens issued from it are revoked",
+        ));
+    }
+    if now.0 >= row.expires_at {
+        return Err(invalid_grant("the authorization code has expired"));
+    }
+    match (row.redirect_uri_sent, redirect_uri) {
+        (true, None) => return Err(invalid_grant("redirect_uri is missing")),
+        (_, Some(given)) if given != row.redirect_uri => {
+            return Err(invalid_grant(
+                "redirect_uri differs from the one in the authorization request",
+            ));
+        }
+        _ => {}
+    }
+    match (&row.code_challenge, code_verifier) {
+        (Some(challenge), Some(verifier)) if s256_matches(verifier, challenge) => {}
+        (Some(_), Some(_)) => {
+            return Err(invalid_grant(
+                "code_verifier does not match the code_challenge",
+            ));
+        }
+        (Some(_), None) => return Err(invalid_grant("code_verifier is missing")),
+        // A verifier for a code issued without a challenge is a downgrade attempt (RFC 9700 §2.1.1).
+        (None, Some(_)) => {
+            return Err(invalid_grant(
+                "code_verifier was sent but the authorization request had no code_challenge",
+            ));
+        }
+        (None, None) => {}
+    }
+    let user = store
+        .user_by_id(&row.user_id)
+        .await
+        .map_err(store_error)?
+        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+    let scope = Scope::parse(&row.scope).map_err(|e| TokenError::server(e.to_string()))?;
+    let grant = GrantRow {
+        grant_id: random_id()?,
+        client_id: row.client_id.clone(),
+        user_id: row.user_id.clone(),
+        scope: row.scope.clone(),
+        auth_time: row.auth_time,
+        created_at: now.0,
+        expires_at: now.plus(state.user_tokens.refresh_absolute).0,
+        revoked_at: None,
+    };
+    let minted = mint_user_tokens(
+        &state.tokens,
+        &state.user_tokens,
+        &snapshot.keys,
+        now,
+        &UserGrant {
+            client,
+            user: &user,
+            scope: &scope,
+            auth_time: row.auth_time,
+            nonce: row.nonce.as_deref(),
+            grant_expires_at: grant.expires_at,
+        },
+    )?;
+    let claimed = store
+        .redeem_code(&hash, now.0, &grant, &minted.issued)
+        .await
+        .map_err(store_error)?;
+    if !claimed {
+        // Another request redeemed it a moment ago: the same code twice is treated as a replay.
+        store
+            .revoke_grant_of_code(&hash, now.0)
+            .await
+            .map_err(store_error)?;
+        return Err(invalid_grant(
+            "the authorization code was already used; tokens issued from it are revoked",
+        ));
+    }
+    Ok(minted.response)
+}

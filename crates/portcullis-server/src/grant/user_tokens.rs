@@ -1,0 +1,224 @@
+//! The tokens a user grant yields, shared by the authorization code and refresh token grants: an
+//! access token, maybe a refresh token, and an ID token when `openid` was granted.
+
+use super::access_token::{TokenSettings, mint};
+use crate::client::Client;
+use crate::client_secret::random_bytes;
+use crate::error::TokenError;
+use crate::keys::KeySet;
+use crate::store::sign_in::{IssuedAccessToken, IssuedTokens, RefreshRow, UserRow};
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::{Algorithm, GrantType, Scope, TokenResponse, UnixTime};
+use serde_json::{Map, Value, json};
+
+/// Settings of the sign-in grants.
+#[derive(Debug, Clone)]
+pub struct UserTokenSettings {
+    /// Lifetime of authorization codes.
+    pub code_lifetime: u64,
+    /// ID token algorithm unless the client registered one.
+    pub id_token_alg: Algorithm,
+    /// ID token lifetime.
+    pub id_token_lifetime: u64,
+    /// Refresh token idle lifetime.
+    pub refresh_idle: u64,
+    /// Grant (refresh family) absolute lifetime.
+    pub refresh_absolute: u64,
+    /// Retry window for an already rotated refresh token; 0 turns it off.
+    pub refresh_grace: u64,
+}
+
+/// SHA-256 of a code, session or refresh token: what the database keeps instead of the value.
+pub fn token_hash(value: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, value.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// 32 random bytes, base64url: codes, refresh tokens, session cookies.
+pub fn random_token() -> Result<String, TokenError> {
+    Ok(B64.encode(random_bytes::<32>().map_err(|e| TokenError::server(e.to_string()))?))
+}
+
+/// Random identifier in hex.
+pub fn random_id() -> Result<String, TokenError> {
+    Ok(random_bytes::<16>()
+        .map_err(|e| TokenError::server(e.to_string()))?
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect())
+}
+
+/// What a user grant is about.
+pub struct UserGrant<'a> {
+    /// The client.
+    pub client: &'a Client,
+    /// The user.
+    pub user: &'a UserRow,
+    /// The scope of this token response.
+    pub scope: &'a Scope,
+    /// When the user authenticated.
+    pub auth_time: i64,
+    /// The OIDC nonce (only on the code exchange).
+    pub nonce: Option<&'a str>,
+    /// Absolute end of the grant; refresh tokens never outlive it.
+    pub grant_expires_at: i64,
+}
+
+/// Minted tokens: the response for the client and what to store.
+pub struct Minted {
+    /// The token response.
+    pub response: TokenResponse,
+    /// The rows to write with the exchange.
+    pub issued: IssuedTokens,
+}
+
+/// Whether this grant gets a refresh token: the client must be registered for the grant, and an
+/// OpenID Connect request must include `offline_access` unless the client is set to get them anyway.
+pub fn wants_refresh_token(client: &Client, scope: &Scope) -> bool {
+    client
+        .metadata
+        .grant_types
+        .contains(&GrantType::RefreshToken)
+        && (!scope.contains("openid")
+            || scope.contains("offline_access")
+            || client.metadata.refresh_token_without_offline_access)
+}
+
+/// Mints the access token, the refresh token (when wanted) and the ID token (when `openid`).
+pub fn mint_user_tokens(
+    settings: &TokenSettings,
+    user_settings: &UserTokenSettings,
+    keys: &KeySet,
+    now: UnixTime,
+    grant: &UserGrant<'_>,
+) -> Result<Minted, TokenError> {
+    let audiences = if grant.client.metadata.audience.is_empty() {
+        vec![settings.issuer.clone()]
+    } else {
+        grant.client.metadata.audience.clone()
+    };
+    let access = mint(
+        settings,
+        keys,
+        now,
+        grant.client,
+        &grant.user.user_id,
+        grant.scope,
+        audiences,
+    )?;
+    let refresh_token = if wants_refresh_token(grant.client, grant.scope) {
+        Some(random_token()?)
+    } else {
+        None
+    };
+    let refresh = refresh_token.as_ref().map(|t| RefreshRow {
+        token_hash: token_hash(t),
+        grant_id: String::new(),
+        issued_at: now.0,
+        idle_expires_at: now
+            .plus(user_settings.refresh_idle)
+            .0
+            .min(grant.grant_expires_at),
+        rotated_at: None,
+    });
+    let id_token = if grant.scope.contains("openid") {
+        Some(id_token(
+            settings,
+            user_settings,
+            keys,
+            now,
+            grant,
+            &access.jwt,
+        )?)
+    } else {
+        None
+    };
+    Ok(Minted {
+        response: TokenResponse {
+            access_token: access.jwt,
+            token_type: "Bearer".into(),
+            expires_in: access.expires_in,
+            scope: (!grant.scope.is_empty()).then(|| grant.scope.to_string()),
+            refresh_token,
+            id_token,
+        },
+        issued: IssuedTokens {
+            refresh,
+            access: IssuedAccessToken {
+                jti: access.jti,
+                expires_at: access.expires_at,
+            },
+        },
+    })
+}
+
+/// The user's claims for the granted scope (OpenID Connect Core §5.4), shared with `/userinfo`.
+pub fn profile_claims(user: &UserRow, scope: &Scope, out: &mut Map<String, Value>) {
+    if scope.contains("profile") {
+        out.insert("preferred_username".into(), json!(user.username));
+        for (name, value) in [
+            ("name", &user.name),
+            ("given_name", &user.given_name),
+            ("family_name", &user.family_name),
+        ] {
+            if let Some(v) = value {
+                out.insert(name.into(), json!(v));
+            }
+        }
+    }
+    if let Some(email) = user.email.as_ref().filter(|_| scope.contains("email")) {
+        out.insert("email".into(), json!(email));
+        out.insert("email_verified".into(), json!(user.email_verified));
+    }
+}
+
+fn id_token(
+    settings: &TokenSettings,
+    user_settings: &UserTokenSettings,
+    keys: &KeySet,
+    now: UnixTime,
+    grant: &UserGrant<'_>,
+    access_token: &str,
+) -> Result<String, TokenError> {
+    let alg = grant
+        .client
+        .metadata
+        .id_token_signed_response_alg
+        .unwrap_or(user_settings.id_token_alg);
+    let key = keys
+        .signer(alg, now)
+        .ok_or_else(|| TokenError::server(format!("no active signing key for {alg}")))?;
+    let mut claims = Map::new();
+    claims.insert("iss".into(), json!(settings.issuer));
+    claims.insert("sub".into(), json!(grant.user.user_id));
+    claims.insert("aud".into(), json!(grant.client.id.as_str()));
+    claims.insert("azp".into(), json!(grant.client.id.as_str()));
+    claims.insert(
+        "exp".into(),
+        json!(now.plus(user_settings.id_token_lifetime).0),
+    );
+    claims.insert("iat".into(), json!(now.0));
+    claims.insert("auth_time".into(), json!(grant.auth_time));
+    if let Some(nonce) = grant.nonce {
+        claims.insert("nonce".into(), json!(nonce));
+    }
+    claims.insert("at_hash".into(), json!(at_hash(alg, access_token)));
+    profile_claims(grant.user, grant.scope, &mut claims);
+    key.sign_id_token(&claims)
+        .map_err(|e| TokenError::server(format!("signing failed: {e}")))
+}
+
+/// OpenID Connect Core §3.1.3.6: the left half of the hash of the access token, with the hash the
+/// signing algorithm uses (SHA-512 for Ed25519).
+pub fn at_hash(alg: Algorithm, access_token: &str) -> String {
+    let algorithm = match alg {
+        Algorithm::ES256 | Algorithm::RS256 => &digest::SHA256,
+        Algorithm::EdDSA => &digest::SHA512,
+    };
+    let hash = digest::digest(algorithm, access_token.as_bytes());
+    let bytes = hash.as_ref();
+    B64.encode(&bytes[..bytes.len() / 2])
+}

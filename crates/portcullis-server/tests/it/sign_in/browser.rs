@@ -1,0 +1,298 @@
+//! End to end in a real browser: Debian's Chromium, headless, driven over WebDriver by chromedriver.
+//! Signs in, consents, is redirected with a code to a local page, and the test trades the code,
+//! refreshes and calls /userinfo. A screenshot of each page goes to the target directory.
+//!
+//! Needs `chromedriver` and `chromium` (Debian: chromium, chromium-driver). Without them the test
+//! says so and passes, except under `CI=true`, where it fails.
+
+use super::flow::{PASSWORD, REDIRECT, VERIFIER, authorize_url, party, refresh};
+use crate::helpers::spawn_app;
+use base64::Engine;
+use serde_json::{Value, json};
+use std::process::{Child, Command, Stdio};
+
+struct Driver {
+    process: Child,
+    http: reqwest::Client,
+    base: String,
+    session: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.process.kill();
+        let _ = self.process.wait();
+    }
+}
+
+fn find(binary: &str) -> Option<String> {
+    for dir in ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"] {
+        let path = format!("{dir}/{binary}");
+        if std::path::Path::new(&path).exists() {
+            return Some(path);
+        }
+    }
+    None
+}
+
+impl Driver {
+    async fn start() -> Option<Driver> {
+        let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
+            let message =
+                "chromedriver/chromium not installed (apt install chromium chromium-driver)";
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "{message}: required in CI"
+            );
+            eprintln!("skipping the browser test: {message}");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let process = Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let user_data = tempfile::tempdir().unwrap().keep();
+        let capabilities = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                         "--disable-quic", "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync", "--window-size=1024,900",
+                         format!("--user-data-dir={}", user_data.display())]
+            }
+        }}});
+        let mut session = None;
+        for _ in 0..100 {
+            if let Ok(r) = http
+                .post(format!("{base}/session"))
+                .json(&capabilities)
+                .send()
+                .await
+            {
+                let v: Value = r.json().await.unwrap();
+                session = v["value"]["sessionId"].as_str().map(str::to_owned);
+                assert!(session.is_some(), "chromedriver refused the session: {v}");
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        Some(Driver {
+            process,
+            http,
+            base,
+            session: session.expect("chromedriver started"),
+        })
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{path}", self.base, self.session);
+        let mut request = self.http.request(method.clone(), url);
+        if method == reqwest::Method::POST {
+            request = request.json(&body);
+        }
+        let v: Value = request.send().await.unwrap().json().await.unwrap();
+        v["value"].clone()
+    }
+
+    async fn go(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", json!({ "url": url }))
+            .await;
+    }
+
+    async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", Value::Null)
+            .await
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    async fn element(&self, css: &str) -> String {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                "/element",
+                json!({"using": "css selector", "value": css}),
+            )
+            .await;
+        v.as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|id| id.as_str())
+            .unwrap_or_else(|| panic!("no element {css}: {v}"))
+            .to_owned()
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        let id = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/value"),
+            json!({ "text": text }),
+        )
+        .await;
+    }
+
+    async fn click(&self, css: &str) {
+        let id = self.element(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{id}/click"),
+            json!({}),
+        )
+        .await;
+    }
+
+    async fn text(&self) -> String {
+        let id = self.element("body").await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{id}/text"),
+            Value::Null,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    async fn screenshot(&self, name: &str) {
+        let png = self
+            .call(reqwest::Method::GET, "/screenshot", Value::Null)
+            .await;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(png.as_str().unwrap())
+            .unwrap();
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(name), bytes).unwrap();
+    }
+}
+
+/// A tiny web app's callback page on a loopback port.
+async fn callback_listener() -> (u16, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let mut buf = [0u8; 4096];
+            let _ = socket.read(&mut buf).await;
+            let body = "<html><body><h1>Signed in to the photo gallery</h1></body></html>";
+            let response = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = socket.write_all(response.as_bytes()).await;
+        }
+    });
+    (port, handle)
+}
+
+#[tokio::test]
+async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let p = party(&app, |m| {
+        m.redirect_uris = vec!["http://127.0.0.1/callback".into()]
+    })
+    .await;
+    let (port, _listener) = callback_listener().await;
+    let redirect = format!("http://127.0.0.1:{port}/callback");
+    let url = format!(
+        "{}{}",
+        app.base,
+        authorize_url(&p, &[("redirect_uri", &redirect)])
+    );
+
+    driver.go(&url).await;
+    assert!(
+        driver.text().await.contains("Photo Gallery"),
+        "the login page names the app"
+    );
+    driver.screenshot("login.png").await;
+    driver.type_into("#username", &p.username).await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("#sign-in").await;
+
+    let consent = driver.text().await;
+    assert!(
+        consent.contains("See your email address"),
+        "consent page: {consent}"
+    );
+    driver.screenshot("consent.png").await;
+    driver.click("#allow").await;
+
+    let landed = driver.url().await;
+    assert!(
+        landed.starts_with(&redirect),
+        "redirected to the app: {landed}"
+    );
+    assert!(
+        driver
+            .text()
+            .await
+            .contains("Signed in to the photo gallery")
+    );
+    let query = landed.split_once('?').unwrap().1;
+    let params: std::collections::BTreeMap<String, String> =
+        form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+    assert_eq!(params["state"], "xyz-state");
+    assert_eq!(params["iss"], app.issuer);
+
+    let answer = app
+        .send(app.token_request().form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &params["code"]),
+            ("redirect_uri", &redirect),
+            ("code_verifier", VERIFIER),
+            ("client_id", &p.client_id),
+            ("client_secret", p.client_secret.as_deref().unwrap()),
+        ]))
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    let refreshed = refresh(
+        &app,
+        &p,
+        answer.body["refresh_token"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(refreshed.status, 200, "{}", refreshed.body);
+    let info: Value = app
+        .http
+        .get(format!("{}/userinfo", app.base))
+        .bearer_auth(refreshed.body["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(info["sub"], p.user_id);
+    assert_eq!(info["email"], "alice@example.com");
+
+    // An error page renders too.
+    driver
+        .go(&format!("{}/authorize?client_id=nobody", app.base))
+        .await;
+    assert!(driver.text().await.contains("not registered"));
+    driver.screenshot("error.png").await;
+    let _ = REDIRECT;
+}

@@ -1,0 +1,11 @@
+//! The sign-in flows: authorization endpoint, pages, codes, refresh tokens, OpenID Connect.
+
+pub mod browser;
+pub mod flow;
+
+mod authorize_errors;
+mod codes;
+mod oidc;
+mod pages;
+mod refresh;
+mod users;

@@ -1,0 +1,175 @@
+//! `portcullis user create|list|show|delete|set-password`.
+
+use clap::{Args, Subcommand};
+use portcullis_core::{Clock, Secret, SystemClock};
+use portcullis_server::Config;
+use portcullis_server::store::sign_in::UserRow;
+use portcullis_server::users::{PasswordHasher, PasswordSource, Profile, UserAdmin};
+use serde_json::json;
+
+/// User commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user who can sign in.
+    Create {
+        /// The sign-in name.
+        username: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+        /// OIDC email.
+        #[arg(long)]
+        email: Option<String>,
+        /// Mark the email as verified.
+        #[arg(long)]
+        email_verified: bool,
+        /// OIDC name.
+        #[arg(long)]
+        name: Option<String>,
+        /// OIDC given_name.
+        #[arg(long)]
+        given_name: Option<String>,
+        /// OIDC family_name.
+        #[arg(long)]
+        family_name: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List users (never their password hashes).
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one user.
+    Show {
+        /// The sign-in name.
+        username: String,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a user with their sessions and consents.
+    Delete {
+        /// The sign-in name.
+        username: String,
+    },
+    /// Replace a user's password.
+    SetPassword {
+        /// The sign-in name.
+        username: String,
+        #[command(flatten)]
+        password: PasswordArgs,
+    },
+}
+
+/// Where the password comes from: never a plain command-line argument, which would land in shell
+/// history and process listings.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct PasswordArgs {
+    /// Read the password from this environment variable.
+    #[arg(long, value_name = "VAR")]
+    password_env: Option<String>,
+    /// Read the password from the first line of standard input.
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+impl PasswordArgs {
+    fn read(&self) -> anyhow::Result<PasswordSource> {
+        if let Some(var) = &self.password_env {
+            let value = std::env::var(var)
+                .map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?;
+            return Ok(PasswordSource::Plain(Secret::new(value)));
+        }
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(PasswordSource::Plain(Secret::new(
+            line.trim_end_matches(['\r', '\n']),
+        )))
+    }
+}
+
+fn describe(u: &UserRow) -> serde_json::Value {
+    json!({
+        "user_id": u.user_id,
+        "username": u.username,
+        "email": u.email,
+        "email_verified": u.email_verified,
+        "name": u.name,
+        "given_name": u.given_name,
+        "family_name": u.family_name,
+        "created_at": u.created_at,
+        "updated_at": u.updated_at,
+    })
+}
+
+/// Runs a user command.
+pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
+    let (store, _) = super::open(&config).await?;
+    let hasher = PasswordHasher::new(1)?;
+    let admin = UserAdmin::new(store.as_ref(), &hasher, SystemClock.now());
+    match command {
+        UserCommand::Create {
+            username,
+            password,
+            email,
+            email_verified,
+            name,
+            given_name,
+            family_name,
+            json,
+        } => {
+            let profile = Profile {
+                email,
+                email_verified,
+                name,
+                given_name,
+                family_name,
+            };
+            let id = admin.create(&username, password.read()?, profile).await?;
+            if json {
+                println!("{}", json!({"user_id": id, "username": username}));
+            } else {
+                println!("created user {username} (sub {id})");
+            }
+        }
+        UserCommand::List { json } => {
+            let users = admin.list().await?;
+            if json {
+                let all: Vec<_> = users.iter().map(describe).collect();
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else {
+                println!("{:<24} {:<34} email", "username", "user_id");
+                for u in &users {
+                    println!(
+                        "{:<24} {:<34} {}",
+                        u.username,
+                        u.user_id,
+                        u.email.as_deref().unwrap_or("-")
+                    );
+                }
+            }
+        }
+        UserCommand::Show { username, json } => {
+            let value = describe(&admin.show(&username).await?);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else if let Some(object) = value.as_object() {
+                for (k, v) in object {
+                    println!("{k:<16} {v}");
+                }
+            }
+        }
+        UserCommand::Delete { username } => {
+            admin.delete(&username).await?;
+            println!("deleted user {username}");
+        }
+        UserCommand::SetPassword { username, password } => {
+            admin.set_password(&username, password.read()?).await?;
+            println!("password changed for {username}");
+        }
+    }
+    Ok(())
+}
