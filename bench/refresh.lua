@@ -1,5 +1,6 @@
 -- wrk script: POST /token with grant_type=refresh_token. Each thread holds a queue of refresh
 -- tokens; a request takes one, its answer gives back the successor, so no token is used twice.
+dofile(os.getenv("BENCH_DIR") .. "/summary.lua")
 local threads = {}
 local counter = 0
 
@@ -49,15 +50,5 @@ function response(status, headers, body)
 end
 
 function done(summary, latency, requests)
-  local bad = 0
-  for _, t in ipairs(threads) do
-    bad = bad + t:get("non200")
-  end
-  local seconds = summary.duration / 1e6
-  local errors = summary.errors.connect + summary.errors.read + summary.errors.write
-    + summary.errors.timeout
-  io.write(string.format(
-    "RESULT requests=%d seconds=%.1f rps=%.0f p50_ms=%.2f p99_ms=%.2f non200=%d socket_errors=%d\n",
-    summary.requests, seconds, summary.requests / seconds,
-    latency:percentile(50) / 1000, latency:percentile(99) / 1000, bad, errors))
+  report(threads, summary, latency)
 end

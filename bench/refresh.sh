@@ -16,40 +16,18 @@ connections="${BENCH_CONNECTIONS:-32}"
 threads="${BENCH_THREADS:-$(nproc)}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
-if ! command -v wrk >/dev/null; then
-  sudo_cmd=""
-  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
-  $sudo_cmd apt-get install -y wrk >/dev/null 2>&1 \
-    || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y wrk >/dev/null; }
-fi
-
-(cd "$root" && cargo build --release -p portcullis --quiet)
-bin="$root/target/release/portcullis"
-work="$(mktemp -d)"
-server_pid=""
-cleanup() {
-  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-export PORTCULLIS_DATABASE="sqlite://$work/bench.db"
-export PORTCULLIS_LISTEN="127.0.0.1:$port"
-export PORTCULLIS_LOG=warn
-base="http://127.0.0.1:$port"
-"$bin" serve >"$work/server.out" 2>"$work/server.err" &
-server_pid=$!
-for _ in $(seq 100); do
-  grep -q "listening" "$work/server.out" 2>/dev/null && break
-  sleep 0.1
-done
+export BENCH_DIR="$root/bench"
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
+ensure_wrk
+start_server "$port"
 
 export BENCH_USER_PASSWORD="bench-user-password"
 "$bin" user create bench --password-env BENCH_USER_PASSWORD >/dev/null
 created="$("$bin" client create --json --name bench --grant-type authorization_code \
   --grant-type refresh_token --redirect-uri http://127.0.0.1/cb --scope "api" --first-party true)"
-client_id="$(printf '%s' "$created" | sed -E 's/.*"client_id":"([^"]+)".*/\1/')"
-client_secret="$(printf '%s' "$created" | sed -E 's/.*"client_secret":"([^"]+)".*/\1/')"
+client_id="$(printf '%s' "$created" | json_field client_id)"
+client_secret="$(printf '%s' "$created" | json_field client_secret)"
 sleep 0.5
 
 verifier="bench-verifier-0123456789-0123456789-0123456789"
@@ -70,10 +48,10 @@ tokens="$work/tokens"
 for _ in $(seq "$pool"); do
   location="$(curl -s -o /dev/null -w '%{redirect_url}' -b "$jar" "$authorize")"
   code="$(printf '%s' "$location" | sed -E 's/.*[?&]code=([^&]+).*/\1/')"
-  curl -s "$base/token" -d grant_type=authorization_code -d code="$code" \
+  answer="$(curl -s "$base/token" -d grant_type=authorization_code -d code="$code" \
     --data-urlencode redirect_uri=http://127.0.0.1/cb -d code_verifier="$verifier" \
-    -d client_id="$client_id" -d client_secret="$client_secret" \
-    | sed -E 's/.*"refresh_token":"([^"]+)".*/\1/' >>"$tokens"
+    -d client_id="$client_id" -d client_secret="$client_secret")"
+  printf '%s\n' "$answer" | json_field refresh_token >>"$tokens"
 done
 [ "$(grep -c . "$tokens")" -eq "$pool" ] || { echo "could not collect refresh tokens" >&2; exit 1; }
 

@@ -3,6 +3,7 @@
 //! being used revokes everything issued from it (RFC 9700 §4.5.3.1 / OAuth 2.1 §4.1.3).
 
 use super::user_tokens::{UserGrant, mint_user_tokens, random_id, token_hash};
+use super::{invalid_grant, store_error};
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::http::AppState;
@@ -13,14 +14,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::secret::constant_time_eq;
 use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse};
-
-fn invalid_grant(description: &str) -> TokenError {
-    TokenError::new(ErrorCode::InvalidGrant, description)
-}
-
-fn store_error(e: crate::store::StoreError) -> TokenError {
-    TokenError::server(format!("storage: {e}"))
-}
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, compared in constant time.
 pub fn s256_matches(verifier: &str, challenge: &str) -> bool {

@@ -6,3 +6,16 @@ pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
 pub mod user_tokens;
+
+use crate::error::TokenError;
+use portcullis_core::ErrorCode;
+
+/// `invalid_grant`: the code or refresh token is not (or no longer) good.
+fn invalid_grant(description: &str) -> TokenError {
+    TokenError::new(ErrorCode::InvalidGrant, description)
+}
+
+/// A storage failure on a grant path: our fault, never the request's.
+fn store_error(e: crate::store::StoreError) -> TokenError {
+    TokenError::server(format!("storage: {e}"))
+}

@@ -3,19 +3,12 @@
 //! the configured grace period.
 
 use super::user_tokens::{UserGrant, mint_user_tokens, token_hash};
+use super::{invalid_grant, store_error};
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::http::AppState;
 use crate::registry::Snapshot;
 use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse};
-
-fn invalid_grant(description: &str) -> TokenError {
-    TokenError::new(ErrorCode::InvalidGrant, description)
-}
-
-fn store_error(e: crate::store::StoreError) -> TokenError {
-    TokenError::server(format!("storage: {e}"))
-}
 
 /// Exchanges a refresh token.
 pub async fn exchange(

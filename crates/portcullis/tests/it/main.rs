@@ -8,3 +8,4 @@ mod admin;
 mod config;
 mod keys;
 mod serve;
+mod users;

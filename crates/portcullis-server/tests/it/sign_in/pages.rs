@@ -181,3 +181,21 @@ async fn failed_sign_ins_are_throttled_per_username_and_per_ip() {
     let open = browser.sign_in(&login, &p.username, PASSWORD).await;
     assert_eq!(open.status, 303, "the window has passed");
 }
+
+#[tokio::test]
+async fn the_authorization_request_may_be_posted() {
+    let app = spawn_app().await;
+    let p = party(&app, |_| {}).await;
+    let mut browser = Browser::new(&app);
+    let url = authorize_url(&p, &[]);
+    let query = url.split_once('?').unwrap().1;
+    let form: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let login = browser.post("/authorize", &form).await;
+    assert_eq!(login.status, 200);
+    assert!(login.body.contains("name=\"password\""));
+    let consent = browser.sign_in(&login, &p.username, PASSWORD).await;
+    let done = browser.submit(&consent, &[("action", "allow")]).await;
+    assert!(done.redirect_params().contains_key("code"));
+}
