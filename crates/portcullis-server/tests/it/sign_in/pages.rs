@@ -38,6 +38,21 @@ async fn pages_are_protected_and_cookies_are_strict() {
         "scopes in words"
     );
     assert_eq!(consent.headers["x-frame-options"], "DENY");
+    assert!(login.body.contains("href=\"/assets/portcullis.css\""));
+    let css = app
+        .http
+        .get(format!("{}/assets/portcullis.css", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+    assert!(
+        css.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
+    assert!(css.text().await.unwrap().contains(".card"));
 }
 
 #[tokio::test]
