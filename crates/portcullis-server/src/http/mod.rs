@@ -3,8 +3,10 @@
 
 pub mod discovery;
 pub mod error;
+pub mod introspect;
 pub mod logout;
 pub mod pages;
+pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
@@ -76,6 +78,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(userinfo::userinfo).post(userinfo::userinfo),
         )
         .route("/logout", get(logout::logout).post(logout::logout))
+        .route("/introspect", any(introspect::introspect))
+        .route("/revoke", any(revoke::revoke))
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .fallback(error::not_found)
         .with_state(state)

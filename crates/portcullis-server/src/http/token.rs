@@ -2,9 +2,11 @@
 
 use super::AppState;
 use super::error::{json_body, no_store};
+use crate::client::Client;
 use crate::client_auth::ClientAuthentication;
 use crate::error::TokenError;
 use crate::grant::{authorization_code, client_credentials, refresh_token};
+use crate::registry::Snapshot;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -31,16 +33,28 @@ pub async fn token(
     }
 }
 
-async fn handle(
+/// A POSTed form from an authenticated client: what the token, introspection and revocation
+/// endpoints all start from (RFC 6749 §2.3, RFC 7662 §2.1, RFC 7009 §2.1).
+pub struct AuthenticatedForm {
+    /// The form.
+    pub form: FormParams,
+    /// The client that sent it.
+    pub client: Arc<Client>,
+    /// The registry snapshot the client was found in.
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// Checks method, content type and size, reads the form and authenticates the client.
+pub async fn authenticated_form(
     state: &AppState,
     method: Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
-) -> Result<Response, TokenError> {
+) -> Result<AuthenticatedForm, TokenError> {
     if method != Method::POST {
         return Err(TokenError::invalid_request(format!(
-            "the token endpoint accepts only POST, not {method}"
+            "this endpoint accepts only POST, not {method}"
         )));
     }
     if uri.query().is_some_and(|q| {
@@ -67,6 +81,25 @@ async fn handle(
     let presented = ClientAuthentication::from_request(authorization, &form)?;
     let snapshot = state.registry.snapshot();
     let client = presented.authenticate(&snapshot, &state.hasher)?;
+    Ok(AuthenticatedForm {
+        form,
+        client,
+        snapshot,
+    })
+}
+
+async fn handle(
+    state: &AppState,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, TokenError> {
+    let AuthenticatedForm {
+        form,
+        client,
+        snapshot,
+    } = authenticated_form(state, method, uri, headers, body).await?;
     let now = state.clock.now();
     let request = TokenRequest::from_form(&form)?;
     let grant = request.grant_type();

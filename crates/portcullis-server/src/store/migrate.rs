@@ -22,6 +22,11 @@ pub const SQLITE: &[Migration] = &[
         name: "sign_in",
         sql: include_str!("../../migrations/sqlite/0002_sign_in.sql"),
     },
+    Migration {
+        version: 3,
+        name: "revocation",
+        sql: include_str!("../../migrations/sqlite/0003_revocation.sql"),
+    },
 ];
 
 pub async fn run_sqlite(pool: &sqlx::SqlitePool, now: i64) -> Result<(), StoreError> {

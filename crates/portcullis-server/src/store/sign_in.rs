@@ -197,6 +197,8 @@ pub trait SignInStore: Send + Sync {
     ) -> Result<bool, StoreError>;
     /// Revokes a grant and so every refresh and access token issued under it.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError>;
-    /// Whether an access token was issued under a grant that has since been revoked.
+    /// Whether an access token was revoked on its own or through its grant.
     async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+    /// Puts an access token on the deny list until `expires_at`.
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
 }

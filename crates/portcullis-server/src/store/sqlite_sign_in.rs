@@ -387,12 +387,24 @@ impl SignInStore for SqliteStore {
 
     async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         let revoked: Option<i64> = sqlx::query_scalar(
-            "SELECT 1 FROM grant_access_tokens a JOIN grants g ON g.grant_id = a.grant_id
-             WHERE a.jti = ? AND g.revoked_at IS NOT NULL",
+            "SELECT 1 FROM revoked_access_tokens WHERE jti = ?1
+             UNION ALL
+             SELECT 1 FROM grant_access_tokens a JOIN grants g ON g.grant_id = a.grant_id
+             WHERE a.jti = ?1 AND g.revoked_at IS NOT NULL
+             LIMIT 1",
         )
         .bind(jti)
         .fetch_optional(&self.pool)
         .await?;
         Ok(revoked.is_some())
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR IGNORE INTO revoked_access_tokens (jti, expires_at) VALUES (?, ?)")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 }

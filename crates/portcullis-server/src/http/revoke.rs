@@ -1,0 +1,89 @@
+//! `POST /revoke` (RFC 7009): a client revokes one of its own tokens. A refresh token takes its
+//! whole grant with it; an access token goes on a deny list until it would have expired. Unknown
+//! tokens, and tokens of other clients, get the same 200 and change nothing (§2.2).
+
+use super::AppState;
+use super::error::no_store;
+use super::introspect::{require_confidential, token_param};
+use super::token::{AuthenticatedForm, authenticated_form};
+use crate::bearer::verify_signed;
+use crate::error::TokenError;
+use crate::grant::user_tokens::token_hash;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use serde_json::Value;
+use std::sync::Arc;
+
+/// The handler.
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    match handle(&state, method, &uri, &headers, body).await {
+        Ok(()) => {
+            let mut response = StatusCode::OK.into_response();
+            no_store(&mut response);
+            response
+        }
+        Err(error) => error.into_response(),
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    method: Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<(), TokenError> {
+    let AuthenticatedForm {
+        form,
+        client,
+        snapshot,
+    } = authenticated_form(state, method, uri, headers, body).await?;
+    require_confidential(&client)?;
+    let token = token_param(&form)?;
+    let now = state.clock.now();
+    let storage = |e: crate::store::StoreError| TokenError::server(format!("storage: {e}"));
+    if let Some(claims) = verify_signed(
+        &token,
+        &snapshot.keys,
+        now,
+        state.tokens.access_token_lifetime,
+        "at+jwt",
+    ) {
+        let own = claims.get("client_id").and_then(Value::as_str) == Some(client.id.as_str());
+        let exp = claims.get("exp").and_then(Value::as_i64).unwrap_or(0);
+        if let (true, Some(jti)) = (
+            own && exp > now.0,
+            claims.get("jti").and_then(Value::as_str),
+        ) {
+            state
+                .store
+                .revoke_access_token(jti, exp)
+                .await
+                .map_err(storage)?;
+            tracing::info!(client_id = %client.id, "access token revoked");
+        }
+        return Ok(());
+    }
+    let found = state
+        .store
+        .refresh_token(&token_hash(&token))
+        .await
+        .map_err(storage)?;
+    if let Some((_, grant)) = found.filter(|(_, g)| g.client_id == client.id.as_str()) {
+        state
+            .store
+            .revoke_grant(&grant.grant_id, now.0)
+            .await
+            .map_err(storage)?;
+        tracing::info!(client_id = %client.id, "refresh token family revoked");
+    }
+    Ok(())
+}
