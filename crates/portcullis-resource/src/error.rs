@@ -1,0 +1,79 @@
+//! Why a request was refused, and the RFC 6750 §3 answer for it.
+
+use axum::http::StatusCode;
+
+/// A bearer token that could not be accepted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ValidationError {
+    /// No `Authorization: Bearer` header.
+    #[error("a bearer token is required")]
+    Missing,
+    /// The header is not a single well-formed bearer credential.
+    #[error("malformed Authorization header")]
+    Malformed,
+    /// Not a JWT we can check, bad signature, wrong `typ`, `alg` not allowed or not the key's.
+    #[error("invalid token: {0}")]
+    Invalid(&'static str),
+    /// `exp` has passed or `nbf` has not come.
+    #[error("the token has expired or is not valid yet")]
+    Expired,
+    /// `iss` is not the configured issuer.
+    #[error("the token is from another issuer")]
+    WrongIssuer,
+    /// `aud` does not include this API.
+    #[error("the token is for another audience")]
+    WrongAudience,
+    /// Introspection said the token is not active (revoked, expired, unknown).
+    #[error("the token is not active")]
+    Inactive,
+    /// The token lacks a required scope.
+    #[error("the token lacks the scope '{0}'")]
+    InsufficientScope(String),
+    /// The issuer's keys or introspection endpoint could not be reached.
+    #[error("the authorization server is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ValidationError {
+    /// The RFC 6750 §3.1 error code, if any (a missing token gets none).
+    pub fn code(&self) -> Option<&'static str> {
+        match self {
+            ValidationError::Missing => None,
+            ValidationError::Malformed => Some("invalid_request"),
+            ValidationError::InsufficientScope(_) => Some("insufficient_scope"),
+            ValidationError::Unavailable(_) => None,
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// 401, 400, 403, or 503 when the server could not be asked.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ValidationError::Malformed => StatusCode::BAD_REQUEST,
+            ValidationError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+            ValidationError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The `WWW-Authenticate` value (RFC 6750 §3).
+    ///
+    /// ```
+    /// use portcullis_resource::ValidationError;
+    /// let e = ValidationError::InsufficientScope("read".into());
+    /// assert_eq!(e.challenge("api"), r#"Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scope 'read'", scope="read""#);
+    /// ```
+    pub fn challenge(&self, realm: &str) -> String {
+        let mut value = format!("Bearer realm=\"{}\"", realm.replace('"', ""));
+        if let Some(code) = self.code() {
+            value.push_str(&format!(
+                ", error=\"{code}\", error_description=\"{}\"",
+                self.to_string().replace(['"', '\\'], "'")
+            ));
+        }
+        if let ValidationError::InsufficientScope(scope) = self {
+            value.push_str(&format!(", scope=\"{}\"", scope.replace('"', "")));
+        }
+        value
+    }
+}

@@ -1,0 +1,106 @@
+//! The axum layer and extractor in a real API: RFC 6750 answers.
+
+use crate::helpers::{API, issuer};
+use axum::Router;
+use axum::routing::get;
+use portcullis_core::Algorithm;
+use portcullis_resource::{AccessToken, BearerLayer, require_scope};
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn the_layer_answers_per_rfc_6750() {
+    let iss = issuer().await;
+    let validator = iss.validator().build();
+    let app = Router::new()
+        .route(
+            "/data",
+            get(|t: AccessToken| async move { format!("hello {}", t.subject) }),
+        )
+        .route(
+            "/admin",
+            get(|| async { "admin" }).layer(require_scope("admin")),
+        )
+        .layer(BearerLayer::new(validator, "api"));
+    let api = serve(app).await;
+    let http = reqwest::Client::new();
+    let token = iss.token("read", Algorithm::ES256).await;
+
+    let ok = http
+        .get(format!("{api}/data"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert!(ok.text().await.unwrap().starts_with("hello "));
+
+    let none = http.get(format!("{api}/data")).send().await.unwrap();
+    assert_eq!(none.status(), 401);
+    assert_eq!(none.headers()["www-authenticate"], "Bearer realm=\"api\"");
+
+    let bad = http
+        .get(format!("{api}/data"))
+        .bearer_auth("garbage")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    assert!(
+        bad.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+
+    let malformed = http
+        .get(format!("{api}/data"))
+        .header("authorization", "Bearer two words")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(malformed.status(), 400);
+    assert!(
+        malformed.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_request")
+    );
+
+    let scope = http
+        .get(format!("{api}/admin"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scope.status(), 403);
+    let challenge = scope.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"admin\""),
+        "{challenge}"
+    );
+
+    // A token for another audience.
+    let other =
+        portcullis_resource::Validator::builder(&iss.base, "https://elsewhere.example.com").build();
+    let app = Router::new()
+        .route("/data", get(|| async { "x" }))
+        .layer(BearerLayer::new(other, "elsewhere"));
+    let api2 = serve(app).await;
+    let wrong = http
+        .get(format!("{api2}/data"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let _ = API;
+}
