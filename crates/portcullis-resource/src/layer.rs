@@ -14,6 +14,16 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+/// The realm of the [`BearerLayer`] in front, for refusals made further in.
+#[derive(Debug, Clone)]
+struct Realm(String);
+
+fn realm_of(extensions: &axum::http::Extensions) -> String {
+    extensions
+        .get::<Realm>()
+        .map_or_else(|| "api".to_owned(), |r| r.0.clone())
+}
+
 /// A refusal, answered per RFC 6750 §3.
 #[derive(Debug, Clone)]
 pub struct BearerRejection {
@@ -137,6 +147,7 @@ where
             match checked {
                 Ok(token) => {
                     request.extensions_mut().insert(token);
+                    request.extensions_mut().insert(Realm(realm));
                     inner.call(request).await
                 }
                 Err(error) => Ok(BearerRejection { error, realm }.into_response()),
@@ -153,9 +164,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
             .extensions
             .get::<AccessToken>()
             .cloned()
-            .ok_or(BearerRejection {
+            .ok_or_else(|| BearerRejection {
                 error: ValidationError::Missing,
-                realm: "api".into(),
+                realm: realm_of(&parts.extensions),
             })
     }
 }
@@ -210,6 +221,7 @@ where
             .get::<AccessToken>()
             .map(|t| t.has_scope(&self.scope));
         let scope = self.scope.clone();
+        let realm = realm_of(request.extensions());
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
@@ -217,12 +229,12 @@ where
                 Some(true) => inner.call(request).await,
                 Some(false) => Ok(BearerRejection {
                     error: ValidationError::InsufficientScope(scope),
-                    realm: "api".into(),
+                    realm,
                 }
                 .into_response()),
                 None => Ok(BearerRejection {
                     error: ValidationError::Missing,
-                    realm: "api".into(),
+                    realm,
                 }
                 .into_response()),
             }

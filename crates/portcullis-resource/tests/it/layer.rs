@@ -26,7 +26,7 @@ async fn the_layer_answers_per_rfc_6750() {
             "/admin",
             get(|| async { "admin" }).layer(require_scope("admin")),
         )
-        .layer(BearerLayer::new(validator, "api"));
+        .layer(BearerLayer::new(validator, "photos-api"));
     let api = serve(app).await;
     let http = reqwest::Client::new();
     let token = iss.token("read", Algorithm::ES256).await;
@@ -42,7 +42,7 @@ async fn the_layer_answers_per_rfc_6750() {
 
     let none = http.get(format!("{api}/data")).send().await.unwrap();
     assert_eq!(none.status(), 401);
-    assert_eq!(none.headers()["www-authenticate"], "Bearer realm=\"api\"");
+    assert_eq!(none.headers()["www-authenticate"], "Bearer realm=\"photos-api\"");
 
     let bad = http
         .get(format!("{api}/data"))
