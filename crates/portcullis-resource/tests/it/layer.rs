@@ -42,7 +42,10 @@ async fn the_layer_answers_per_rfc_6750() {
 
     let none = http.get(format!("{api}/data")).send().await.unwrap();
     assert_eq!(none.status(), 401);
-    assert_eq!(none.headers()["www-authenticate"], "Bearer realm=\"photos-api\"");
+    assert_eq!(
+        none.headers()["www-authenticate"],
+        "Bearer realm=\"photos-api\""
+    );
 
     let bad = http
         .get(format!("{api}/data"))
@@ -83,6 +86,10 @@ async fn the_layer_answers_per_rfc_6750() {
         .to_str()
         .unwrap()
         .to_owned();
+    assert!(
+        challenge.starts_with("Bearer realm=\"photos-api\""),
+        "the realm of the layer in front: {challenge}"
+    );
     assert!(
         challenge.contains("error=\"insufficient_scope\"") && challenge.contains("scope=\"admin\""),
         "{challenge}"
