@@ -165,6 +165,20 @@ impl Driver {
         .to_owned()
     }
 
+    /// Polls until the page's text contains `needle`: a click returns before the navigation it
+    /// starts has finished.
+    async fn wait_for_text(&self, needle: &str) -> String {
+        let mut text = String::new();
+        for _ in 0..100 {
+            text = self.text().await;
+            if text.contains(needle) {
+                return text;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        panic!("the page never showed {needle:?}; it shows: {text}");
+    }
+
     async fn screenshot(&self, name: &str) {
         let png = self
             .call(reqwest::Method::GET, "/screenshot", Value::Null)
@@ -220,33 +234,21 @@ async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
     );
 
     driver.go(&url).await;
-    assert!(
-        driver.text().await.contains("Photo Gallery"),
-        "the login page names the app"
-    );
+    driver.wait_for_text("Photo Gallery").await;
     driver.screenshot("login.png").await;
     driver.type_into("#username", &p.username).await;
     driver.type_into("#password", PASSWORD).await;
     driver.click("#sign-in").await;
 
-    let consent = driver.text().await;
-    assert!(
-        consent.contains("See your email address"),
-        "consent page: {consent}"
-    );
+    driver.wait_for_text("See your email address").await;
     driver.screenshot("consent.png").await;
     driver.click("#allow").await;
 
+    driver.wait_for_text("Signed in to the photo gallery").await;
     let landed = driver.url().await;
     assert!(
         landed.starts_with(&redirect),
         "redirected to the app: {landed}"
-    );
-    assert!(
-        driver
-            .text()
-            .await
-            .contains("Signed in to the photo gallery")
     );
     let query = landed.split_once('?').unwrap().1;
     let params: std::collections::BTreeMap<String, String> =
@@ -292,7 +294,7 @@ async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
     driver
         .go(&format!("{}/authorize?client_id=nobody", app.base))
         .await;
-    assert!(driver.text().await.contains("not registered"));
+    driver.wait_for_text("not registered").await;
     driver.screenshot("error.png").await;
     let _ = REDIRECT;
 }
