@@ -1,0 +1,186 @@
+//! Client credentials settings, from the environment (and a `.env` file) with the names the seed
+//! scripts use, or from a builder.
+
+use crate::error::ClientError;
+use portcullis_core::Secret;
+use std::time::Duration;
+
+/// Where the token endpoint is.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Endpoint {
+    /// The token endpoint URL itself (`TOKEN_URL`).
+    TokenUrl(String),
+    /// The issuer, whose metadata names the token endpoint (`ISSUER`).
+    Issuer(String),
+}
+
+/// How the client authenticates (RFC 6749 §2.3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum AuthMethod {
+    /// HTTP Basic, which every server must support.
+    #[default]
+    Basic,
+    /// `client_id` and `client_secret` in the body, as the seed scripts do.
+    Post,
+}
+
+/// Everything a client credentials token source needs.
+#[derive(Debug, Clone)]
+pub struct ClientCredentials {
+    /// The token endpoint or the issuer.
+    pub endpoint: Endpoint,
+    /// `client_id`.
+    pub client_id: String,
+    /// `client_secret`.
+    pub client_secret: Secret,
+    /// Requested scope, space-separated.
+    pub scope: Option<String>,
+    /// Requested audiences (`audience`).
+    pub audience: Vec<String>,
+    /// RFC 8707 resource indicators (`resource`).
+    pub resource: Vec<String>,
+    /// Client authentication method.
+    pub auth_method: AuthMethod,
+    /// Refresh this long before expiry at most (the effective skew is the smaller of this and 10 % of
+    /// the lifetime).
+    pub skew: Duration,
+    /// Timeout of each request.
+    pub timeout: Duration,
+    /// Most attempts of one token request (first try included).
+    pub max_attempts: u32,
+    /// Most time spent retrying one token request.
+    pub retry_budget: Duration,
+}
+
+impl ClientCredentials {
+    /// Settings with defaults: Basic authentication, 60 s skew, 10 s timeout, 4 attempts within 30 s.
+    pub fn new(endpoint: Endpoint, client_id: &str, client_secret: &str) -> Self {
+        ClientCredentials {
+            endpoint,
+            client_id: client_id.to_owned(),
+            client_secret: Secret::new(client_secret),
+            scope: None,
+            audience: Vec::new(),
+            resource: Vec::new(),
+            auth_method: AuthMethod::default(),
+            skew: Duration::from_secs(60),
+            timeout: Duration::from_secs(10),
+            max_attempts: 4,
+            retry_budget: Duration::from_secs(30),
+        }
+    }
+
+    /// Reads `CLIENT_ID`, `CLIENT_SECRET`, `TOKEN_URL` (or `ISSUER`), and optional `SCOPE`,
+    /// `AUDIENCE`, `RESOURCE` (space-separated) and `TOKEN_AUTH_METHOD` (`basic` or `post`). A
+    /// `.env` file in the working directory is read first; real environment variables win.
+    ///
+    /// ```no_run
+    /// let credentials = portcullis_client::ClientCredentials::from_env().unwrap();
+    /// ```
+    pub fn from_env() -> Result<Self, ClientError> {
+        let file = dotenvy::from_path_iter(".env")
+            .map(|iter| iter.filter_map(Result::ok).collect::<Vec<_>>())
+            .unwrap_or_default();
+        Self::from_vars(|name| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| file.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        })
+    }
+
+    /// The same as [`from_env`](Self::from_env) over any lookup, for tests and other sources.
+    pub fn from_vars(get: impl Fn(&str) -> Option<String>) -> Result<Self, ClientError> {
+        let get = |name: &str| {
+            get(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut problems = Vec::new();
+        let id = get("CLIENT_ID");
+        let secret = get("CLIENT_SECRET");
+        if id.is_none() {
+            problems.push("CLIENT_ID is not set".to_owned());
+        }
+        if secret.is_none() {
+            problems.push("CLIENT_SECRET is not set".to_owned());
+        }
+        let endpoint = match (get("TOKEN_URL"), get("ISSUER")) {
+            (Some(url), _) => Some(Endpoint::TokenUrl(url)),
+            (None, Some(issuer)) => Some(Endpoint::Issuer(issuer)),
+            (None, None) => {
+                problems.push("TOKEN_URL (or ISSUER) is not set".to_owned());
+                None
+            }
+        };
+        for (name, value) in [("TOKEN_URL", get("TOKEN_URL")), ("ISSUER", get("ISSUER"))] {
+            if let Some(v) =
+                value.filter(|v| !(v.starts_with("https://") || v.starts_with("http://")))
+            {
+                problems.push(format!("{name} must be an http(s) URL, not '{v}'"));
+            }
+        }
+        let auth_method = match get("TOKEN_AUTH_METHOD").as_deref() {
+            None | Some("basic") | Some("client_secret_basic") => AuthMethod::Basic,
+            Some("post") | Some("client_secret_post") => AuthMethod::Post,
+            Some(other) => {
+                problems.push(format!(
+                    "TOKEN_AUTH_METHOD must be basic or post, not '{other}'"
+                ));
+                AuthMethod::Basic
+            }
+        };
+        let (Some(id), Some(secret), Some(endpoint)) = (id, secret, endpoint) else {
+            return Err(ClientError::Config(problems));
+        };
+        if !problems.is_empty() {
+            return Err(ClientError::Config(problems));
+        }
+        let split = |v: Option<String>| -> Vec<String> {
+            v.map(|s| s.split_whitespace().map(str::to_owned).collect())
+                .unwrap_or_default()
+        };
+        let mut credentials = ClientCredentials::new(endpoint, &id, &secret);
+        credentials.scope = get("SCOPE");
+        credentials.audience = split(get("AUDIENCE"));
+        credentials.resource = split(get("RESOURCE"));
+        credentials.auth_method = auth_method;
+        Ok(credentials)
+    }
+
+    /// Asks for `scope`.
+    pub fn scope(mut self, scope: &str) -> Self {
+        self.scope = Some(scope.to_owned());
+        self
+    }
+
+    /// Asks for an audience.
+    pub fn audience(mut self, audience: &str) -> Self {
+        self.audience.push(audience.to_owned());
+        self
+    }
+
+    /// Uses this authentication method.
+    pub fn auth_method(mut self, method: AuthMethod) -> Self {
+        self.auth_method = method;
+        self
+    }
+
+    /// Sets the request timeout.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets the most attempts per token request and the time they may take.
+    pub fn retries(mut self, max_attempts: u32, budget: Duration) -> Self {
+        self.max_attempts = max_attempts.max(1);
+        self.retry_budget = budget;
+        self
+    }
+
+    /// Sets the refresh skew.
+    pub fn skew(mut self, skew: Duration) -> Self {
+        self.skew = skew;
+        self
+    }
+}

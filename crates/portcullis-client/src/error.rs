@@ -1,0 +1,47 @@
+//! Errors a token request can end in, typed so that callers can tell "wrong secret" from "server
+//! down" from "that URL is not a token endpoint".
+
+/// What went wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ClientError {
+    /// Settings are missing or malformed; every problem is listed.
+    #[error("configuration: {}", .0.join("; "))]
+    Config(Vec<String>),
+    /// The server answered with an RFC 6749 §5.2 error.
+    #[error("the authorization server refused: {error}{}", .description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
+    OAuth {
+        /// `error`.
+        error: String,
+        /// `error_description`.
+        description: Option<String>,
+        /// `error_uri`.
+        uri: Option<String>,
+        /// The HTTP status.
+        status: u16,
+        /// The raw body.
+        body: String,
+    },
+    /// The answer is not a token response: an HTML page, an empty body, JSON without `access_token`.
+    #[error("unexpected answer from {url} (HTTP {status}): {what}")]
+    Unexpected {
+        /// The URL asked.
+        url: String,
+        /// The HTTP status.
+        status: u16,
+        /// What it was instead.
+        what: String,
+        /// The start of the body.
+        body: String,
+    },
+    /// The server could not be reached (after retries).
+    #[error("cannot reach {url}: {reason}")]
+    Network {
+        /// The URL asked.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// Discovery failed.
+    #[error("discovery: {0}")]
+    Discovery(String),
+}

@@ -1,0 +1,27 @@
+//! The OAuth 2.0 client side of Portcullis: get, cache and refresh tokens with no hand-written HTTP.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), portcullis_client::ClientError> {
+//! use portcullis_client::{ClientCredentials, TokenSource};
+//! let source = TokenSource::new(ClientCredentials::from_env()?);
+//! let token = source.token().await?;
+//! println!("{} token, {} chars", token.token_type, token.access_token.expose().len());
+//! # Ok(()) }
+//! ```
+//!
+//! Works against any standards-compliant authorization server, not only Portcullis: `expires_in` may
+//! be a string or missing, `token_type` missing or in another case, errors come typed.
+#![forbid(unsafe_code)]
+
+mod config;
+pub mod discovery;
+mod error;
+mod middleware;
+mod source;
+mod token;
+
+pub use config::{AuthMethod, ClientCredentials, Endpoint};
+pub use error::ClientError;
+pub use middleware::{BearerAuth, CallError, send_with_token};
+pub use source::TokenSource;
+pub use token::{Token, read_answer};

@@ -1,0 +1,311 @@
+//! A token source that callers share: one cache per (token endpoint, client_id, scope, audience) in
+//! the process, refreshed before expiry, with single-flight fetching and bounded retries.
+
+use crate::config::{AuthMethod, ClientCredentials, Endpoint};
+use crate::error::ClientError;
+use crate::token::{Token, read_answer};
+use portcullis_core::{Clock, SystemClock};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::{Duration, Instant};
+
+/// The part of the settings that names one cached token.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct CacheKey {
+    endpoint: Endpoint,
+    client_id: String,
+    scope: Option<String>,
+    audience: Vec<String>,
+    resource: Vec<String>,
+}
+
+type Flight = Arc<tokio::sync::OnceCell<Result<Arc<Token>, ClientError>>>;
+
+struct Shared {
+    credentials: ClientCredentials,
+    clock: Arc<dyn Clock>,
+    http: reqwest::Client,
+    token: RwLock<Option<Arc<Token>>>,
+    flight: Mutex<Option<Flight>>,
+    token_url: tokio::sync::OnceCell<String>,
+    requests: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    fn new(credentials: ClientCredentials, clock: Arc<dyn Clock>) -> Shared {
+        Shared {
+            http: reqwest::Client::builder()
+                .timeout(credentials.timeout)
+                .build()
+                .unwrap_or_default(),
+            credentials,
+            clock,
+            token: RwLock::new(None),
+            flight: Mutex::new(None),
+            token_url: tokio::sync::OnceCell::new(),
+            requests: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+}
+
+fn registry() -> &'static Mutex<HashMap<CacheKey, Arc<Shared>>> {
+    static REGISTRY: OnceLock<Mutex<HashMap<CacheKey, Arc<Shared>>>> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// Gets and caches client credentials tokens. Cheap to clone; sources built from the same settings
+/// share one cache.
+#[derive(Clone)]
+pub struct TokenSource {
+    shared: Arc<Shared>,
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenSource")
+            .field("endpoint", &self.shared.credentials.endpoint)
+            .field("client_id", &self.shared.credentials.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenSource {
+    /// A source with its own cache and clock, shared with no other source (for tests that move
+    /// time).
+    pub fn with_clock(credentials: ClientCredentials, clock: Arc<dyn Clock>) -> TokenSource {
+        TokenSource {
+            shared: Arc::new(Shared::new(credentials, clock)),
+        }
+    }
+
+    /// A source for these credentials (sharing the cache of any other source with the same ones).
+    pub fn new(credentials: ClientCredentials) -> TokenSource {
+        let key = CacheKey {
+            endpoint: credentials.endpoint.clone(),
+            client_id: credentials.client_id.clone(),
+            scope: credentials.scope.clone(),
+            audience: credentials.audience.clone(),
+            resource: credentials.resource.clone(),
+        };
+        let mut map = match registry().lock() {
+            Ok(m) => m,
+            Err(p) => p.into_inner(),
+        };
+        let shared = map
+            .entry(key)
+            .or_insert_with(|| Arc::new(Shared::new(credentials, Arc::new(SystemClock))))
+            .clone();
+        TokenSource { shared }
+    }
+
+    /// How many token requests this cache has sent (retries included).
+    pub fn requests_sent(&self) -> u64 {
+        self.shared
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// A valid token: the cached one while it is fresh, else one new request shared by every caller
+    /// that asks meanwhile.
+    pub async fn token(&self) -> Result<Arc<Token>, ClientError> {
+        if let Some(token) = self.fresh() {
+            return Ok(token);
+        }
+        let flight = {
+            let mut slot = match self.shared.flight.lock() {
+                Ok(s) => s,
+                Err(p) => p.into_inner(),
+            };
+            slot.get_or_insert_with(|| Arc::new(tokio::sync::OnceCell::new()))
+                .clone()
+        };
+        let result = flight
+            .get_or_init(|| async {
+                // A flight that started after the cache was refilled has nothing to do.
+                if let Some(token) = self.fresh() {
+                    return Ok(token);
+                }
+                let result = self.fetch().await.map(Arc::new);
+                if let Ok(token) = &result
+                    && let Ok(mut slot) = self.shared.token.write()
+                {
+                    *slot = Some(token.clone());
+                }
+                result
+            })
+            .await
+            .clone();
+        if let Ok(mut slot) = self.shared.flight.lock()
+            && slot.as_ref().is_some_and(|f| Arc::ptr_eq(f, &flight))
+        {
+            *slot = None;
+        }
+        result
+    }
+
+    /// Forgets the cached token, so the next call fetches a new one (after an API said 401).
+    pub fn invalidate(&self, stale: &Token) {
+        if let Ok(mut slot) = self.shared.token.write()
+            && slot
+                .as_ref()
+                .is_some_and(|t| t.access_token.ct_eq(&stale.access_token))
+        {
+            *slot = None;
+        }
+    }
+
+    fn fresh(&self) -> Option<Arc<Token>> {
+        let token = self.shared.token.read().ok()?.clone()?;
+        let Some(lifetime) = token.expires_in else {
+            return Some(token);
+        };
+        let skew = self.shared.credentials.skew.min(lifetime / 10).as_secs();
+        let now = self.shared.clock.now();
+        (now.plus(skew) < token.received_at.plus(lifetime.as_secs())).then_some(token)
+    }
+
+    async fn token_url(&self) -> Result<&String, ClientError> {
+        self.shared
+            .token_url
+            .get_or_try_init(|| async {
+                match &self.shared.credentials.endpoint {
+                    Endpoint::TokenUrl(url) => Ok(url.clone()),
+                    Endpoint::Issuer(issuer) => {
+                        crate::discovery::token_endpoint(&self.shared.http, issuer).await
+                    }
+                }
+            })
+            .await
+    }
+
+    async fn fetch(&self) -> Result<Token, ClientError> {
+        let url = self.token_url().await?.clone();
+        let c = &self.shared.credentials;
+        let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = &c.scope {
+            form.push(("scope", scope));
+        }
+        let audience = c.audience.join(" ");
+        if !audience.is_empty() {
+            form.push(("audience", &audience));
+        }
+        for r in &c.resource {
+            form.push(("resource", r));
+        }
+        if c.auth_method == AuthMethod::Post {
+            form.push(("client_id", &c.client_id));
+            form.push(("client_secret", c.client_secret.expose()));
+        }
+        let started = Instant::now();
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let mut request = self
+                .shared
+                .http
+                .post(&url)
+                .form(&form)
+                .header("accept", "application/json");
+            if c.auth_method == AuthMethod::Basic {
+                request = request.header(
+                    "authorization",
+                    portcullis_core::basic::encode_basic(&c.client_id, c.client_secret.expose()),
+                );
+            }
+            self.shared
+                .requests
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let outcome = request.send().await;
+            let (retry_after, error) = match outcome {
+                Err(e) => (
+                    None,
+                    ClientError::Network {
+                        url: url.clone(),
+                        reason: describe(&e),
+                    },
+                ),
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    let retry_after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| v.trim().parse::<u64>().ok())
+                        .map(Duration::from_secs);
+                    let content_type = response
+                        .headers()
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    let body = match response.text().await {
+                        Ok(b) => b,
+                        Err(e) => {
+                            let err = ClientError::Network {
+                                url: url.clone(),
+                                reason: describe(&e),
+                            };
+                            if let Some(wait) = self.backoff(attempt, None, started) {
+                                tokio::time::sleep(wait).await;
+                                continue;
+                            }
+                            return Err(err);
+                        }
+                    };
+                    let result =
+                        read_answer(&url, status, &content_type, &body, self.shared.clock.now());
+                    let retryable = status == 429 || status >= 500;
+                    match result {
+                        Ok(token) => return Ok(token),
+                        Err(e) if !retryable => return Err(e),
+                        Err(e) => (retry_after, e),
+                    }
+                }
+            };
+            match self.backoff(attempt, retry_after, started) {
+                Some(wait) => {
+                    tracing::debug!(attempt, ?wait, %error, "token request failed; retrying");
+                    tokio::time::sleep(wait).await;
+                }
+                None => return Err(error),
+            }
+        }
+    }
+
+    /// Exponential backoff with full jitter, or the server's `Retry-After`; `None` when out of
+    /// attempts or time.
+    fn backoff(
+        &self,
+        attempt: u32,
+        retry_after: Option<Duration>,
+        started: Instant,
+    ) -> Option<Duration> {
+        let c = &self.shared.credentials;
+        if attempt >= c.max_attempts {
+            return None;
+        }
+        let wait = retry_after.unwrap_or_else(|| {
+            let cap = Duration::from_millis(200).saturating_mul(1 << attempt.min(6));
+            cap.mul_f64(jitter())
+        });
+        (started.elapsed() + wait <= c.retry_budget).then_some(wait)
+    }
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        "the request timed out".into()
+    } else if e.is_connect() {
+        "connection refused or host unreachable".into()
+    } else {
+        e.to_string()
+    }
+}
+
+/// A number in [0.5, 1.0) from the standard library's per-process random hasher keys.
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(Instant::now().elapsed().as_nanos());
+    0.5 + (h.finish() % 1000) as f64 / 2000.0
+}

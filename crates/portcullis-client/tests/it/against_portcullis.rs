@@ -1,0 +1,174 @@
+//! Against a real Portcullis server: both authentication methods, discovery, the shared cache, and
+//! the 401-retry of the API helpers.
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use portcullis_client::{
+    AuthMethod, BearerAuth, ClientCredentials, Endpoint, TokenSource, send_with_token,
+};
+use portcullis_core::{Clock, SystemClock};
+use portcullis_server::admin::{ClientAdmin, SecretSource};
+use portcullis_server::client::ClientMetadata;
+use portcullis_server::client_secret::SecretHasher;
+use portcullis_server::{Config, Server};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+struct Issuer {
+    base: String,
+    id: String,
+    secret: String,
+    _dir: tempfile::TempDir,
+}
+
+async fn issuer() -> Issuer {
+    let dir = tempfile::tempdir().unwrap();
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: format!("sqlite://{}", dir.path().join("c.db").display()),
+        ..Config::default()
+    };
+    let server = Server::build(config, Arc::new(SystemClock)).await.unwrap();
+    let base = server.issuer().to_owned();
+    let (store, registry) = (server.store(), server.registry());
+    let hasher = SecretHasher::load(store.as_ref()).await.unwrap();
+    let saved = ClientAdmin::new(store.as_ref(), &hasher, SystemClock.now())
+        .create(
+            None,
+            ClientMetadata {
+                scope: "read write".into(),
+                ..ClientMetadata::default()
+            },
+            SecretSource::Generate,
+        )
+        .await
+        .unwrap();
+    registry.refresh().await.unwrap();
+    tokio::spawn(server.run_until(std::future::pending()));
+    Issuer {
+        base,
+        id: saved.client_id.to_string(),
+        secret: saved.secret.unwrap().expose().to_owned(),
+        _dir: dir,
+    }
+}
+
+#[tokio::test]
+async fn both_methods_discovery_and_a_shared_cache() {
+    let iss = issuer().await;
+    for method in [AuthMethod::Basic, AuthMethod::Post] {
+        let c = ClientCredentials::new(
+            Endpoint::TokenUrl(format!("{}/token", iss.base)),
+            &iss.id,
+            &iss.secret,
+        )
+        .auth_method(method)
+        .scope("read");
+        let t = TokenSource::new(c).token().await.unwrap();
+        assert_eq!(t.scope.as_deref(), Some("read"));
+        assert_eq!(t.expires_in, Some(std::time::Duration::from_secs(900)));
+    }
+    let c = ClientCredentials::new(Endpoint::Issuer(iss.base.clone()), &iss.id, &iss.secret)
+        .scope("write");
+    let first = TokenSource::new(c.clone());
+    let second = TokenSource::new(c);
+    let a = first.token().await.unwrap();
+    let b = second.token().await.unwrap();
+    assert!(
+        a.access_token.ct_eq(&b.access_token),
+        "same settings, same cache"
+    );
+    assert_eq!(first.requests_sent(), 1);
+
+    let wrong = ClientCredentials::new(
+        Endpoint::Issuer(iss.base.clone()),
+        &iss.id,
+        "not-the-secret",
+    );
+    let e = TokenSource::new(wrong)
+        .token()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("invalid_client"), "{e}");
+    let mismatch = ClientCredentials::new(
+        Endpoint::Issuer(format!("{}/", iss.base)),
+        &iss.id,
+        &iss.secret,
+    );
+    assert!(
+        TokenSource::new(mismatch).token().await.is_ok(),
+        "a trailing slash on our side is tolerated"
+    );
+}
+
+/// An API that refuses the first token it sees and accepts any other.
+async fn picky_api() -> (String, Arc<AtomicUsize>) {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let first: Arc<std::sync::Mutex<Option<String>>> = Arc::default();
+    let counter = calls.clone();
+    let app = Router::new().route(
+        "/data",
+        get(move |headers: HeaderMap| {
+            let (first, counter) = (first.clone(), counter.clone());
+            async move {
+                counter.fetch_add(1, Ordering::SeqCst);
+                let auth = headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_owned();
+                let mut seen = first.lock().unwrap();
+                match seen.as_ref() {
+                    None => {
+                        *seen = Some(auth);
+                        StatusCode::UNAUTHORIZED
+                    }
+                    Some(old) if *old == auth => StatusCode::UNAUTHORIZED,
+                    Some(_) => StatusCode::OK,
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/data"), calls)
+}
+
+#[tokio::test]
+async fn a_401_gets_one_fresh_token_and_one_retry() {
+    let iss = issuer().await;
+    let source = TokenSource::with_clock(
+        ClientCredentials::new(
+            Endpoint::TokenUrl(format!("{}/token", iss.base)),
+            &iss.id,
+            &iss.secret,
+        ),
+        Arc::new(SystemClock),
+    );
+    let (url, calls) = picky_api().await;
+    let http = reqwest::Client::new();
+    let response = send_with_token(&http, &source, http.get(&url).build().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(source.requests_sent(), 2, "one fresh token after the 401");
+
+    let source = TokenSource::with_clock(
+        ClientCredentials::new(
+            Endpoint::TokenUrl(format!("{}/token", iss.base)),
+            &iss.id,
+            &iss.secret,
+        ),
+        Arc::new(SystemClock),
+    );
+    let (url, calls) = picky_api().await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(BearerAuth::new(source.clone()))
+        .build();
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}

@@ -1,0 +1,9 @@
+//! The client against a real Portcullis server and against a deliberately non-standard token
+//! endpoint started in the test.
+#![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+
+mod fake;
+
+mod against_portcullis;
+mod config;
+mod tolerance;
