@@ -16,12 +16,16 @@
 mod config;
 pub mod discovery;
 mod error;
+pub mod login;
 mod middleware;
 mod source;
+pub mod store;
 mod token;
 
 pub use config::{AuthMethod, ClientCredentials, Endpoint};
 pub use error::ClientError;
+pub use login::{LoginSettings, access_token, login};
 pub use middleware::{BearerAuth, CallError, send_with_token};
 pub use source::TokenSource;
+pub use store::{FileTokenStore, StoredTokens, TokenStore};
 pub use token::{Token, read_answer};

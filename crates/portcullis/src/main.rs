@@ -33,6 +33,20 @@ enum Command {
     /// Create, list, show and delete users, and set their passwords.
     #[command(subcommand)]
     User(cmd::user::UserCommand),
+    /// Get a client credentials token (from flags, the environment or .env), cached on disk.
+    Token(cmd::token::TokenArgs),
+    /// Sign in through the browser (authorization code with PKCE) and keep the tokens.
+    Login(cmd::login::LoginArgs),
+    /// Call an API with the cached token, like curl.
+    Call(cmd::login::CallArgs),
+    /// Show a JWT's header and claims and check its signature against the issuer's keys.
+    Decode {
+        /// The token.
+        token: String,
+        /// The issuer whose keys to check against (default: the token's iss).
+        #[arg(long)]
+        issuer: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -49,20 +63,72 @@ fn main() -> ExitCode {
         }
     };
     let result = runtime.block_on(async {
+        // The client commands need no server configuration.
+        match cli.command {
+            Command::Token(args) => return cmd::token::run(args).await,
+            Command::Login(args) => return cmd::login::run(args).await,
+            Command::Call(args) => return cmd::login::run_call(args).await,
+            Command::Decode { token, issuer } => return cmd::decode::run(&token, issuer).await,
+            _ => {}
+        }
         let config = portcullis_server::Config::load(cli.config.as_deref())?;
         match cli.command {
             Command::Serve => cmd::serve::run(config).await,
             Command::Client(c) => cmd::client::run(config, c).await,
             Command::Keys(c) => cmd::keys::run(config, c).await,
             Command::User(c) => cmd::user::run(config, c).await,
+            Command::Token(_) | Command::Login(_) | Command::Call(_) | Command::Decode { .. } => {
+                Ok(())
+            }
         }
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
+            let (code, hint) = exit_code(&e);
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if let Some(hint) = hint {
+                eprintln!("hint: {hint}");
+            }
+            ExitCode::from(code)
         }
+    }
+}
+
+/// Exit codes: 1 anything else, 2 configuration, 3 the authorization server refused, 4 a server
+/// could not be reached, 5 an answer that makes no sense; with a hint on what to fix.
+fn exit_code(e: &anyhow::Error) -> (u8, Option<&'static str>) {
+    use portcullis_client::ClientError;
+    match e.downcast_ref::<ClientError>() {
+        Some(ClientError::Config(_)) => (
+            2,
+            Some(
+                "set CLIENT_ID, CLIENT_SECRET and TOKEN_URL (or ISSUER) in the environment or a .env file",
+            ),
+        ),
+        Some(ClientError::OAuth { error, .. }) if error == "invalid_client" => {
+            (3, Some("the client_id or client_secret is wrong"))
+        }
+        Some(ClientError::OAuth { error, .. }) if error == "invalid_scope" => {
+            (3, Some("the client may not ask for that scope"))
+        }
+        Some(ClientError::OAuth { status: 404, .. }) => (
+            3,
+            Some("the URL answered 404: is TOKEN_URL the token endpoint?"),
+        ),
+        Some(ClientError::OAuth { .. }) => (3, None),
+        Some(ClientError::Network { .. }) => {
+            (4, Some("is the server running, and is the URL right?"))
+        }
+        Some(ClientError::Unexpected { .. }) => (
+            5,
+            Some("is TOKEN_URL the token endpoint (for Portcullis: ISSUER/token)?"),
+        ),
+        Some(ClientError::Discovery(_)) => (
+            4,
+            Some("is ISSUER the issuer URL exactly as the server names itself?"),
+        ),
+        None => (1, None),
     }
 }
 

@@ -6,4 +6,5 @@ mod fake;
 
 mod against_portcullis;
 mod config;
+mod stored;
 mod tolerance;

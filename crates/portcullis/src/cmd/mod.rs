@@ -1,8 +1,11 @@
 //! One module per subcommand.
 
 pub mod client;
+pub mod decode;
 pub mod keys;
+pub mod login;
 pub mod serve;
+pub mod token;
 pub mod user;
 
 use portcullis_server::client_secret::SecretHasher;

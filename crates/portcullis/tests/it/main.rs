@@ -5,6 +5,7 @@
 mod helpers;
 
 mod admin;
+mod client_cli;
 mod config;
 mod keys;
 mod serve;

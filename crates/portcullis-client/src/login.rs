@@ -1,0 +1,296 @@
+//! Authorization code with PKCE for native and command-line apps (RFC 8252): a loopback listener on
+//! 127.0.0.1 with a random port, the browser sent to the authorize URL, `state` and `iss` checked, the
+//! code exchanged, and the tokens kept in a [`TokenStore`] and refreshed when they expire.
+
+use crate::error::ClientError;
+use crate::store::{StoredTokens, TokenStore};
+use crate::token::read_answer;
+use aws_lc_rs::{digest, rand::SecureRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::{Clock, Secret};
+use serde_json::Value;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What a sign-in needs.
+#[derive(Debug, Clone)]
+pub struct LoginSettings {
+    /// The issuer (its metadata gives the endpoints).
+    pub issuer: String,
+    /// The client, registered with `http://127.0.0.1/callback` as a redirect URI.
+    pub client_id: String,
+    /// The secret of a confidential client; `None` for a public one.
+    pub client_secret: Option<Secret>,
+    /// Requested scope.
+    pub scope: String,
+    /// How long to wait for the browser.
+    pub wait: Duration,
+}
+
+fn random_b64(bytes: usize) -> Result<String, ClientError> {
+    let mut buf = vec![0u8; bytes];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| ClientError::Config(vec!["no randomness available".into()]))?;
+    Ok(B64.encode(buf))
+}
+
+struct Endpoints {
+    authorize: String,
+    token: String,
+    iss_supported: bool,
+}
+
+async fn endpoints(http: &reqwest::Client, issuer: &str) -> Result<Endpoints, ClientError> {
+    for path in [
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/openid-configuration",
+    ] {
+        let Ok(r) = http.get(format!("{issuer}{path}")).send().await else {
+            continue;
+        };
+        let Ok(doc) = r.json::<Value>().await else {
+            continue;
+        };
+        if doc["issuer"].as_str() != Some(issuer) {
+            continue;
+        }
+        if let (Some(a), Some(t)) = (
+            doc["authorization_endpoint"].as_str(),
+            doc["token_endpoint"].as_str(),
+        ) {
+            return Ok(Endpoints {
+                authorize: a.to_owned(),
+                token: t.to_owned(),
+                iss_supported: doc["authorization_response_iss_parameter_supported"] == true,
+            });
+        }
+    }
+    Err(ClientError::Discovery(format!(
+        "{issuer} publishes no metadata with an authorization_endpoint"
+    )))
+}
+
+/// Runs the sign-in. `show_url` receives the authorize URL (to open a browser or print it).
+pub async fn login(
+    settings: &LoginSettings,
+    clock: &dyn Clock,
+    show_url: impl FnOnce(&str),
+) -> Result<StoredTokens, ClientError> {
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default();
+    let issuer = settings.issuer.trim_end_matches('/').to_owned();
+    let ep = endpoints(&http, &issuer).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|e| ClientError::Config(vec![format!("cannot open a loopback port: {e}")]))?;
+    let port = listener
+        .local_addr()
+        .map_err(|e| ClientError::Config(vec![e.to_string()]))?
+        .port();
+    let redirect_uri = format!("http://127.0.0.1:{port}/callback");
+    let verifier = random_b64(32)?;
+    let challenge = B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes()).as_ref());
+    let state = random_b64(16)?;
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &settings.client_id)
+        .append_pair("redirect_uri", &redirect_uri)
+        .append_pair("scope", &settings.scope)
+        .append_pair("state", &state)
+        .append_pair("code_challenge", &challenge)
+        .append_pair("code_challenge_method", "S256");
+    let separator = if ep.authorize.contains('?') { '&' } else { '?' };
+    show_url(&format!("{}{separator}{}", ep.authorize, query.finish()));
+
+    let params = tokio::time::timeout(settings.wait, receive_callback(listener))
+        .await
+        .map_err(|_| ClientError::Config(vec!["no answer from the browser in time".into()]))??;
+    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+    if get("state").as_deref() != Some(state.as_str()) {
+        return Err(ClientError::Config(vec![
+            "the state in the redirect does not match: not our sign-in".into(),
+        ]));
+    }
+    match get("iss") {
+        Some(iss) if iss != issuer => {
+            return Err(ClientError::Config(vec![format!(
+                "the redirect comes from issuer {iss}, not {issuer} (RFC 9207)"
+            )]));
+        }
+        None if ep.iss_supported => {
+            return Err(ClientError::Config(vec![
+                "the redirect lacks the iss the server promised (RFC 9207)".into(),
+            ]));
+        }
+        _ => {}
+    }
+    if let Some(error) = get("error") {
+        return Err(ClientError::OAuth {
+            error,
+            description: get("error_description"),
+            uri: get("error_uri"),
+            status: 302,
+            body: String::new(),
+        });
+    }
+    let code =
+        get("code").ok_or_else(|| ClientError::Config(vec!["the redirect has no code".into()]))?;
+    let mut form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier),
+    ];
+    let tokens = exchange(
+        &http,
+        &ep.token,
+        &settings.client_id,
+        settings.client_secret.as_ref(),
+        &mut form,
+        clock,
+    )
+    .await?;
+    Ok(StoredTokens {
+        issuer,
+        token_endpoint: ep.token,
+        client_id: settings.client_id.clone(),
+        ..tokens
+    })
+}
+
+async fn exchange(
+    http: &reqwest::Client,
+    token_endpoint: &str,
+    client_id: &str,
+    secret: Option<&Secret>,
+    form: &mut Vec<(&str, String)>,
+    clock: &dyn Clock,
+) -> Result<StoredTokens, ClientError> {
+    let mut request = http.post(token_endpoint);
+    match secret {
+        Some(s) => {
+            request = request.header(
+                "authorization",
+                portcullis_core::basic::encode_basic(client_id, s.expose()),
+            )
+        }
+        None => form.push(("client_id", client_id.to_owned())),
+    }
+    let response = request
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| ClientError::Network {
+            url: token_endpoint.to_owned(),
+            reason: e.to_string(),
+        })?;
+    let status = response.status().as_u16();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = response.text().await.unwrap_or_default();
+    let now = clock.now();
+    let token = read_answer(token_endpoint, status, &content_type, &body, now)?;
+    Ok(StoredTokens {
+        issuer: String::new(),
+        token_endpoint: token_endpoint.to_owned(),
+        client_id: client_id.to_owned(),
+        access_token: token.access_token.expose().to_owned(),
+        expires_at: token.expires_at().map(|t| t.0),
+        refresh_token: token.refresh_token.as_ref().map(|s| s.expose().to_owned()),
+        id_token: token.id_token.clone(),
+        scope: token.scope.clone(),
+    })
+}
+
+/// A valid access token from the store, refreshed (and saved) when it has expired or is about to.
+pub async fn access_token(
+    store: &dyn TokenStore,
+    key: &str,
+    client_secret: Option<&Secret>,
+    clock: &dyn Clock,
+) -> Result<StoredTokens, ClientError> {
+    let stored = store.load(key)?.ok_or_else(|| {
+        ClientError::Config(vec!["not signed in: run portcullis login first".into()])
+    })?;
+    let now = clock.now().0;
+    if stored.expires_at.is_none_or(|e| now + 30 < e) {
+        return Ok(stored);
+    }
+    let refresh = stored.refresh_token.clone().ok_or_else(|| {
+        ClientError::Config(vec![
+            "the sign-in has expired and has no refresh token: run portcullis login again".into(),
+        ])
+    })?;
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap_or_default();
+    let mut form = vec![
+        ("grant_type", "refresh_token".to_owned()),
+        ("refresh_token", refresh),
+    ];
+    let fresh = exchange(
+        &http,
+        &stored.token_endpoint,
+        &stored.client_id,
+        client_secret,
+        &mut form,
+        clock,
+    )
+    .await?;
+    let updated = StoredTokens {
+        issuer: stored.issuer.clone(),
+        refresh_token: fresh.refresh_token.clone().or(stored.refresh_token.clone()),
+        id_token: fresh.id_token.clone().or(stored.id_token.clone()),
+        ..fresh
+    };
+    store.save(key, &updated)?;
+    Ok(updated)
+}
+
+/// Waits for the browser's one request to the loopback listener and answers it with a short page.
+async fn receive_callback(
+    listener: tokio::net::TcpListener,
+) -> Result<Vec<(String, String)>, ClientError> {
+    loop {
+        let (mut socket, _) = listener
+            .accept()
+            .await
+            .map_err(|e| ClientError::Config(vec![e.to_string()]))?;
+        let mut buf = vec![0u8; 16 * 1024];
+        let n = socket.read(&mut buf).await.unwrap_or(0);
+        let head = String::from_utf8_lossy(&buf[..n]);
+        let target = head
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_default()
+            .to_owned();
+        let Some(query) = target.strip_prefix("/callback?") else {
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+                )
+                .await;
+            continue;
+        };
+        let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let page = "<!doctype html><title>Signed in</title><p>You can close this window and return to the terminal.</p>";
+        let response = format!(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
+            page.len()
+        );
+        let _ = socket.write_all(response.as_bytes()).await;
+        return Ok(params);
+    }
+}

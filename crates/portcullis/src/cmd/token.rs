@@ -1,0 +1,184 @@
+//! `portcullis token`: a client credentials token from flags, the environment or `.env`, reused
+//! from a private on-disk cache while it is still valid.
+
+use clap::Args;
+use portcullis_client::{
+    ClientCredentials, ClientError, FileTokenStore, StoredTokens, TokenSource, TokenStore,
+};
+use portcullis_core::{Clock, SystemClock};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+/// Client credentials settings as flags; each falls back to the environment variable of the same
+/// meaning (CLIENT_ID, TOKEN_URL, ISSUER, SCOPE, AUDIENCE, CLIENT_SECRET), read from `.env` too.
+#[derive(Debug, Args, Clone, Default)]
+pub struct CredentialArgs {
+    /// The token endpoint (TOKEN_URL).
+    #[arg(long)]
+    pub token_url: Option<String>,
+    /// The issuer, to discover the token endpoint (ISSUER).
+    #[arg(long)]
+    pub issuer: Option<String>,
+    /// The client (CLIENT_ID).
+    #[arg(long)]
+    pub client_id: Option<String>,
+    /// Read the client secret from this variable instead of CLIENT_SECRET.
+    #[arg(long, value_name = "VAR")]
+    pub client_secret_env: Option<String>,
+    /// Requested scope (SCOPE).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// Requested audience, space-separated (AUDIENCE).
+    #[arg(long)]
+    pub audience: Option<String>,
+}
+
+impl CredentialArgs {
+    /// The settings, flags first, then the environment, then `.env`.
+    pub fn credentials(&self) -> Result<ClientCredentials, ClientError> {
+        let file: Vec<(String, String)> = dotenvy_file();
+        let env = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .or_else(|| file.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+        };
+        let secret_var = self
+            .client_secret_env
+            .clone()
+            .unwrap_or_else(|| "CLIENT_SECRET".into());
+        ClientCredentials::from_vars(|name| match name {
+            "TOKEN_URL" => self.token_url.clone().or_else(|| {
+                if self.issuer.is_some() {
+                    None
+                } else {
+                    env(name)
+                }
+            }),
+            "ISSUER" => self.issuer.clone().or_else(|| env(name)),
+            "CLIENT_ID" => self.client_id.clone().or_else(|| env(name)),
+            "CLIENT_SECRET" => env(&secret_var),
+            "SCOPE" => self.scope.clone().or_else(|| env(name)),
+            "AUDIENCE" => self.audience.clone().or_else(|| env(name)),
+            other => env(other),
+        })
+    }
+
+    /// Whether anything names client credentials at all.
+    pub fn configured(&self) -> bool {
+        self.client_id.is_some()
+            || std::env::var("CLIENT_ID").is_ok()
+            || dotenvy_file().iter().any(|(k, _)| k == "CLIENT_ID")
+    }
+}
+
+/// The `.env` file of the working directory, if any.
+fn dotenvy_file() -> Vec<(String, String)> {
+    dotenvy::from_path_iter(".env")
+        .map(|iter| iter.filter_map(Result::ok).collect())
+        .unwrap_or_default()
+}
+
+/// `token` flags.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(flatten)]
+    pub credentials: CredentialArgs,
+    /// Print only the access token, for `$(portcullis token --access-token-only)`.
+    #[arg(long)]
+    pub access_token_only: bool,
+    /// Ask the server even if a cached token is still valid.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+/// The on-disk cache of client credentials tokens: `$XDG_CACHE_HOME/portcullis/tokens.json`, else
+/// `~/.cache/portcullis/tokens.json`, mode 0600.
+pub fn cache() -> Option<FileTokenStore> {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))?;
+    Some(FileTokenStore::new(
+        base.join("portcullis").join("tokens.json"),
+    ))
+}
+
+/// The cache key of a set of settings (the secret is not part of it).
+pub fn cache_key(c: &ClientCredentials) -> String {
+    let text = format!(
+        "{:?}|{}|{:?}|{:?}|{:?}",
+        c.endpoint, c.client_id, c.scope, c.audience, c.resource
+    );
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
+    digest.as_ref()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A token for these settings: from the disk cache when it is valid for another minute, else new.
+pub async fn get(
+    credentials: ClientCredentials,
+    use_cache: bool,
+) -> Result<(StoredTokens, bool), ClientError> {
+    let now = SystemClock.now().0;
+    let key = cache_key(&credentials);
+    let store = cache();
+    if use_cache
+        && let Some(hit) = store.as_ref().and_then(|s| s.load(&key).ok().flatten())
+        && hit.expires_at.is_some_and(|e| now + 60 < e)
+    {
+        return Ok((hit, true));
+    }
+    let client_id = credentials.client_id.clone();
+    let token = TokenSource::new(credentials).token().await?;
+    let fresh = StoredTokens {
+        issuer: String::new(),
+        token_endpoint: String::new(),
+        client_id,
+        access_token: token.access_token.expose().to_owned(),
+        expires_at: token.expires_at().map(|t| t.0),
+        refresh_token: None,
+        id_token: None,
+        scope: token.scope.clone(),
+    };
+    if let Some(s) = &store
+        && let Err(e) = s.save(&key, &fresh)
+    {
+        tracing::warn!(error = %e, "cannot cache the token on disk");
+    }
+    Ok((fresh, false))
+}
+
+/// Runs `portcullis token`.
+pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
+    let credentials = args.credentials.credentials()?;
+    let (token, cached) = get(credentials, !args.no_cache).await?;
+    if args.access_token_only {
+        println!("{}", token.access_token);
+        return Ok(());
+    }
+    let now = SystemClock.now().0;
+    let expires_in = token.expires_at.map(|e| (e - now).max(0));
+    let mut response = json!({ "access_token": token.access_token, "token_type": "Bearer" });
+    if let Some(e) = expires_in {
+        response["expires_in"] = json!(e);
+    }
+    if let Some(s) = &token.scope {
+        response["scope"] = json!(s);
+    }
+    println!("{response}");
+    eprintln!(
+        "Bearer token for {} ({}), {}, scope: {}",
+        token.client_id,
+        if cached { "from the cache" } else { "new" },
+        expires_in.map_or("no expiry given".into(), |e| format!("expires in {e} s")),
+        token.scope.as_deref().unwrap_or("-")
+    );
+    if let Some(claims) = super::decode::claims(&token.access_token) {
+        eprintln!(
+            "claims: {}",
+            serde_json::to_string_pretty(&Value::Object(claims)).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
