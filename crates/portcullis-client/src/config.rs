@@ -78,13 +78,24 @@ impl ClientCredentials {
     /// let credentials = portcullis_client::ClientCredentials::from_env().unwrap();
     /// ```
     pub fn from_env() -> Result<Self, ClientError> {
-        let file = dotenvy::from_path_iter(".env")
+        Self::from_env_in(std::path::Path::new("."))
+    }
+
+    /// [`from_env`](Self::from_env) with the `.env` file looked for in `dir`.
+    pub fn from_env_in(dir: &std::path::Path) -> Result<Self, ClientError> {
+        let file = dotenvy::from_path_iter(dir.join(".env"))
             .map(|iter| iter.filter_map(Result::ok).collect::<Vec<_>>())
             .unwrap_or_default();
+        Self::from_sources(|name| std::env::var(name).ok(), &file)
+    }
+
+    /// Settings from an environment lookup and the pairs of a `.env` file; the environment wins.
+    pub fn from_sources(
+        env: impl Fn(&str) -> Option<String>,
+        file: &[(String, String)],
+    ) -> Result<Self, ClientError> {
         Self::from_vars(|name| {
-            std::env::var(name)
-                .ok()
-                .or_else(|| file.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
+            env(name).or_else(|| file.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         })
     }
 

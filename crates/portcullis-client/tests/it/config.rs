@@ -63,3 +63,34 @@ fn the_seed_names_and_the_optional_ones() {
         "the secret is not printed"
     );
 }
+
+#[test]
+fn a_dotenv_file_is_read_and_real_variables_win() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = "CLIENT_ID=from-file\nCLIENT_SECRET=file-secret\n# a comment\nTOKEN_URL=https://id.example.com/token\n";
+    std::fs::write(dir.path().join(".env"), file).unwrap();
+    let c = ClientCredentials::from_env_in(dir.path()).unwrap();
+    assert_eq!(
+        c.endpoint,
+        Endpoint::TokenUrl("https://id.example.com/token".into())
+    );
+    if std::env::var("CLIENT_ID").is_err() {
+        assert_eq!(c.client_id, "from-file");
+    }
+    let pairs = vec![
+        ("CLIENT_ID".to_string(), "file-id".to_string()),
+        ("CLIENT_SECRET".to_string(), "file-secret".to_string()),
+        (
+            "TOKEN_URL".to_string(),
+            "https://file.example.com/token".to_string(),
+        ),
+    ];
+    let env = |name: &str| (name == "CLIENT_ID").then(|| "env-id".to_string());
+    let c = ClientCredentials::from_sources(env, &pairs).unwrap();
+    assert_eq!(c.client_id, "env-id", "the environment wins");
+    assert_eq!(
+        c.client_secret.expose(),
+        "file-secret",
+        "the file fills the rest"
+    );
+}
