@@ -3,7 +3,7 @@
 //! being used revokes everything issued from it (RFC 9700 §4.5.3.1 / OAuth 2.1 §4.1.3).
 
 use super::user_tokens::{UserGrant, mint_user_tokens, random_id, token_hash};
-use super::{invalid_grant, store_error};
+use super::{invalid_grant, require_grant, store_error};
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::http::AppState;
@@ -13,7 +13,7 @@ use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::secret::constant_time_eq;
-use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse};
+use portcullis_core::{GrantType, Scope, TokenResponse};
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, compared in constant time.
 pub fn s256_matches(verifier: &str, challenge: &str) -> bool {
@@ -30,16 +30,7 @@ pub async fn exchange(
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
-    if !client
-        .metadata
-        .grant_types
-        .contains(&GrantType::AuthorizationCode)
-    {
-        return Err(TokenError::new(
-            ErrorCode::UnauthorizedClient,
-            "this client is not allowed to use the authorization_code grant",
-        ));
-    }
+    require_grant(client, GrantType::AuthorizationCode)?;
     let now = state.clock.now();
     let hash = token_hash(code);
     let store = state.store.as_ref();

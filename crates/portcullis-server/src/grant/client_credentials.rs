@@ -20,17 +20,14 @@ pub fn issue(
     scope: Option<Scope>,
     audiences: Vec<String>,
 ) -> Result<TokenResponse, TokenError> {
-    if client.metadata.is_public()
-        || !client
-            .metadata
-            .grant_types
-            .contains(&GrantType::ClientCredentials)
-    {
+    // A public client proves nothing about itself, so it cannot act on its own behalf.
+    if client.metadata.is_public() {
         return Err(TokenError::new(
             ErrorCode::UnauthorizedClient,
-            "this client is not allowed to use the client_credentials grant",
+            "a public client cannot use the client_credentials grant",
         ));
     }
+    super::require_grant(client, GrantType::ClientCredentials)?;
     let scope = match scope {
         None => client.default_scope.clone(),
         Some(asked) if asked.is_subset_of(&client.scope) => asked,

@@ -19,3 +19,21 @@ fn invalid_grant(description: &str) -> TokenError {
 fn store_error(e: crate::store::StoreError) -> TokenError {
     TokenError::server(format!("storage: {e}"))
 }
+
+/// `unauthorized_client` unless the client is registered for `grant` (RFC 6749 §5.2).
+fn require_grant(
+    client: &crate::client::Client,
+    grant: portcullis_core::GrantType,
+) -> Result<(), TokenError> {
+    if client.metadata.grant_types.contains(&grant) {
+        Ok(())
+    } else {
+        Err(TokenError::new(
+            ErrorCode::UnauthorizedClient,
+            format!(
+                "this client is not allowed to use the {} grant",
+                grant.as_str()
+            ),
+        ))
+    }
+}

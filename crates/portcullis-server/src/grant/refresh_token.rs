@@ -3,7 +3,7 @@
 //! the configured grace period.
 
 use super::user_tokens::{UserGrant, mint_user_tokens, token_hash};
-use super::{invalid_grant, store_error};
+use super::{invalid_grant, require_grant, store_error};
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::http::AppState;
@@ -18,16 +18,7 @@ pub async fn exchange(
     refresh_token: &str,
     scope: Option<Scope>,
 ) -> Result<TokenResponse, TokenError> {
-    if !client
-        .metadata
-        .grant_types
-        .contains(&GrantType::RefreshToken)
-    {
-        return Err(TokenError::new(
-            ErrorCode::UnauthorizedClient,
-            "this client is not allowed to use the refresh_token grant",
-        ));
-    }
+    require_grant(client, GrantType::RefreshToken)?;
     let now = state.clock.now();
     let hash = token_hash(refresh_token);
     let store = state.store.as_ref();
