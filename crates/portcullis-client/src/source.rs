@@ -14,6 +14,8 @@ use std::time::{Duration, Instant};
 struct CacheKey {
     endpoint: Endpoint,
     client_id: String,
+    /// SHA-256 of the secret: a source with another secret must not be handed this one's token.
+    secret_digest: Vec<u8>,
     scope: Option<String>,
     audience: Vec<String>,
     resource: Vec<String>,
@@ -83,6 +85,12 @@ impl TokenSource {
         let key = CacheKey {
             endpoint: credentials.endpoint.clone(),
             client_id: credentials.client_id.clone(),
+            secret_digest: aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                credentials.client_secret.expose().as_bytes(),
+            )
+            .as_ref()
+            .to_vec(),
             scope: credentials.scope.clone(),
             audience: credentials.audience.clone(),
             resource: credentials.resource.clone(),

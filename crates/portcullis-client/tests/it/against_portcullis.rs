@@ -81,11 +81,13 @@ async fn both_methods_discovery_and_a_shared_cache() {
     );
     assert_eq!(first.requests_sent(), 1);
 
+    // Same endpoint, client and scope as the cached token, another secret: not served from the cache.
     let wrong = ClientCredentials::new(
         Endpoint::Issuer(iss.base.clone()),
         &iss.id,
         "not-the-secret",
-    );
+    )
+    .scope("write");
     let e = TokenSource::new(wrong)
         .token()
         .await

@@ -102,11 +102,17 @@ pub fn cache() -> Option<FileTokenStore> {
     ))
 }
 
-/// The cache key of a set of settings (the secret is not part of it).
+/// The cache key of a set of settings. The secret is part of it (hashed with the rest), so a token
+/// cached for one secret is never handed to a caller with another.
 pub fn cache_key(c: &ClientCredentials) -> String {
     let text = format!(
-        "{:?}|{}|{:?}|{:?}|{:?}",
-        c.endpoint, c.client_id, c.scope, c.audience, c.resource
+        "{:?}|{}|{}|{:?}|{:?}|{:?}",
+        c.endpoint,
+        c.client_id,
+        c.client_secret.expose(),
+        c.scope,
+        c.audience,
+        c.resource
     );
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
     digest.as_ref()[..16]
