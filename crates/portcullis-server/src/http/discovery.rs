@@ -60,7 +60,7 @@ pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
         .registry
         .snapshot()
         .keys
-        .published(now, state.tokens.access_token_lifetime);
+        .published(now, state.max_token_lifetime());
     let body = serde_json::to_vec(&set).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec());
     let mut response = json_body(StatusCode::OK, body);
     // A cache must expire before a freshly rotated key starts signing.

@@ -76,7 +76,7 @@ async fn handle(
         &snapshot.keys,
         &state.tokens.issuer,
         now,
-        state.tokens.access_token_lifetime,
+        state.max_token_lifetime(),
     ) {
         if !may_see(&client, &claims) {
             return Ok(inactive);

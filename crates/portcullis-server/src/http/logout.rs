@@ -36,17 +36,8 @@ pub async fn logout(
     let now = state.clock.now();
     // The client is named by client_id or by the audience of a genuine ID token of ours.
     let hinted = get("id_token_hint").and_then(|t| {
-        verify_signed(
-            &t,
-            &snapshot.keys,
-            now,
-            state
-                .user_tokens
-                .id_token_lifetime
-                .max(state.tokens.access_token_lifetime),
-            "JWT",
-        )
-        .and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned))
+        verify_signed(&t, &snapshot.keys, now, state.max_token_lifetime(), "JWT")
+            .and_then(|c| c.get("aud").and_then(|a| a.as_str()).map(str::to_owned))
     });
     let client_id = get("client_id").or(hinted);
     let target = match get("post_logout_redirect_uri") {

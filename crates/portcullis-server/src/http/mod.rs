@@ -56,6 +56,16 @@ pub struct AppState {
     pub secure_cookies: bool,
 }
 
+impl AppState {
+    /// The longest any token signed by our keys stays valid: how long a retired key must stay
+    /// published and usable for checking.
+    pub fn max_token_lifetime(&self) -> u64 {
+        self.tokens
+            .access_token_lifetime
+            .max(self.user_tokens.id_token_lifetime)
+    }
+}
+
 /// Builds the router over the shared state.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()

@@ -54,7 +54,7 @@ async fn handle(
         &token,
         &snapshot.keys,
         now,
-        state.tokens.access_token_lifetime,
+        state.max_token_lifetime(),
         "at+jwt",
     ) {
         let own = claims.get("client_id").and_then(Value::as_str) == Some(client.id.as_str());

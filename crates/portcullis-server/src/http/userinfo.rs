@@ -83,7 +83,7 @@ pub async fn userinfo(
         &snapshot.keys,
         &state.tokens.issuer,
         now,
-        state.tokens.access_token_lifetime,
+        state.max_token_lifetime(),
     ) else {
         return invalid("the access token is invalid or expired");
     };

@@ -23,6 +23,7 @@ async fn publish_before_sign_and_retire_after_expiry() {
     let app = spawn_with(|c| {
         c.keys.activation_delay = Seconds(600);
         c.tokens.access_token_lifetime = Seconds(300);
+        c.tokens.id_token_lifetime = Seconds(200);
     })
     .await;
     let (id, secret) = app.service_client("read").await;
@@ -97,4 +98,31 @@ async fn jwks_caching_is_shorter_than_the_activation_delay() {
         assert!(key.get("d").is_none(), "no private parts: {key}");
         assert_eq!(key["use"], "sig");
     }
+}
+
+#[tokio::test]
+async fn a_retired_key_outlives_the_longest_token_it_signed() {
+    let app = spawn_with(|c| {
+        c.tokens.access_token_lifetime = Seconds(300);
+        c.tokens.id_token_lifetime = Seconds(600);
+    })
+    .await;
+    let old: Vec<String> = published_kids(&app).await;
+    keys::rotate(app.store.as_ref(), Algorithm::RS256, app.clock.now(), 0)
+        .await
+        .unwrap();
+    app.registry.refresh().await.unwrap();
+    app.clock.advance(599);
+    let kids = published_kids(&app).await;
+    assert!(
+        old.iter().all(|k| kids.contains(k)),
+        "ID tokens live 600 s: the old keys stay"
+    );
+    app.clock.advance(1);
+    let kids = published_kids(&app).await;
+    assert_eq!(
+        old.iter().filter(|k| !kids.contains(k)).count(),
+        1,
+        "the retired RS256 key goes"
+    );
 }

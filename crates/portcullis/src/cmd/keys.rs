@@ -34,7 +34,11 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     match command {
         KeysCommand::List { json } => {
             let set = KeySet::from_rows(&store.signing_keys().await?);
-            let lifetime = config.tokens.access_token_lifetime.0;
+            let lifetime = config
+                .tokens
+                .access_token_lifetime
+                .0
+                .max(config.tokens.id_token_lifetime.0);
             let rows: Vec<_> = set
                 .iter()
                 .map(|k| {
