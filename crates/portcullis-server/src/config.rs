@@ -29,9 +29,15 @@ pub struct Config {
     /// The socket address to listen on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
-    /// The database URL: `sqlite://path`.
+    /// The database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DATABASE`.
     #[serde(default = "default_database")]
     pub database: String,
+    /// The database connection pool.
+    #[serde(default)]
+    pub database_pool: DatabasePoolConfig,
+    /// Background clean-up of expired rows.
+    #[serde(default)]
+    pub cleanup: CleanupConfig,
     /// Token settings.
     #[serde(default)]
     pub tokens: TokensConfig,
@@ -153,6 +159,65 @@ fn resolve_env_secret(raw: Option<&str>) -> Result<Option<Secret>, String> {
         },
         None => Ok(Some(Secret::new(raw))),
     }
+}
+
+/// `[database_pool]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatabasePoolConfig {
+    /// Most connections per instance; unset means 4 on SQLite and 10 on PostgreSQL.
+    #[serde(default, deserialize_with = "optional_number")]
+    pub max_connections: Option<u64>,
+    /// How long a request waits for a connection before failing.
+    #[serde(default = "default_acquire_timeout")]
+    pub acquire_timeout: Seconds,
+}
+
+/// `[cleanup]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CleanupConfig {
+    /// How often expired codes, sessions, refresh tokens and deny-list entries are deleted.
+    #[serde(default = "default_cleanup_interval")]
+    pub interval: Seconds,
+    /// Most rows deleted per table per statement.
+    #[serde(
+        default = "default_cleanup_batch",
+        deserialize_with = "number_or_string"
+    )]
+    pub batch_size: u64,
+}
+
+impl Default for DatabasePoolConfig {
+    fn default() -> Self {
+        DatabasePoolConfig {
+            max_connections: None,
+            acquire_timeout: default_acquire_timeout(),
+        }
+    }
+}
+
+impl Default for CleanupConfig {
+    fn default() -> Self {
+        CleanupConfig {
+            interval: default_cleanup_interval(),
+            batch_size: default_cleanup_batch(),
+        }
+    }
+}
+
+fn default_acquire_timeout() -> Seconds {
+    Seconds(5)
+}
+fn default_cleanup_interval() -> Seconds {
+    Seconds(60)
+}
+fn default_cleanup_batch() -> u64 {
+    500
+}
+
+fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    number_or_string(d).map(Some)
 }
 
 /// `[keys]`.
@@ -413,6 +478,8 @@ impl Default for Config {
             issuer: None,
             listen: default_listen(),
             database: default_database(),
+            database_pool: DatabasePoolConfig::default(),
+            cleanup: CleanupConfig::default(),
             tokens: TokensConfig::default(),
             keys: KeysConfig::default(),
             limits: LimitsConfig::default(),
@@ -495,11 +562,32 @@ impl Config {
         if let Some(issuer) = &self.issuer {
             check_issuer(issuer).map_err(|e| ConfigError(format!("{}: {e}", key("issuer"))))?;
         }
-        if !self.database.starts_with("sqlite:") {
+        if crate::store::Backend::of(&self.database).is_none() {
             return Err(ConfigError(format!(
-                "{}: '{}' is not supported; use a sqlite:// URL (PostgreSQL support is planned)",
+                "{}: '{}' is not supported; use sqlite://PATH or postgres://USER@HOST:PORT/DATABASE",
                 key("database"),
                 redact_url(&self.database)
+            )));
+        }
+        if let Some(n) = self.database_pool.max_connections
+            && !(1..=1000).contains(&n)
+        {
+            return Err(ConfigError(format!(
+                "{}: must be between 1 and 1000",
+                key("database_pool.max_connections")
+            )));
+        }
+        if !(1..=300).contains(&self.database_pool.acquire_timeout.0) {
+            return Err(ConfigError(format!(
+                "{}: must be between 1s and 5m",
+                key("database_pool.acquire_timeout")
+            )));
+        }
+        if self.cleanup.interval.0 == 0 || !(1..=100_000).contains(&self.cleanup.batch_size) {
+            return Err(ConfigError(format!(
+                "{} must be at least 1s and {} between 1 and 100000",
+                key("cleanup.interval"),
+                key("cleanup.batch_size")
             )));
         }
         let lifetime = self.tokens.access_token_lifetime.0;

@@ -1,6 +1,7 @@
 //! The in-memory view of clients and signing keys that the token endpoint reads, so the
-//! client_credentials hot path never touches the database. A background task polls the store's
-//! revision counter and swaps in a fresh snapshot when anything changed.
+//! client_credentials hot path never touches the database. A background task watches the store's
+//! revision counter and swaps in a fresh snapshot when anything changed. On PostgreSQL it wakes on
+//! `NOTIFY` and polls only as a fallback; on SQLite, which has no notifications, it polls.
 
 use crate::client::Client;
 use crate::keys::KeySet;
@@ -64,13 +65,30 @@ impl Registry {
         Ok(true)
     }
 
-    /// Polls for changes every `interval` until the task is aborted.
-    pub fn spawn_watcher(self: Arc<Self>, interval: Duration) -> tokio::task::JoinHandle<()> {
+    /// Watches for changes until the task is aborted: on every notification from the store's
+    /// change feed, and every `poll` in any case (every `poll_with_feed` when there is a feed, as
+    /// a fallback for notifications lost while its connection was down).
+    pub fn spawn_watcher(
+        self: Arc<Self>,
+        poll: Duration,
+        poll_with_feed: Duration,
+    ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
+            let mut feed = match self.store.change_feed().await {
+                Ok(feed) => feed,
+                Err(error) => {
+                    tracing::warn!(%error, "no change notifications; polling instead");
+                    None
+                }
+            };
+            let interval = if feed.is_some() { poll_with_feed } else { poll };
             let mut ticker = tokio::time::interval(interval);
             ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                ticker.tick().await;
+                tokio::select! {
+                    _ = ticker.tick() => {}
+                    () = wait_for_change(&mut feed) => {}
+                }
                 match self.refresh().await {
                     Ok(true) => tracing::debug!("reloaded clients and keys"),
                     Ok(false) => {}
@@ -80,6 +98,13 @@ impl Registry {
                 }
             }
         })
+    }
+}
+
+async fn wait_for_change(feed: &mut Option<Box<dyn crate::store::ChangeFeed>>) {
+    match feed {
+        Some(feed) => feed.changed().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -19,8 +19,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How often the registry checks the database for changed clients and keys.
+/// How often the registry checks the database for changed clients and keys when the database
+/// cannot notify it (SQLite).
 pub const RELOAD_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The fallback poll when the database notifies of changes (PostgreSQL LISTEN/NOTIFY).
+pub const RELOAD_INTERVAL_WITH_NOTIFY: Duration = Duration::from_secs(1);
 
 /// Why the server did not start.
 #[derive(Debug, thiserror::Error)]
@@ -77,13 +81,69 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     store: Arc<dyn Store>,
+    cleanup: Cleanup,
+}
+
+/// The background deletion of rows nothing can use any more.
+#[derive(Debug, Clone, Copy)]
+struct Cleanup {
+    interval: Duration,
+    batch: i64,
+}
+
+impl Cleanup {
+    // At most this many batches per round, so one round cannot monopolize the database after a
+    // long outage; the next round continues.
+    const MAX_BATCHES: usize = 100;
+
+    fn spawn(self, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(self.interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                self.round(store.as_ref(), clock.as_ref()).await;
+            }
+        })
+    }
+
+    async fn round(&self, store: &dyn Store, clock: &dyn Clock) {
+        let mut total = store::Purged::default();
+        for _ in 0..Self::MAX_BATCHES {
+            match store.purge_expired(clock.now().0, self.batch).await {
+                Ok(purged) => {
+                    total = total.add(&purged);
+                    if !purged.may_have_more(self.batch) {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "clean-up of expired rows failed; will retry");
+                    break;
+                }
+            }
+            // Let requests have the database between batches.
+            tokio::task::yield_now().await;
+        }
+        if total.total() > 0 {
+            tracing::info!(
+                codes = total.codes,
+                sessions = total.sessions,
+                refresh_tokens = total.refresh_tokens,
+                grant_access_tokens = total.grant_access_tokens,
+                revoked_access_tokens = total.revoked_access_tokens,
+                grants = total.grants,
+                "deleted expired rows"
+            );
+        }
+    }
 }
 
 impl Server {
     /// Builds and binds the server. The issuer defaults to `http://` + the bound address, so a test
     /// that listens on port 0 gets an issuer with the real port.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartupError> {
-        let store = open_store(&config.database).await?;
+        let store = open_store(&config.database, &store_options(&config)).await?;
         let store_err = |reason| StartupError::Store {
             url: crate::config::redact_url(&config.database),
             reason,
@@ -152,6 +212,10 @@ impl Server {
             listener,
             state,
             store,
+            cleanup: Cleanup {
+                interval: Duration::from_secs(config.cleanup.interval.0),
+                batch: i64::try_from(config.cleanup.batch_size).unwrap_or(500),
+            },
         })
     }
 
@@ -180,19 +244,42 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let watcher = self.state.registry.clone().spawn_watcher(RELOAD_INTERVAL);
+        let watcher = self
+            .state
+            .registry
+            .clone()
+            .spawn_watcher(RELOAD_INTERVAL, RELOAD_INTERVAL_WITH_NOTIFY);
+        let cleanup = self
+            .cleanup
+            .spawn(self.store.clone(), self.state.clock.clone());
         let app = http::router(self.state);
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(self.listener, app)
             .with_graceful_shutdown(shutdown)
             .await;
         watcher.abort();
+        cleanup.abort();
         result
     }
 }
 
-async fn open_store(url: &str) -> Result<Arc<dyn Store>, StartupError> {
-    store::open(url)
+/// The pool and migration settings a configuration asks for.
+pub fn store_options(config: &Config) -> store::StoreOptions {
+    store::StoreOptions {
+        max_connections: config
+            .database_pool
+            .max_connections
+            .and_then(|n| u32::try_from(n).ok()),
+        acquire_timeout: Duration::from_secs(config.database_pool.acquire_timeout.0),
+        migrate: true,
+    }
+}
+
+async fn open_store(
+    url: &str,
+    options: &store::StoreOptions,
+) -> Result<Arc<dyn Store>, StartupError> {
+    store::open_with(url, options)
         .await
         .map_err(|reason| StartupError::Store {
             url: crate::config::redact_url(url),

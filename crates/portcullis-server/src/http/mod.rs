@@ -3,6 +3,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod health;
 pub mod introspect;
 pub mod logout;
 pub mod pages;
@@ -91,6 +92,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/introspect", any(introspect::introspect))
         .route("/revoke", any(revoke::revoke))
         .route("/assets/portcullis.css", get(pages::stylesheet))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .fallback(error::not_found)
         .with_state(state)
 }

@@ -1,8 +1,8 @@
 //! A small forward-only migrator: each migration runs once, in its own transaction, and a database
-//! whose schema is newer than this binary is refused rather than touched.
+//! whose schema is newer than this binary is refused rather than touched. Each backend has its own
+//! SQL files with the same version numbers, so `migrate status` reads the same on both.
 
 use super::StoreError;
-use sqlx::{Sqlite, Transaction};
 
 /// One schema step.
 pub struct Migration {
@@ -11,64 +11,116 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const SQLITE: &[Migration] = &[
-    Migration {
-        version: 1,
-        name: "init",
-        sql: include_str!("../../migrations/sqlite/0001_init.sql"),
-    },
-    Migration {
-        version: 2,
-        name: "sign_in",
-        sql: include_str!("../../migrations/sqlite/0002_sign_in.sql"),
-    },
-    Migration {
-        version: 3,
-        name: "revocation",
-        sql: include_str!("../../migrations/sqlite/0003_revocation.sql"),
-    },
-];
+macro_rules! migrations {
+    ($dir:literal) => {
+        &[
+            Migration {
+                version: 1,
+                name: "init",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0001_init.sql")),
+            },
+            Migration {
+                version: 2,
+                name: "sign_in",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0002_sign_in.sql")),
+            },
+            Migration {
+                version: 3,
+                name: "revocation",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0003_revocation.sql")),
+            },
+            Migration {
+                version: 4,
+                name: "cleanup",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0004_cleanup.sql")),
+            },
+        ]
+    };
+}
 
-pub async fn run_sqlite(pool: &sqlx::SqlitePool, now: i64) -> Result<(), StoreError> {
-    sqlx::query(
-        "CREATE TABLE IF NOT EXISTS portcullis_migrations (
-            version INTEGER PRIMARY KEY NOT NULL, name TEXT NOT NULL, applied_at INTEGER NOT NULL)",
-    )
-    .execute(pool)
-    .await?;
-    let known = SQLITE.last().map_or(0, |m| m.version);
-    for migration in SQLITE {
-        // BEGIN IMMEDIATE takes the write lock first, so two processes starting on a new database
-        // cannot both apply the same step.
-        let mut tx: Transaction<'_, Sqlite> = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let current: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM portcullis_migrations")
-                .fetch_one(&mut *tx)
-                .await?;
-        if current > known {
-            return Err(StoreError::NewerSchema {
-                found: current,
-                known,
-            });
+pub const SQLITE: &[Migration] = migrations!("sqlite");
+pub const POSTGRES: &[Migration] = migrations!("postgres");
+
+/// One migration and whether it is applied.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationState {
+    /// Its version number.
+    pub version: i64,
+    /// Its name.
+    pub name: String,
+    /// When it was applied (Unix seconds), or `None` while pending.
+    pub applied_at: Option<i64>,
+}
+
+/// What `portcullis migrate status` shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationStatus {
+    /// Every migration this binary knows, and any newer ones the database records.
+    pub migrations: Vec<MigrationState>,
+    /// The newest version this binary ships.
+    pub known: i64,
+    /// The newest version applied to the database.
+    pub current: i64,
+}
+
+impl MigrationStatus {
+    /// Builds the status from the rows of `portcullis_migrations`.
+    pub(super) fn from_applied(known: &[Migration], applied: Vec<(i64, String, i64)>) -> Self {
+        let mut migrations: Vec<MigrationState> = known
+            .iter()
+            .map(|m| MigrationState {
+                version: m.version,
+                name: m.name.to_owned(),
+                applied_at: applied
+                    .iter()
+                    .find(|(v, _, _)| *v == m.version)
+                    .map(|(_, _, at)| *at),
+            })
+            .collect();
+        for (version, name, at) in &applied {
+            if !known.iter().any(|m| m.version == *version) {
+                migrations.push(MigrationState {
+                    version: *version,
+                    name: name.clone(),
+                    applied_at: Some(*at),
+                });
+            }
         }
-        if current >= migration.version {
-            continue;
+        MigrationStatus {
+            migrations,
+            known: newest(known),
+            current: applied.iter().map(|(v, _, _)| *v).max().unwrap_or(0),
         }
-        sqlx::raw_sql(migration.sql).execute(&mut *tx).await?;
-        sqlx::query(
-            "INSERT INTO portcullis_migrations (version, name, applied_at) VALUES (?, ?, ?)",
-        )
-        .bind(migration.version)
-        .bind(migration.name)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        tracing::info!(
-            version = migration.version,
-            name = migration.name,
-            "applied migration"
-        );
+    }
+
+    /// How many known migrations are still to apply.
+    pub fn pending(&self) -> usize {
+        self.migrations
+            .iter()
+            .filter(|m| m.applied_at.is_none())
+            .count()
+    }
+}
+
+pub fn newest(list: &[Migration]) -> i64 {
+    list.last().map_or(0, |m| m.version)
+}
+
+pub fn check_not_newer(current: i64, list: &[Migration]) -> Result<(), StoreError> {
+    let known = newest(list);
+    if current > known {
+        return Err(StoreError::NewerSchema {
+            found: current,
+            known,
+        });
     }
     Ok(())
+}
+
+pub fn log_applied(migration: &Migration) {
+    tracing::info!(
+        version = migration.version,
+        name = migration.name,
+        "applied migration"
+    );
 }

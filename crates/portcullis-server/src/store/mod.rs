@@ -1,21 +1,34 @@
 //! Persistent state behind one trait, so the server, the admin commands and every backend share the
 //! same operations. Nothing here is on the client_credentials hot path: the server reads clients and
-//! keys into memory (see `registry`) and polls [`Store::revision`] to notice changes.
+//! keys into memory (see `registry`) and watches [`Store::revision`] to notice changes.
+//!
+//! Two backends implement it: SQLite (`sqlite://PATH`, the embedded default) and PostgreSQL
+//! (`postgres://…`, for several instances sharing one database). Both pass the same test suite.
 
+pub mod dump;
 mod migrate;
+pub mod postgres;
+mod postgres_maintenance;
+mod postgres_sign_in;
 pub mod sign_in;
 pub mod sqlite;
+mod sqlite_maintenance;
 mod sqlite_sign_in;
 
 use async_trait::async_trait;
+use std::sync::Arc;
+use std::time::Duration;
 
+pub use dump::{ConsentRow, DumpRecord};
+pub use migrate::{MigrationState, MigrationStatus};
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The database URL is not one this build understands.
-    #[error("unsupported database URL '{0}': expected sqlite://PATH")]
+    #[error("unsupported database URL '{0}': expected sqlite://PATH or postgres://HOST/DATABASE")]
     UnsupportedUrl(String),
     /// The database could not be opened or a statement failed.
     #[error("database error: {0}")]
@@ -33,6 +46,115 @@ pub enum StoreError {
     /// A row with this key exists already.
     #[error("{0} already exists")]
     Conflict(String),
+    /// The database could not be reached at all.
+    #[error("cannot connect: {0}")]
+    Unreachable(String),
+    /// An import was refused before anything was written.
+    #[error("import refused: {0}")]
+    ImportRefused(String),
+}
+
+/// How to open a store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The most connections the pool opens; `None` means the backend's default (SQLite 4,
+    /// PostgreSQL 10).
+    pub max_connections: Option<u32>,
+    /// How long a request waits for a free connection (or for the database to answer a connect).
+    pub acquire_timeout: Duration,
+    /// Whether to apply pending migrations on open.
+    pub migrate: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: None,
+            acquire_timeout: Duration::from_secs(5),
+            migrate: true,
+        }
+    }
+}
+
+/// How many rows the clean-up removed, by table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired authorization codes.
+    pub codes: u64,
+    /// Expired browser sessions.
+    pub sessions: u64,
+    /// Refresh tokens past their idle expiry.
+    pub refresh_tokens: u64,
+    /// Records of access tokens issued under a grant, once expired.
+    pub grant_access_tokens: u64,
+    /// Deny-list entries of access tokens that have expired anyway.
+    pub revoked_access_tokens: u64,
+    /// Grants that are expired or revoked and have nothing live left.
+    pub grants: u64,
+}
+
+impl Purged {
+    /// The sum of two rounds.
+    pub fn add(&self, other: &Purged) -> Purged {
+        Purged {
+            codes: self.codes + other.codes,
+            sessions: self.sessions + other.sessions,
+            refresh_tokens: self.refresh_tokens + other.refresh_tokens,
+            grant_access_tokens: self.grant_access_tokens + other.grant_access_tokens,
+            revoked_access_tokens: self.revoked_access_tokens + other.revoked_access_tokens,
+            grants: self.grants + other.grants,
+        }
+    }
+
+    /// Whether some table filled its batch, so another round may find more.
+    pub fn may_have_more(&self, batch: i64) -> bool {
+        let full = u64::try_from(batch).unwrap_or(u64::MAX);
+        [
+            self.codes,
+            self.sessions,
+            self.refresh_tokens,
+            self.grant_access_tokens,
+            self.revoked_access_tokens,
+            self.grants,
+        ]
+        .iter()
+        .any(|n| *n >= full)
+    }
+
+    /// All rows removed.
+    pub fn total(&self) -> u64 {
+        self.codes
+            + self.sessions
+            + self.refresh_tokens
+            + self.grant_access_tokens
+            + self.revoked_access_tokens
+            + self.grants
+    }
+}
+
+/// Row counts of the tables that grow with traffic, to see that clean-up keeps them bounded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrafficRows {
+    /// `authorization_codes`.
+    pub codes: i64,
+    /// `sessions`.
+    pub sessions: i64,
+    /// `refresh_tokens`.
+    pub refresh_tokens: i64,
+    /// `grant_access_tokens`.
+    pub grant_access_tokens: i64,
+    /// `revoked_access_tokens`.
+    pub revoked_access_tokens: i64,
+    /// `grants`.
+    pub grants: i64,
+}
+
+/// Wakes the registry when another process changed clients or keys.
+#[async_trait]
+pub trait ChangeFeed: Send {
+    /// Returns when something may have changed: a notification arrived, or the feed reconnected
+    /// and may have missed one. Errors are logged and turned into a wake-up after a pause.
+    async fn changed(&mut self);
 }
 
 /// A client as stored: metadata is the JSON of `ClientMetadata`, kept as text so new metadata
@@ -87,6 +209,32 @@ pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
     /// The change counter.
     async fn revision(&self) -> Result<i64, StoreError>;
 
+    /// A feed of change notifications from other processes, if the backend has one
+    /// (PostgreSQL's LISTEN/NOTIFY). Without one, the registry relies on polling alone.
+    async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
+        Ok(None)
+    }
+
+    /// One round trip to the database, for readiness checks.
+    async fn ping(&self) -> Result<(), StoreError>;
+
+    /// Applies pending migrations; refuses a schema newer than this binary.
+    async fn migrate(&self) -> Result<(), StoreError>;
+    /// Which migrations are applied and which are pending.
+    async fn migration_status(&self) -> Result<MigrationStatus, StoreError>;
+
+    /// Deletes up to `batch` rows per table that nothing can use any more as of `now`.
+    async fn purge_expired(&self, now: i64, batch: i64) -> Result<Purged, StoreError>;
+    /// Row counts of the tables that grow with traffic.
+    async fn traffic_rows(&self) -> Result<TrafficRows, StoreError>;
+
+    /// Every server secret, for export.
+    async fn server_secrets(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError>;
+    /// Every consent, for export.
+    async fn consents(&self) -> Result<Vec<ConsentRow>, StoreError>;
+    /// Writes an export into this (empty) database in one transaction: all of it or nothing.
+    async fn import(&self, records: &[DumpRecord]) -> Result<(), StoreError>;
+
     /// The named server secret, storing `candidate` first if there is none yet. Concurrent callers
     /// all get the one value that won.
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
@@ -114,10 +262,88 @@ pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.
-pub async fn open(url: &str) -> Result<std::sync::Arc<dyn Store>, StoreError> {
-    if url.starts_with("sqlite:") {
-        Ok(std::sync::Arc::new(SqliteStore::open(url).await?))
-    } else {
-        Err(StoreError::UnsupportedUrl(url.to_owned()))
+pub async fn open(url: &str) -> Result<Arc<dyn Store>, StoreError> {
+    open_with(url, &StoreOptions::default()).await
+}
+
+/// Opens the store a database URL names with explicit pool and migration settings.
+pub async fn open_with(url: &str, options: &StoreOptions) -> Result<Arc<dyn Store>, StoreError> {
+    let store: Arc<dyn Store> = match Backend::of(url) {
+        Some(Backend::Sqlite) => Arc::new(SqliteStore::connect(url, options).await?),
+        Some(Backend::Postgres) => Arc::new(PostgresStore::connect(url, options).await?),
+        None => return Err(StoreError::UnsupportedUrl(url.to_owned())),
+    };
+    if options.migrate {
+        store.migrate().await?;
+    }
+    Ok(store)
+}
+
+/// The database kinds Portcullis can use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite://PATH`.
+    Sqlite,
+    /// `postgres://…` or `postgresql://…`.
+    Postgres,
+}
+
+impl Backend {
+    /// The backend a URL names, if any.
+    ///
+    /// ```
+    /// use portcullis_server::store::Backend;
+    /// assert_eq!(Backend::of("postgres://db/portcullis"), Some(Backend::Postgres));
+    /// assert_eq!(Backend::of("sqlite://portcullis.db"), Some(Backend::Sqlite));
+    /// assert_eq!(Backend::of("mysql://db"), None);
+    /// ```
+    pub fn of(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Turns a connection failure into a message that says what to check, and passes other errors on.
+pub(crate) fn connect_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Io(e) => {
+            StoreError::Unreachable(format!("{e}; is the database running and reachable?"))
+        }
+        sqlx::Error::PoolTimedOut => StoreError::Unreachable(
+            "timed out waiting for a connection; is the database running and reachable?".into(),
+        ),
+        sqlx::Error::Tls(e) => StoreError::Unreachable(format!("TLS: {e}")),
+        sqlx::Error::Database(e) => StoreError::Unreachable(e.message().to_owned()),
+        other => StoreError::Database(other),
+    }
+}
+
+/// How long an authorization code row outlives its expiry, so a replay soon after still revokes
+/// what the code granted.
+pub const CODE_RETENTION_SECS: i64 = 3600;
+
+fn import_target_not_empty() -> StoreError {
+    StoreError::ImportRefused(
+        "the target database already has clients, users or signing keys; import into a new \
+         database (create it with `portcullis migrate`, which makes no keys)"
+            .into(),
+    )
+}
+
+fn import_failed(record: &DumpRecord, error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::Database(e) if e.is_unique_violation() || e.is_foreign_key_violation() => {
+            StoreError::ImportRefused(format!(
+                "a {} record conflicts with another ({}); nothing was imported",
+                record.kind(),
+                e.message()
+            ))
+        }
+        other => StoreError::Database(other),
     }
 }

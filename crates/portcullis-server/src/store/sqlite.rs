@@ -1,7 +1,10 @@
 //! The embedded default: one SQLite file in WAL mode, shared safely by the server and the admin
 //! commands running beside it.
 
-use super::{ClientRow, KeyRow, Store, StoreError, migrate};
+use super::{
+    ClientRow, ConsentRow, DumpRecord, KeyRow, MigrationStatus, Purged, Store, StoreError,
+    StoreOptions, TrafficRows, connect_error, sqlite_maintenance,
+};
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Row, SqlitePool};
@@ -17,6 +20,13 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `url` (`sqlite://PATH`).
     pub async fn open(url: &str) -> Result<Self, StoreError> {
+        let store = SqliteStore::connect(url, &StoreOptions::default()).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Opens (creating if needed) the database at `url` without migrating it.
+    pub async fn connect(url: &str, store_options: &StoreOptions) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
@@ -25,10 +35,11 @@ impl SqliteStore {
             .foreign_keys(true);
         create_private_file(options.get_filename());
         let pool = SqlitePoolOptions::new()
-            .max_connections(4)
+            .max_connections(store_options.max_connections.unwrap_or(4))
+            .acquire_timeout(store_options.acquire_timeout)
             .connect_with(options)
-            .await?;
-        migrate::run_sqlite(&pool, unix_now()).await?;
+            .await
+            .map_err(connect_error)?;
         Ok(SqliteStore { pool })
     }
 }
@@ -48,12 +59,12 @@ fn create_private_file(path: &std::path::Path) {
 }
 
 // Migrations record wall-clock time for people reading the table; nothing depends on it.
-fn unix_now() -> i64 {
+pub(super) fn unix_now() -> i64 {
     use portcullis_core::Clock;
     portcullis_core::SystemClock.now().0
 }
 
-async fn bump_revision(tx: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
+pub(super) async fn bump_revision(tx: &mut sqlx::SqliteConnection) -> Result<(), StoreError> {
     sqlx::query("UPDATE revision SET value = value + 1 WHERE id = 1")
         .execute(tx)
         .await?;
@@ -78,6 +89,60 @@ impl Store for SqliteStore {
                 .fetch_one(&self.pool)
                 .await?,
         )
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        sqlite_maintenance::migrate(&self.pool, unix_now()).await
+    }
+
+    async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
+        sqlite_maintenance::status(&self.pool).await
+    }
+
+    async fn purge_expired(&self, now: i64, batch: i64) -> Result<Purged, StoreError> {
+        sqlite_maintenance::purge(&self.pool, now, batch).await
+    }
+
+    async fn traffic_rows(&self) -> Result<TrafficRows, StoreError> {
+        sqlite_maintenance::traffic_rows(&self.pool).await
+    }
+
+    async fn server_secrets(&self) -> Result<Vec<(String, Vec<u8>)>, StoreError> {
+        let rows = sqlx::query("SELECT name, value FROM server_secrets ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| Ok((r.try_get("name")?, r.try_get("value")?)))
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn consents(&self) -> Result<Vec<ConsentRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT user_id, client_id, scope, granted_at FROM consents ORDER BY user_id, client_id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                Ok(ConsentRow {
+                    user_id: r.try_get("user_id")?,
+                    client_id: r.try_get("client_id")?,
+                    scope: r.try_get("scope")?,
+                    granted_at: r.try_get("granted_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()?)
+    }
+
+    async fn import(&self, records: &[DumpRecord]) -> Result<(), StoreError> {
+        sqlite_maintenance::import(&self.pool, records).await
     }
 
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {

@@ -41,8 +41,8 @@ async fn declared_clients_are_created_and_updated() {
 
 #[tokio::test]
 async fn applying_the_same_tables_twice_changes_nothing_and_edits_apply() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("d.db").display());
+    let database = crate::databases::TestDatabase::for_suite().await;
+    let db = database.url.clone();
     let first = config_with(
         r#"
         [[clients]]

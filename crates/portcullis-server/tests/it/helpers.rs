@@ -19,8 +19,9 @@ pub struct TestApp {
     pub registry: Arc<Registry>,
     pub clock: ManualClock,
     pub http: reqwest::Client,
-    _dir: tempfile::TempDir,
     _shutdown: tokio::sync::oneshot::Sender<()>,
+    // Last, so the server is told to stop before its database goes.
+    pub database: crate::databases::TestDatabase,
 }
 
 pub struct Answer {
@@ -40,10 +41,10 @@ pub async fn spawn_with(configure: impl FnOnce(&mut Config)) -> TestApp {
 pub async fn try_spawn_with(
     configure: impl FnOnce(&mut Config),
 ) -> Result<TestApp, portcullis_server::startup::StartupError> {
-    let dir = tempfile::tempdir().unwrap();
+    let database = crate::databases::TestDatabase::for_suite().await;
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
-        database: format!("sqlite://{}", dir.path().join("test.db").display()),
+        database: database.url.clone(),
         ..Config::default()
     };
     configure(&mut config);
@@ -64,7 +65,7 @@ pub async fn try_spawn_with(
         registry,
         clock,
         http: reqwest::Client::new(),
-        _dir: dir,
+        database,
         _shutdown: tx,
     })
 }

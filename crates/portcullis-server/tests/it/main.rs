@@ -1,7 +1,8 @@
-//! Integration tests: the real server on 127.0.0.1:0 with a temporary SQLite database, spoken to over
-//! HTTP.
+//! Integration tests: the real server on 127.0.0.1:0 with a temporary database, spoken to over
+//! HTTP. SQLite by default; `PORTCULLIS_TEST_DATABASE=postgres` runs every test on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod databases;
 mod helpers;
 
 mod client_auth;
@@ -14,3 +15,4 @@ mod registry;
 mod rotation;
 mod selection;
 pub mod sign_in;
+mod storage;

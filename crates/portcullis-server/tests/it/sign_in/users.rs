@@ -29,8 +29,8 @@ async fn declared_users_can_sign_in_with_a_hash_and_are_not_rehashed() {
         Vec::<(String, String)>::new(),
     )
     .unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("u.db").display());
+    let database = crate::databases::TestDatabase::for_suite().await;
+    let db = database.url.clone();
     let mut stored = None;
     for _ in 0..2 {
         let db = db.clone();

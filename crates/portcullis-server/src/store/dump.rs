@@ -1,0 +1,238 @@
+//! The JSON-lines format of `portcullis export` and `portcullis import`: one record per line, tagged
+//! by `kind`, bytes as unpadded base64url. It carries what a team needs to move from one database to
+//! another: server secrets (without the HMAC key, stored client secrets would no longer verify),
+//! clients, users, signing keys and consents. Codes, sessions and tokens are short-lived and stay
+//! behind.
+
+use super::sign_in::UserRow;
+use super::{ClientRow, KeyRow};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// A consent as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRow {
+    /// The user.
+    pub user_id: String,
+    /// The client.
+    pub client_id: String,
+    /// The scope allowed, space-separated.
+    pub scope: String,
+    /// When, Unix seconds.
+    pub granted_at: i64,
+}
+
+/// One line of an export.
+///
+/// ```
+/// use portcullis_server::store::{ConsentRow, DumpRecord};
+/// let line = DumpRecord::Consent(ConsentRow {
+///     user_id: "u1".into(), client_id: "c1".into(), scope: "openid".into(), granted_at: 1,
+/// }).to_line().unwrap();
+/// assert!(line.starts_with(r#"{"kind":"consent""#));
+/// assert_eq!(DumpRecord::from_line(&line).unwrap().kind(), "consent");
+/// ```
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum DumpRecord {
+    /// A key the server made for itself (the client-secret HMAC key).
+    ServerSecret {
+        /// Its name.
+        name: String,
+        /// Its bytes.
+        #[serde(with = "b64")]
+        value: Vec<u8>,
+    },
+    /// A client.
+    Client {
+        /// The client id.
+        client_id: String,
+        /// The keyed hash of its secret.
+        #[serde(with = "b64_opt", default)]
+        secret_hash: Option<Vec<u8>>,
+        /// RFC 7591 metadata, as the JSON text stored.
+        metadata: String,
+        /// Created, Unix seconds.
+        created_at: i64,
+        /// Last changed, Unix seconds.
+        updated_at: i64,
+    },
+    /// A user.
+    User(UserRecord),
+    /// A signing key, private part included.
+    Key {
+        /// Key id.
+        kid: String,
+        /// JWS algorithm.
+        alg: String,
+        /// PKCS#8 DER.
+        #[serde(with = "b64")]
+        private_der: Vec<u8>,
+        /// Created.
+        created_at: i64,
+        /// Starts signing.
+        activates_at: i64,
+        /// Stops signing.
+        retires_at: Option<i64>,
+    },
+    /// A consent.
+    Consent(ConsentRow),
+}
+
+/// A user line; the same fields as [`UserRow`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserRecord {
+    /// Internal id (the `sub`).
+    pub user_id: String,
+    /// Sign-in name.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: String,
+    /// Email.
+    pub email: Option<String>,
+    /// Whether the email is verified.
+    pub email_verified: bool,
+    /// Full name.
+    pub name: Option<String>,
+    /// Given name.
+    pub given_name: Option<String>,
+    /// Family name.
+    pub family_name: Option<String>,
+    /// Created.
+    pub created_at: i64,
+    /// Last changed.
+    pub updated_at: i64,
+}
+
+impl std::fmt::Debug for DumpRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Every kind but consent carries a secret or a hash of one.
+        write!(f, "DumpRecord({})", self.kind())
+    }
+}
+
+impl DumpRecord {
+    /// The `kind` tag.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DumpRecord::ServerSecret { .. } => "server_secret",
+            DumpRecord::Client { .. } => "client",
+            DumpRecord::User(_) => "user",
+            DumpRecord::Key { .. } => "key",
+            DumpRecord::Consent(_) => "consent",
+        }
+    }
+
+    /// One JSON line, without the newline.
+    pub fn to_line(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(self)
+    }
+
+    /// Parses one line.
+    pub fn from_line(line: &str) -> Result<DumpRecord, serde_json::Error> {
+        serde_json::from_str(line)
+    }
+
+    /// A client row as a record.
+    pub fn client(row: ClientRow) -> DumpRecord {
+        DumpRecord::Client {
+            client_id: row.client_id,
+            secret_hash: row.secret_hash,
+            metadata: row.metadata,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+
+    /// A key row as a record.
+    pub fn key(row: KeyRow) -> DumpRecord {
+        DumpRecord::Key {
+            kid: row.kid,
+            alg: row.alg,
+            private_der: row.private_der,
+            created_at: row.created_at,
+            activates_at: row.activates_at,
+            retires_at: row.retires_at,
+        }
+    }
+
+    /// A user row as a record.
+    pub fn user(u: UserRow) -> DumpRecord {
+        DumpRecord::User(UserRecord {
+            user_id: u.user_id,
+            username: u.username,
+            password_hash: u.password_hash,
+            email: u.email,
+            email_verified: u.email_verified,
+            name: u.name,
+            given_name: u.given_name,
+            family_name: u.family_name,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        })
+    }
+}
+
+impl From<&UserRecord> for UserRow {
+    fn from(u: &UserRecord) -> UserRow {
+        UserRow {
+            user_id: u.user_id.clone(),
+            username: u.username.clone(),
+            password_hash: u.password_hash.clone(),
+            email: u.email.clone(),
+            email_verified: u.email_verified,
+            name: u.name.clone(),
+            given_name: u.given_name.clone(),
+            family_name: u.family_name.clone(),
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// Everything a store holds that an export carries, in the order an import must write it.
+pub async fn export(store: &dyn super::Store) -> Result<Vec<DumpRecord>, super::StoreError> {
+    let mut records = Vec::new();
+    for (name, value) in store.server_secrets().await? {
+        records.push(DumpRecord::ServerSecret { name, value });
+    }
+    records.extend(store.clients().await?.into_iter().map(DumpRecord::client));
+    records.extend(store.users().await?.into_iter().map(DumpRecord::user));
+    records.extend(store.signing_keys().await?.into_iter().map(DumpRecord::key));
+    records.extend(store.consents().await?.into_iter().map(DumpRecord::Consent));
+    Ok(records)
+}
+
+mod b64 {
+    use super::*;
+    pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&URL_SAFE_NO_PAD.encode(v))
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let text = String::deserialize(d)?;
+        URL_SAFE_NO_PAD
+            .decode(text.as_bytes())
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+mod b64_opt {
+    use super::*;
+    pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(bytes) => s.serialize_some(&URL_SAFE_NO_PAD.encode(bytes)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
+        match Option::<String>::deserialize(d)? {
+            Some(text) => URL_SAFE_NO_PAD
+                .decode(text.as_bytes())
+                .map(Some)
+                .map_err(serde::de::Error::custom),
+            None => Ok(None),
+        }
+    }
+}

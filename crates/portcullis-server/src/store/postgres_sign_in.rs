@@ -1,0 +1,420 @@
+//! [`SignInStore`] on PostgreSQL. Every exchange (code redemption, refresh rotation) is one
+//! transaction whose deciding statement is a conditional update. Under READ COMMITTED a second
+//! concurrent update of the same row waits for the first to commit and then re-checks its `WHERE`,
+//! so of two attempts, on one instance or two, exactly one changes a row.
+
+use super::sign_in::{CodeRow, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
+use super::{PostgresStore, StoreError};
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+fn user_from(row: &PgRow) -> Result<UserRow, sqlx::Error> {
+    Ok(UserRow {
+        user_id: row.try_get("user_id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        email: row.try_get("email")?,
+        email_verified: row.try_get("email_verified")?,
+        name: row.try_get("name")?,
+        given_name: row.try_get("given_name")?,
+        family_name: row.try_get("family_name")?,
+        created_at: row.try_get("created_at")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+fn grant_from(row: &PgRow) -> Result<GrantRow, sqlx::Error> {
+    Ok(GrantRow {
+        grant_id: row.try_get("grant_id")?,
+        client_id: row.try_get("client_id")?,
+        user_id: row.try_get("user_id")?,
+        scope: row.try_get("scope")?,
+        auth_time: row.try_get("auth_time")?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        revoked_at: row.try_get("revoked_at")?,
+    })
+}
+
+async fn insert_tokens(
+    tx: &mut sqlx::PgConnection,
+    grant_id: &str,
+    tokens: &IssuedTokens,
+) -> Result<(), StoreError> {
+    if let Some(r) = &tokens.refresh {
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, grant_id, issued_at, idle_expires_at, rotated_at)
+             VALUES ($1, $2, $3, $4, NULL)",
+        )
+        .bind(&r.token_hash)
+        .bind(grant_id)
+        .bind(r.issued_at)
+        .bind(r.idle_expires_at)
+        .execute(&mut *tx)
+        .await?;
+    }
+    sqlx::query("INSERT INTO grant_access_tokens (jti, grant_id, expires_at) VALUES ($1, $2, $3)")
+        .bind(&tokens.access.jti)
+        .bind(grant_id)
+        .bind(tokens.access.expires_at)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+const USER_COLUMNS_INSERT: &str = "INSERT INTO users (user_id, username, password_hash, email,
+    email_verified, name, given_name, family_name, created_at, updated_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+
+#[async_trait]
+impl SignInStore for PostgresStore {
+    async fn insert_user(&self, u: &UserRow) -> Result<(), StoreError> {
+        let result = sqlx::query(USER_COLUMNS_INSERT)
+            .bind(&u.user_id)
+            .bind(&u.username)
+            .bind(&u.password_hash)
+            .bind(&u.email)
+            .bind(u.email_verified)
+            .bind(&u.name)
+            .bind(&u.given_name)
+            .bind(&u.family_name)
+            .bind(u.created_at)
+            .bind(u.updated_at)
+            .execute(&self.pool)
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                format!("a user named '{}' exists already", u.username),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn update_user(&self, u: &UserRow) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE users SET username = $1, password_hash = $2, email = $3, email_verified = $4,
+             name = $5, given_name = $6, family_name = $7, updated_at = $8 WHERE user_id = $9",
+        )
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(&u.email)
+        .bind(u.email_verified)
+        .bind(&u.name)
+        .bind(&u.given_name)
+        .bind(&u.family_name)
+        .bind(u.updated_at)
+        .bind(&u.user_id)
+        .execute(&self.pool)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query("DELETE FROM users WHERE username = $1")
+            .bind(username)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+
+    async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM users WHERE user_id = $1")
+            .bind(user_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+
+    async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
+    }
+
+    async fn insert_session(
+        &self,
+        session_hash: &[u8],
+        user_id: &str,
+        auth_time: i64,
+        expires_at: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO sessions (session_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(session_hash)
+        .bind(user_id)
+        .bind(auth_time)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn session(
+        &self,
+        session_hash: &[u8],
+        now: i64,
+    ) -> Result<Option<(String, i64)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT user_id, auth_time FROM sessions WHERE session_hash = $1 AND expires_at > $2",
+        )
+        .bind(session_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(match row {
+            Some(r) => Some((r.try_get("user_id")?, r.try_get("auth_time")?)),
+            None => None,
+        })
+    }
+
+    async fn delete_session(&self, session_hash: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM sessions WHERE session_hash = $1")
+            .bind(session_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn consent(&self, user_id: &str, client_id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT scope FROM consents WHERE user_id = $1 AND client_id = $2")
+                .bind(user_id)
+                .bind(client_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn save_consent(
+        &self,
+        user_id: &str,
+        client_id: &str,
+        scope: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
+             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope,
+             granted_at = excluded.granted_at",
+        )
+        .bind(user_id)
+        .bind(client_id)
+        .bind(scope)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn insert_code(&self, c: &CodeRow) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri,
+             redirect_uri_sent, code_challenge, scope, nonce, auth_time, expires_at, used_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+        )
+        .bind(&c.code_hash)
+        .bind(&c.client_id)
+        .bind(&c.user_id)
+        .bind(&c.redirect_uri)
+        .bind(c.redirect_uri_sent)
+        .bind(&c.code_challenge)
+        .bind(&c.scope)
+        .bind(&c.nonce)
+        .bind(c.auth_time)
+        .bind(c.expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn code(&self, code_hash: &[u8]) -> Result<Option<CodeRow>, StoreError> {
+        let row = sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
+            .bind(code_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        let Some(r) = row else { return Ok(None) };
+        Ok(Some(CodeRow {
+            code_hash: r.try_get("code_hash")?,
+            client_id: r.try_get("client_id")?,
+            user_id: r.try_get("user_id")?,
+            redirect_uri: r.try_get("redirect_uri")?,
+            redirect_uri_sent: r.try_get("redirect_uri_sent")?,
+            code_challenge: r.try_get("code_challenge")?,
+            scope: r.try_get("scope")?,
+            nonce: r.try_get("nonce")?,
+            auth_time: r.try_get("auth_time")?,
+            expires_at: r.try_get("expires_at")?,
+            used_at: r.try_get("used_at")?,
+        }))
+    }
+
+    async fn redeem_code(
+        &self,
+        code_hash: &[u8],
+        now: i64,
+        g: &GrantRow,
+        tokens: &IssuedTokens,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let claimed = sqlx::query(
+            "UPDATE authorization_codes SET used_at = $1, grant_id = $2
+             WHERE code_hash = $3 AND used_at IS NULL",
+        )
+        .bind(now)
+        .bind(&g.grant_id)
+        .bind(code_hash)
+        .execute(&mut *tx)
+        .await?;
+        if claimed.rows_affected() != 1 {
+            return Ok(false);
+        }
+        sqlx::query(
+            "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at,
+             expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+        )
+        .bind(&g.grant_id)
+        .bind(&g.client_id)
+        .bind(&g.user_id)
+        .bind(&g.scope)
+        .bind(g.auth_time)
+        .bind(g.created_at)
+        .bind(g.expires_at)
+        .execute(&mut *tx)
+        .await?;
+        insert_tokens(&mut tx, &g.grant_id, tokens).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn revoke_grant_of_code(&self, code_hash: &[u8], now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE revoked_at IS NULL AND grant_id =
+             (SELECT grant_id FROM authorization_codes WHERE code_hash = $2)",
+        )
+        .bind(now)
+        .bind(code_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn refresh_token(
+        &self,
+        token_hash: &[u8],
+    ) -> Result<Option<(RefreshRow, GrantRow)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT r.token_hash, r.issued_at, r.idle_expires_at, r.rotated_at, g.*
+             FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id
+             WHERE r.token_hash = $1",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let grant = grant_from(&r)?;
+        let refresh = RefreshRow {
+            token_hash: r.try_get("token_hash")?,
+            grant_id: grant.grant_id.clone(),
+            issued_at: r.try_get("issued_at")?,
+            idle_expires_at: r.try_get("idle_expires_at")?,
+            rotated_at: r.try_get("rotated_at")?,
+        };
+        Ok(Some((refresh, grant)))
+    }
+
+    async fn rotate_refresh(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+        tokens: &IssuedTokens,
+        invalidate_successors: bool,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let grant_id: Option<String> =
+            sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(grant_id) = grant_id else {
+            return Ok(false);
+        };
+        // Exchanges within one grant take turns, as SQLite's single writer makes them do: the
+        // grace-period path deletes and inserts rather than updating one row.
+        sqlx::query("SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE")
+            .bind(&grant_id)
+            .execute(&mut *tx)
+            .await?;
+        let claimed = if invalidate_successors {
+            // The successor whose response was lost goes away entirely, so presenting it later is
+            // an unknown token rather than a reuse.
+            sqlx::query("DELETE FROM refresh_tokens WHERE grant_id = $1 AND rotated_at IS NULL")
+                .bind(&grant_id)
+                .execute(&mut *tx)
+                .await?;
+            true
+        } else {
+            sqlx::query(
+                "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL",
+            )
+            .bind(now)
+            .bind(token_hash)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                == 1
+        };
+        if !claimed {
+            return Ok(false);
+        }
+        insert_tokens(&mut tx, &grant_id, tokens).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(grant_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        let revoked: Option<i64> = sqlx::query_scalar(
+            "SELECT 1::BIGINT FROM revoked_access_tokens WHERE jti = $1
+             UNION ALL
+             SELECT 1::BIGINT FROM grant_access_tokens a JOIN grants g ON g.grant_id = a.grant_id
+             WHERE a.jti = $1 AND g.revoked_at IS NOT NULL
+             LIMIT 1",
+        )
+        .bind(jti)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(revoked.is_some())
+    }
+
+    async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
+             ON CONFLICT (jti) DO NOTHING",
+        )
+        .bind(jti)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,493 @@
+//! The storage contract, run against both backends (PostgreSQL where reachable; with `CI=true` it
+//! must be). Concurrency is real: the racing calls go through separate pool connections.
+
+use crate::databases::TestDatabase;
+use portcullis_core::Algorithm;
+use portcullis_core::UnixTime;
+use portcullis_server::keys;
+use portcullis_server::store::sign_in::{
+    CodeRow, GrantRow, IssuedAccessToken, IssuedTokens, RefreshRow, UserRow,
+};
+use portcullis_server::store::{self, ClientRow, DumpRecord, Store, StoreError, StoreOptions};
+use std::sync::Arc;
+use std::time::Duration;
+
+const NOW: i64 = 1_800_000_000;
+
+async fn open(db: &TestDatabase) -> Arc<dyn Store> {
+    store::open(&db.url).await.unwrap()
+}
+
+fn user(id: &str) -> UserRow {
+    UserRow {
+        user_id: id.into(),
+        username: format!("name-{id}"),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA".into(),
+        email: Some(format!("{id}@example.com")),
+        email_verified: true,
+        name: None,
+        given_name: None,
+        family_name: None,
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+fn code(hash: &[u8], expires_at: i64) -> CodeRow {
+    CodeRow {
+        code_hash: hash.to_vec(),
+        client_id: "c1".into(),
+        user_id: "u1".into(),
+        redirect_uri: "https://app.example/cb".into(),
+        redirect_uri_sent: true,
+        code_challenge: Some("x".repeat(43)),
+        scope: "openid".into(),
+        nonce: None,
+        auth_time: NOW,
+        expires_at,
+        used_at: None,
+    }
+}
+
+fn grant(id: &str, expires_at: i64) -> GrantRow {
+    GrantRow {
+        grant_id: id.into(),
+        client_id: "c1".into(),
+        user_id: "u1".into(),
+        scope: "openid offline_access".into(),
+        auth_time: NOW,
+        created_at: NOW,
+        expires_at,
+        revoked_at: None,
+    }
+}
+
+fn tokens(refresh: &[u8], grant_id: &str, jti: &str, expires_at: i64) -> IssuedTokens {
+    IssuedTokens {
+        refresh: Some(RefreshRow {
+            token_hash: refresh.to_vec(),
+            grant_id: grant_id.into(),
+            issued_at: NOW,
+            idle_expires_at: NOW + 3600,
+            rotated_at: None,
+        }),
+        access: IssuedAccessToken {
+            jti: jti.into(),
+            expires_at,
+        },
+    }
+}
+
+async fn with_user(store: &dyn Store) {
+    store.insert_user(&user("u1")).await.unwrap();
+}
+
+#[tokio::test]
+async fn of_concurrent_code_redemptions_exactly_one_wins() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        with_user(store.as_ref()).await;
+        store.insert_code(&code(b"code-1", NOW + 60)).await.unwrap();
+        let attempts = (0..8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let g = grant(&format!("g{i}"), NOW + 86_400);
+                let t = tokens(
+                    format!("r{i}").as_bytes(),
+                    &g.grant_id,
+                    &format!("j{i}"),
+                    NOW + 900,
+                );
+                store.redeem_code(b"code-1", NOW, &g, &t).await.unwrap()
+            })
+        });
+        let wins = futures_count(attempts).await;
+        assert_eq!(wins, 1, "{}: one redemption wins", db.backend());
+        let rows = store.traffic_rows().await.unwrap();
+        assert_eq!(rows.grants, 1, "{}: losers wrote nothing", db.backend());
+        assert_eq!(rows.refresh_tokens, 1, "{}", db.backend());
+        assert_eq!(rows.grant_access_tokens, 1, "{}", db.backend());
+    }
+}
+
+async fn futures_count(tasks: impl Iterator<Item = tokio::task::JoinHandle<bool>>) -> usize {
+    let mut wins = 0;
+    for task in tasks.collect::<Vec<_>>() {
+        if task.await.unwrap() {
+            wins += 1;
+        }
+    }
+    wins
+}
+
+#[tokio::test]
+async fn of_concurrent_refresh_rotations_exactly_one_wins() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        with_user(store.as_ref()).await;
+        store.insert_code(&code(b"code-2", NOW + 60)).await.unwrap();
+        let g = grant("g", NOW + 86_400);
+        assert!(
+            store
+                .redeem_code(b"code-2", NOW, &g, &tokens(b"r0", "g", "j0", NOW + 900))
+                .await
+                .unwrap()
+        );
+        let attempts = (1..=8).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let t = tokens(format!("r{i}").as_bytes(), "g", &format!("j{i}"), NOW + 900);
+                store
+                    .rotate_refresh(b"r0", NOW + 1, &t, false)
+                    .await
+                    .unwrap()
+            })
+        });
+        assert_eq!(futures_count(attempts).await, 1, "{}", db.backend());
+        let rows = store.traffic_rows().await.unwrap();
+        assert_eq!(
+            rows.refresh_tokens,
+            2,
+            "{}: the old one and one successor",
+            db.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn concurrent_key_rotations_leave_one_key_in_service() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        let now = UnixTime(NOW);
+        keys::ensure_signing_keys(store.as_ref(), now)
+            .await
+            .unwrap();
+        let rotations = (0..4).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                keys::rotate(store.as_ref(), Algorithm::ES256, now, 60)
+                    .await
+                    .unwrap()
+            })
+        });
+        for r in rotations.collect::<Vec<_>>() {
+            r.await.unwrap();
+        }
+        let es256: Vec<_> = store
+            .signing_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k.alg == "ES256")
+            .collect();
+        assert_eq!(es256.len(), 5, "{}", db.backend());
+        let unretired = es256.iter().filter(|k| k.retires_at.is_none()).count();
+        assert_eq!(unretired, 1, "{}: exactly one key signs on", db.backend());
+    }
+}
+
+#[tokio::test]
+async fn clean_up_deletes_what_is_expired_and_keeps_what_is_live() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        with_user(store.as_ref()).await;
+        // 30 expired codes and one live one.
+        for i in 0..30u8 {
+            store
+                .insert_code(&code(&[b'c', i], NOW - 7200))
+                .await
+                .unwrap();
+        }
+        store.insert_code(&code(b"live", NOW + 60)).await.unwrap();
+        // A grant whose refresh token idled out and whose access token expired.
+        store
+            .insert_code(&code(b"old-grant", NOW + 60))
+            .await
+            .unwrap();
+        let old = grant("old", NOW - 1);
+        let mut t = tokens(b"old-r", "old", "old-j", NOW - 10);
+        if let Some(r) = t.refresh.as_mut() {
+            r.idle_expires_at = NOW - 10;
+        }
+        assert!(
+            store
+                .redeem_code(b"old-grant", NOW - 100, &old, &t)
+                .await
+                .unwrap()
+        );
+        // A live grant.
+        store
+            .insert_code(&code(b"new-grant", NOW + 60))
+            .await
+            .unwrap();
+        let fresh = grant("new", NOW + 86_400);
+        assert!(
+            store
+                .redeem_code(
+                    b"new-grant",
+                    NOW,
+                    &fresh,
+                    &tokens(b"new-r", "new", "new-j", NOW + 900)
+                )
+                .await
+                .unwrap()
+        );
+        store
+            .insert_session(b"s-old", "u1", NOW - 10, NOW - 1)
+            .await
+            .unwrap();
+        store
+            .insert_session(b"s-new", "u1", NOW, NOW + 3600)
+            .await
+            .unwrap();
+        store
+            .revoke_access_token("deny-old", NOW - 1)
+            .await
+            .unwrap();
+        store
+            .revoke_access_token("deny-new", NOW + 900)
+            .await
+            .unwrap();
+
+        let mut rounds = 0;
+        loop {
+            rounds += 1;
+            let purged = store.purge_expired(NOW, 10).await.unwrap();
+            if !purged.may_have_more(10) {
+                break;
+            }
+            assert!(rounds < 10);
+        }
+        assert!(rounds >= 3, "{}: 30 codes in batches of 10", db.backend());
+        let rows = store.traffic_rows().await.unwrap();
+        assert_eq!(
+            rows.codes,
+            3,
+            "{}: live, old-grant, new-grant codes",
+            db.backend()
+        );
+        assert_eq!(rows.sessions, 1, "{}", db.backend());
+        assert_eq!(rows.grants, 1, "{}", db.backend());
+        assert_eq!(rows.refresh_tokens, 1, "{}", db.backend());
+        assert_eq!(rows.grant_access_tokens, 1, "{}", db.backend());
+        assert_eq!(rows.revoked_access_tokens, 1, "{}", db.backend());
+        assert!(store.session(b"s-new", NOW).await.unwrap().is_some());
+        assert!(store.access_token_revoked("deny-new").await.unwrap());
+        assert!(store.refresh_token(b"new-r").await.unwrap().is_some());
+        assert!(store.code(b"live").await.unwrap().is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_grant_stays_until_its_access_tokens_expire() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        with_user(store.as_ref()).await;
+        store.insert_code(&code(b"k", NOW + 60)).await.unwrap();
+        let g = grant("g", NOW + 86_400);
+        assert!(
+            store
+                .redeem_code(b"k", NOW, &g, &tokens(b"r", "g", "j", NOW + 900))
+                .await
+                .unwrap()
+        );
+        store.revoke_grant("g", NOW + 1).await.unwrap();
+        store.purge_expired(NOW + 2, 100).await.unwrap();
+        assert!(
+            store.access_token_revoked("j").await.unwrap(),
+            "{}: its access token must still read as revoked",
+            db.backend()
+        );
+        store.purge_expired(NOW + 901, 100).await.unwrap();
+        let rows = store.traffic_rows().await.unwrap();
+        assert_eq!(
+            (rows.grants, rows.refresh_tokens),
+            (0, 0),
+            "{}",
+            db.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn migration_status_lists_every_step_and_a_newer_schema_is_refused() {
+    for db in TestDatabase::both().await {
+        let options = StoreOptions {
+            migrate: false,
+            ..StoreOptions::default()
+        };
+        let fresh = store::open_with(&db.url, &options).await.unwrap();
+        let before = fresh.migration_status().await.unwrap();
+        assert_eq!(before.current, 0);
+        assert_eq!(before.pending(), before.migrations.len());
+        fresh.migrate().await.unwrap();
+        let after = fresh.migration_status().await.unwrap();
+        assert_eq!(after.pending(), 0, "{}", db.backend());
+        assert_eq!(after.current, after.known);
+        fresh.migrate().await.unwrap();
+
+        // A later Portcullis recorded version 999: this one must not touch the database.
+        run_sql(
+            &db,
+            "INSERT INTO portcullis_migrations VALUES (999, 'future', 0)",
+        )
+        .await;
+        match store::open(&db.url).await {
+            Err(StoreError::NewerSchema { found: 999, .. }) => {}
+            Err(other) => panic!("{}: unexpected {other}", db.backend()),
+            Ok(_) => panic!("{}: a newer schema must be refused", db.backend()),
+        }
+    }
+}
+
+async fn run_sql(db: &TestDatabase, sql: &'static str) {
+    use sqlx::Connection;
+    if db.backend() == "postgres" {
+        let mut conn = sqlx::PgConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_is_reported_as_such() {
+    let options = StoreOptions {
+        acquire_timeout: Duration::from_secs(2),
+        ..StoreOptions::default()
+    };
+    // Port 1 on loopback: nothing listens there.
+    match store::open_with("postgres://postgres@127.0.0.1:1/none", &options).await {
+        Err(error @ StoreError::Unreachable(_)) => {
+            let text = error.to_string();
+            assert!(text.contains("cannot connect"), "{text}");
+        }
+        Err(other) => panic!("unexpected {other:?}"),
+        Ok(_) => panic!("nothing listens on port 1"),
+    }
+}
+
+fn client_row(id: &str) -> ClientRow {
+    ClientRow {
+        client_id: id.into(),
+        secret_hash: Some(vec![7; 32]),
+        metadata: r#"{"scope":"read"}"#.into(),
+        created_at: NOW,
+        updated_at: NOW,
+    }
+}
+
+#[tokio::test]
+async fn export_then_import_copies_everything_between_backends() {
+    let dbs = TestDatabase::both().await;
+    // SQLite to SQLite always; SQLite to PostgreSQL and back where PostgreSQL is present.
+    let mut pairs = vec![(TestDatabase::sqlite(), TestDatabase::sqlite())];
+    if dbs.len() == 2 {
+        pairs.push((
+            TestDatabase::sqlite(),
+            TestDatabase::postgres().await.unwrap(),
+        ));
+        pairs.push((
+            TestDatabase::postgres().await.unwrap(),
+            TestDatabase::sqlite(),
+        ));
+    }
+    for (from_db, to_db) in &pairs {
+        let from = open(from_db).await;
+        let secret = from
+            .server_secret("client_secret_hmac", &[1; 32])
+            .await
+            .unwrap();
+        keys::ensure_signing_keys(from.as_ref(), UnixTime(NOW))
+            .await
+            .unwrap();
+        from.insert_client(&client_row("svc")).await.unwrap();
+        with_user(from.as_ref()).await;
+        from.save_consent("u1", "svc", "openid", NOW).await.unwrap();
+        let dump = store::dump::export(from.as_ref()).await.unwrap();
+        let lines: Vec<String> = dump.iter().map(|r| r.to_line().unwrap()).collect();
+        let parsed: Vec<DumpRecord> = lines
+            .iter()
+            .map(|l| DumpRecord::from_line(l).unwrap())
+            .collect();
+
+        let to = open(to_db).await;
+        to.import(&parsed).await.unwrap();
+        let label = format!("{} -> {}", from_db.backend(), to_db.backend());
+        assert_eq!(
+            to.server_secret("client_secret_hmac", &[9; 32])
+                .await
+                .unwrap(),
+            secret,
+            "{label}"
+        );
+        assert_eq!(
+            to.clients().await.unwrap(),
+            from.clients().await.unwrap(),
+            "{label}"
+        );
+        assert_eq!(
+            to.users().await.unwrap(),
+            from.users().await.unwrap(),
+            "{label}"
+        );
+        assert_eq!(
+            to.signing_keys().await.unwrap(),
+            from.signing_keys().await.unwrap(),
+            "{label}"
+        );
+        assert_eq!(
+            to.consents().await.unwrap(),
+            from.consents().await.unwrap(),
+            "{label}"
+        );
+
+        // A second import into the now non-empty database is refused and writes nothing.
+        let before = to.revision().await.unwrap();
+        match to.import(&parsed).await {
+            Err(StoreError::ImportRefused(_)) => {}
+            other => panic!("{label}: expected a refusal, got {other:?}"),
+        }
+        assert_eq!(to.revision().await.unwrap(), before);
+    }
+}
+
+#[tokio::test]
+async fn a_failed_import_writes_nothing() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        let records = vec![
+            DumpRecord::client(client_row("a")),
+            DumpRecord::client(client_row("a")),
+        ];
+        assert!(matches!(
+            store.import(&records).await,
+            Err(StoreError::ImportRefused(_))
+        ));
+        assert!(
+            store.clients().await.unwrap().is_empty(),
+            "{}",
+            db.backend()
+        );
+    }
+}
+
+#[tokio::test]
+async fn postgres_notifies_other_instances_of_changes() {
+    let Some(db) = TestDatabase::postgres().await else {
+        return;
+    };
+    let a = open(&db).await;
+    let b = open(&db).await;
+    let mut feed = b
+        .change_feed()
+        .await
+        .unwrap()
+        .expect("PostgreSQL has a change feed");
+    a.insert_client(&client_row("notified")).await.unwrap();
+    tokio::time::timeout(Duration::from_secs(2), feed.changed())
+        .await
+        .expect("a notification within 2 s");
+    assert!(b.client("notified").await.unwrap().is_some());
+}
