@@ -33,6 +33,23 @@ enum Command {
     /// Create, list, show and delete users, and set their passwords.
     #[command(subcommand)]
     User(cmd::user::UserCommand),
+    /// Apply pending database migrations (or, with `status`, show them).
+    Migrate {
+        /// What to do; nothing means apply.
+        #[command(subcommand)]
+        command: Option<cmd::migrate::MigrateCommand>,
+    },
+    /// Write clients, users, signing keys, consents and server secrets as JSON lines.
+    Export {
+        /// Write to this file (created mode 0600) instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Read an export into an empty database (for example a new PostgreSQL one).
+    Import {
+        /// The export file, or - for standard input.
+        input: std::path::PathBuf,
+    },
     /// Get a client credentials token (from flags, the environment or .env), cached on disk.
     Token(cmd::token::TokenArgs),
     /// Sign in through the browser (authorization code with PKCE) and keep the tokens.
@@ -77,6 +94,9 @@ fn main() -> ExitCode {
             Command::Client(c) => cmd::client::run(config, c).await,
             Command::Keys(c) => cmd::keys::run(config, c).await,
             Command::User(c) => cmd::user::run(config, c).await,
+            Command::Migrate { command } => cmd::migrate::run(config, command).await,
+            Command::Export { output } => cmd::migrate::export(config, output).await,
+            Command::Import { input } => cmd::migrate::import(config, input).await,
             Command::Token(_) | Command::Login(_) | Command::Call(_) | Command::Decode { .. } => {
                 Ok(())
             }

@@ -5,6 +5,7 @@
 mod databases;
 mod helpers;
 
+mod cleanup;
 mod client_auth;
 mod declarative;
 mod discovery;

@@ -4,6 +4,7 @@ pub mod client;
 pub mod decode;
 pub mod keys;
 pub mod login;
+pub mod migrate;
 pub mod serve;
 pub mod token;
 pub mod user;
@@ -17,7 +18,8 @@ pub async fn open(
     config: &portcullis_server::Config,
 ) -> anyhow::Result<(Arc<dyn Store>, SecretHasher)> {
     let url = portcullis_server::config::redact_url(&config.database);
-    let store = store::open(&config.database)
+    let options = portcullis_server::startup::store_options(config);
+    let store = store::open_with(&config.database, &options)
         .await
         .map_err(|e| anyhow::anyhow!("database {url}: {e}"))?;
     let hasher = SecretHasher::load(store.as_ref())

@@ -138,9 +138,12 @@ impl Drop for ServerProcess {
 
 /// `client create --json` in `dir`; returns (client_id, client_secret).
 pub fn create_client(dir: &Path, args: &[&str]) -> (String, String) {
-    let (ok, out, err) = run(portcullis(dir)
-        .args(["client", "create", "--json"])
-        .args(args));
+    create_client_with(&mut portcullis(dir), args)
+}
+
+/// `client create --json` with a prepared command (for example one naming another database).
+pub fn create_client_with(command: &mut Command, args: &[&str]) -> (String, String) {
+    let (ok, out, err) = run(command.args(["client", "create", "--json"]).args(args));
     assert!(ok, "{err}");
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     (

@@ -3,10 +3,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod helpers;
+mod postgres;
 
 mod admin;
 mod client_cli;
 mod config;
+mod database;
+mod instances;
 mod keys;
 mod serve;
 mod users;

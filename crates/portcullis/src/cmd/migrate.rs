@@ -1,0 +1,142 @@
+//! `portcullis migrate [status]`, `portcullis export` and `portcullis import`: the database
+//! operations an operator runs by hand.
+
+use clap::Subcommand;
+use portcullis_server::Config;
+use portcullis_server::store::{self, DumpRecord, MigrationStatus, Store, StoreOptions};
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `portcullis migrate` subcommands; none means apply.
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Show which migrations are applied and which are pending, changing nothing.
+    Status,
+}
+
+async fn open(config: &Config, migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
+    let options = StoreOptions {
+        migrate,
+        ..portcullis_server::startup::store_options(config)
+    };
+    let url = portcullis_server::config::redact_url(&config.database);
+    store::open_with(&config.database, &options)
+        .await
+        .map_err(|e| anyhow::anyhow!("database {url}: {e}"))
+}
+
+/// Applies pending migrations, or shows the status.
+pub async fn run(config: Config, command: Option<MigrateCommand>) -> anyhow::Result<()> {
+    let store = open(&config, false).await?;
+    let url = portcullis_server::config::redact_url(&config.database);
+    if command.is_none() {
+        let pending = store.migration_status().await?.pending();
+        store
+            .migrate()
+            .await
+            .map_err(|e| anyhow::anyhow!("database {url}: {e}"))?;
+        eprintln!("applied {pending} migration(s) to {url}");
+    }
+    print_status(&url, &store.migration_status().await?);
+    Ok(())
+}
+
+fn print_status(url: &str, status: &MigrationStatus) {
+    println!("database: {url}");
+    for m in &status.migrations {
+        let state = match m.applied_at {
+            Some(at) => format!("applied at {at}"),
+            None => "pending".to_owned(),
+        };
+        println!("  {:>4}  {:<12} {state}", m.version, m.name);
+    }
+    if status.current > status.known {
+        println!(
+            "the schema (version {}) is newer than this portcullis (version {}): upgrade portcullis",
+            status.current, status.known
+        );
+    } else {
+        println!(
+            "schema version {} of {}; {} pending",
+            status.current,
+            status.known,
+            status.pending()
+        );
+    }
+}
+
+/// Writes clients, users, keys, consents and server secrets as JSON lines.
+pub async fn export(config: Config, output: Option<PathBuf>) -> anyhow::Result<()> {
+    let store = open(&config, true).await?;
+    let records = store::dump::export(store.as_ref()).await?;
+    let mut text = String::new();
+    for record in &records {
+        text.push_str(&record.to_line()?);
+        text.push('\n');
+    }
+    match output {
+        Some(path) => {
+            write_private(&path, text.as_bytes())?;
+            eprintln!("exported {} records to {}", records.len(), path.display());
+        }
+        None => {
+            std::io::stdout().write_all(text.as_bytes())?;
+            eprintln!("exported {} records", records.len());
+        }
+    }
+    eprintln!("the export holds private signing keys and secret hashes: keep it like the database");
+    Ok(())
+}
+
+/// The export holds private keys: create it readable by its owner only, and never overwrite.
+fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let mut open = std::fs::OpenOptions::new();
+    open.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    let mut file = open
+        .open(path)
+        .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    Ok(())
+}
+
+/// Reads an export (a file, or `-` for standard input) into an empty database in one transaction.
+pub async fn import(config: Config, input: PathBuf) -> anyhow::Result<()> {
+    let reader: Box<dyn BufRead> = if input.as_os_str() == "-" {
+        Box::new(std::io::stdin().lock())
+    } else {
+        let file = std::fs::File::open(&input)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", input.display()))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let mut records = Vec::new();
+    for (n, line) in reader.lines().enumerate() {
+        let line = line?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let record = DumpRecord::from_line(&line).map_err(|e| {
+            anyhow::anyhow!("{}:{}: not an export record: {e}", input.display(), n + 1)
+        })?;
+        records.push(record);
+    }
+    let store = open(&config, true).await?;
+    let url = portcullis_server::config::redact_url(&config.database);
+    store
+        .import(&records)
+        .await
+        .map_err(|e| anyhow::anyhow!("database {url}: {e}"))?;
+    let count = |kind: &str| records.iter().filter(|r| r.kind() == kind).count();
+    eprintln!(
+        "imported {} clients, {} users, {} keys, {} consents and {} server secrets into {url}",
+        count("client"),
+        count("user"),
+        count("key"),
+        count("consent"),
+        count("server_secret"),
+    );
+    Ok(())
+}
