@@ -40,3 +40,32 @@ stop_server() {
 json_field() {
   sed -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/"
 }
+
+# collect_refresh_tokens BASE CLIENT_ID CLIENT_SECRET COUNT FILE: signs the user `bench` (password
+# $BENCH_USER_PASSWORD) in at BASE once with curl, then runs the authorization code flow COUNT times
+# and appends each refresh token to FILE. The client must be first-party with redirect
+# http://127.0.0.1/cb and scope api.
+collect_refresh_tokens() {
+  local at="$1" id="$2" secret="$3" count="$4" out="$5"
+  local verifier="bench-verifier-0123456789-0123456789-0123456789"
+  local challenge authorize jar page csrf location code answer
+  challenge="$(printf '%s' "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')"
+  authorize="$at/authorize?response_type=code&client_id=$id&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&scope=api&code_challenge=$challenge&code_challenge_method=S256"
+  jar="$(mktemp)"
+  page="$(curl -s -c "$jar" -b "$jar" "$authorize")"
+  csrf="$(printf '%s' "$page" | grep -o 'name="csrf" value="[^"]*"' | sed -E 's/.*value="([^"]*)"/\1/')"
+  curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf=$csrf" \
+    -d action=login -d username=bench --data-urlencode "password=$BENCH_USER_PASSWORD" \
+    -d response_type=code -d client_id="$id" --data-urlencode redirect_uri=http://127.0.0.1/cb \
+    -d scope=api -d code_challenge="$challenge" -d code_challenge_method=S256 \
+    -X POST "$at/authorize"
+  for _ in $(seq "$count"); do
+    location="$(curl -s -o /dev/null -w '%{redirect_url}' -b "$jar" "$authorize")"
+    code="$(printf '%s' "$location" | sed -E 's/.*[?&]code=([^&]+).*/\1/')"
+    answer="$(curl -s "$at/token" -d grant_type=authorization_code -d code="$code" \
+      --data-urlencode redirect_uri=http://127.0.0.1/cb -d code_verifier="$verifier" \
+      -d client_id="$id" -d client_secret="$secret")"
+    printf '%s\n' "$answer" | json_field refresh_token >>"$out"
+  done
+  rm -f "$jar"
+}

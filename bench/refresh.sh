@@ -30,29 +30,10 @@ client_id="$(printf '%s' "$created" | json_field client_id)"
 client_secret="$(printf '%s' "$created" | json_field client_secret)"
 sleep 0.5
 
-verifier="bench-verifier-0123456789-0123456789-0123456789"
-challenge="$(printf '%s' "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=')"
-authorize="$base/authorize?response_type=code&client_id=$client_id&redirect_uri=http%3A%2F%2F127.0.0.1%2Fcb&scope=api&code_challenge=$challenge&code_challenge_method=S256"
-jar="$work/cookies"
-page="$(curl -s -c "$jar" -b "$jar" "$authorize")"
-csrf="$(printf '%s' "$page" | grep -o 'name="csrf" value="[^"]*"' | sed -E 's/.*value="([^"]*)"/\1/')"
-curl -s -o /dev/null -c "$jar" -b "$jar" --data-urlencode "csrf=$csrf" \
-  -d action=login -d username=bench --data-urlencode "password=$BENCH_USER_PASSWORD" \
-  -d response_type=code -d client_id="$client_id" --data-urlencode redirect_uri=http://127.0.0.1/cb \
-  -d scope=api -d code_challenge="$challenge" -d code_challenge_method=S256 \
-  -X POST "$base/authorize"
-
 pool=$((connections * 4))
 tokens="$work/tokens"
 : >"$tokens"
-for _ in $(seq "$pool"); do
-  location="$(curl -s -o /dev/null -w '%{redirect_url}' -b "$jar" "$authorize")"
-  code="$(printf '%s' "$location" | sed -E 's/.*[?&]code=([^&]+).*/\1/')"
-  answer="$(curl -s "$base/token" -d grant_type=authorization_code -d code="$code" \
-    --data-urlencode redirect_uri=http://127.0.0.1/cb -d code_verifier="$verifier" \
-    -d client_id="$client_id" -d client_secret="$client_secret")"
-  printf '%s\n' "$answer" | json_field refresh_token >>"$tokens"
-done
+collect_refresh_tokens "$base" "$client_id" "$client_secret" "$pool" "$tokens"
 [ "$(grep -c . "$tokens")" -eq "$pool" ] || { echo "could not collect refresh tokens" >&2; exit 1; }
 
 export BENCH_TOKENS_FILE="$tokens" BENCH_THREADS_COUNT="$threads"
