@@ -142,8 +142,9 @@ pub async fn ensure_signing_keys(store: &dyn Store, now: UnixTime) -> Result<(),
             .any(|r| r.alg == alg.as_str() && r.retires_at.is_none_or(|t| t > now.0));
         if !in_service {
             let row = new_key_row(alg, now, now).await?;
-            store.insert_signing_key(&row, false).await?;
-            tracing::info!(kid = %row.kid, %alg, "generated signing key");
+            if store.insert_initial_signing_key(&row).await? {
+                tracing::info!(kid = %row.kid, %alg, "generated signing key");
+            }
         }
     }
     Ok(())

@@ -252,6 +252,10 @@ pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
 
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
+    /// Adds a first key for its algorithm unless one is already in service at `key.activates_at`;
+    /// false if there was one. Instances starting together on a new database thus make one key
+    /// per algorithm between them, not one each.
+    async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError>;
     /// Adds a key and, in the same transaction, sets `retires_at = key.activates_at` on every
     /// not-yet-retired key of the same algorithm when `retire_previous` is set.
     async fn insert_signing_key(

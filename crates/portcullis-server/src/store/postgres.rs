@@ -269,6 +269,33 @@ impl Store for PostgresStore {
         Ok(keys)
     }
 
+    async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(KEY_ROTATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        let inserted = sqlx::query(
+            "INSERT INTO signing_keys (kid, alg, private_der, created_at, activates_at, retires_at)
+             SELECT $1, $2, $3, $4, $5, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys
+             WHERE alg = $2 AND (retires_at IS NULL OR retires_at > $5))",
+        )
+        .bind(&key.kid)
+        .bind(&key.alg)
+        .bind(&key.private_der)
+        .bind(key.created_at)
+        .bind(key.activates_at)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
+        if inserted {
+            bump_revision(&mut tx).await?;
+            tx.commit().await?;
+        }
+        Ok(inserted)
+    }
+
     async fn insert_signing_key(
         &self,
         key: &KeyRow,

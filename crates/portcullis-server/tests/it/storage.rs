@@ -187,6 +187,31 @@ async fn concurrent_key_rotations_leave_one_key_in_service() {
 }
 
 #[tokio::test]
+async fn instances_starting_together_make_one_key_per_algorithm() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        let starts = (0..4).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                keys::ensure_signing_keys(store.as_ref(), UnixTime(NOW))
+                    .await
+                    .unwrap()
+            })
+        });
+        for s in starts.collect::<Vec<_>>() {
+            s.await.unwrap();
+        }
+        let keys = store.signing_keys().await.unwrap();
+        assert_eq!(
+            keys.len(),
+            Algorithm::ALL.len(),
+            "{}: {keys:?}",
+            db.backend()
+        );
+    }
+}
+
+#[tokio::test]
 async fn clean_up_deletes_what_is_expired_and_keeps_what_is_live() {
     for db in TestDatabase::both().await {
         let store = open(&db).await;
