@@ -85,6 +85,15 @@ impl ClientAuthentication {
         }
     }
 
+    /// The client_id presented (not yet authenticated).
+    pub fn client_id(&self) -> &str {
+        match self {
+            ClientAuthentication::Basic { client_id, .. }
+            | ClientAuthentication::Post { client_id, .. }
+            | ClientAuthentication::None { client_id } => client_id,
+        }
+    }
+
     /// The method this request used.
     pub fn method(&self) -> TokenEndpointAuthMethod {
         match self {

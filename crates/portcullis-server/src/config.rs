@@ -38,6 +38,15 @@ pub struct Config {
     /// Background clean-up of expired rows.
     #[serde(default)]
     pub cleanup: CleanupConfig,
+    /// Throttling of failed client authentication.
+    #[serde(default)]
+    pub client_auth: ClientAuthConfig,
+    /// Proxies (addresses or ADDRESS/PREFIX networks) whose `X-Forwarded-For` is believed.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
+    /// `text` (default) or `json` log lines on stderr.
+    #[serde(default)]
+    pub log_format: LogFormat,
     /// Token settings.
     #[serde(default)]
     pub tokens: TokensConfig,
@@ -161,6 +170,17 @@ fn resolve_env_secret(raw: Option<&str>) -> Result<Option<Secret>, String> {
     }
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One human-readable line per event.
+    #[default]
+    Text,
+    /// One JSON object per event, with the request's span fields (request id) included.
+    Json,
+}
+
 /// `[database_pool]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,6 +259,69 @@ pub struct LimitsConfig {
         deserialize_with = "number_or_string"
     )]
     pub max_body_bytes: u64,
+    /// The largest request header block accepted; larger ones get 431.
+    #[serde(
+        default = "default_max_header_bytes",
+        deserialize_with = "number_or_string"
+    )]
+    pub max_header_bytes: u64,
+    /// Time a client has to send the request line and headers before the connection is closed.
+    #[serde(default = "default_header_timeout")]
+    pub header_timeout: Seconds,
+    /// Time a request may take, body included, before it is answered 408.
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout: Seconds,
+}
+
+/// `[client_auth]`: throttling of failed client authentication at the token, introspection and
+/// revocation endpoints.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientAuthConfig {
+    /// Failures allowed per client_id within the window; then 429 until the window ends.
+    #[serde(
+        default = "default_failures_per_client",
+        deserialize_with = "number_or_string"
+    )]
+    pub max_failures_per_client: u64,
+    /// Failures allowed per source IP within the window.
+    #[serde(
+        default = "default_failures_per_ip",
+        deserialize_with = "number_or_string"
+    )]
+    pub max_failures_per_ip: u64,
+    /// The window.
+    #[serde(default = "default_client_failure_window")]
+    pub failure_window: Seconds,
+}
+
+impl Default for ClientAuthConfig {
+    fn default() -> Self {
+        ClientAuthConfig {
+            max_failures_per_client: default_failures_per_client(),
+            max_failures_per_ip: default_failures_per_ip(),
+            failure_window: default_client_failure_window(),
+        }
+    }
+}
+
+fn default_failures_per_client() -> u64 {
+    20
+}
+fn default_failures_per_ip() -> u64 {
+    50
+}
+fn default_client_failure_window() -> Seconds {
+    Seconds(60)
+}
+fn default_max_header_bytes() -> u64 {
+    16 * 1024
+}
+fn default_header_timeout() -> Seconds {
+    Seconds(10)
+}
+fn default_request_timeout() -> Seconds {
+    Seconds(30)
 }
 
 /// One `[[clients]]` table: RFC 7591 metadata plus the secret, written literally or as `env:VARIABLE`.
@@ -468,6 +551,9 @@ impl Default for LimitsConfig {
     fn default() -> Self {
         LimitsConfig {
             max_body_bytes: default_max_body_bytes(),
+            max_header_bytes: default_max_header_bytes(),
+            header_timeout: default_header_timeout(),
+            request_timeout: default_request_timeout(),
         }
     }
 }
@@ -480,6 +566,9 @@ impl Default for Config {
             database: default_database(),
             database_pool: DatabasePoolConfig::default(),
             cleanup: CleanupConfig::default(),
+            client_auth: ClientAuthConfig::default(),
+            trusted_proxies: Vec::new(),
+            log_format: LogFormat::Text,
             tokens: TokensConfig::default(),
             keys: KeysConfig::default(),
             limits: LimitsConfig::default(),
@@ -581,6 +670,35 @@ impl Config {
             return Err(ConfigError(format!(
                 "{}: must be between 1s and 5m",
                 key("database_pool.acquire_timeout")
+            )));
+        }
+        for (i, net) in self.trusted_proxies.iter().enumerate() {
+            net.parse::<crate::http::client_ip::IpNet>().map_err(|e| {
+                ConfigError(format!("{}: {e}", key(&format!("trusted_proxies[{i}]"))))
+            })?;
+        }
+        if !(1024..=1024 * 1024).contains(&self.limits.max_header_bytes) {
+            return Err(ConfigError(format!(
+                "{}: must be between 1024 and 1048576",
+                key("limits.max_header_bytes")
+            )));
+        }
+        if self.limits.header_timeout.0 == 0 || self.limits.request_timeout.0 == 0 {
+            return Err(ConfigError(format!(
+                "{} and {} must be at least 1s",
+                key("limits.header_timeout"),
+                key("limits.request_timeout")
+            )));
+        }
+        if self.client_auth.max_failures_per_client == 0
+            || self.client_auth.max_failures_per_ip == 0
+            || self.client_auth.failure_window.0 == 0
+        {
+            return Err(ConfigError(format!(
+                "{}, {} and {} must be at least 1",
+                key("client_auth.max_failures_per_client"),
+                key("client_auth.max_failures_per_ip"),
+                key("client_auth.failure_window")
             )));
         }
         if self.cleanup.interval.0 == 0 || !(1..=100_000).contains(&self.cleanup.batch_size) {

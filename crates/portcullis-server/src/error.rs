@@ -16,6 +16,8 @@ pub struct TokenError {
     pub basic_used: bool,
     /// The body was over the size limit (answered with 413).
     pub too_large: bool,
+    /// Too many failed authentications: answered 429 with this `Retry-After` (seconds).
+    pub retry_after: Option<u64>,
 }
 
 impl TokenError {
@@ -26,6 +28,21 @@ impl TokenError {
             description: description.into(),
             basic_used: false,
             too_large: false,
+            retry_after: None,
+        }
+    }
+
+    /// Too many failed client authentications from this client or address: 429 with
+    /// `Retry-After`. RFC 6749 has no code for it; `temporarily_unavailable` says "try later".
+    pub fn throttled(retry_after: u64) -> Self {
+        TokenError {
+            retry_after: Some(retry_after),
+            ..Self::new(
+                ErrorCode::TemporarilyUnavailable,
+                format!(
+                    "too many failed client authentications; retry after {retry_after} seconds"
+                ),
+            )
         }
     }
 

@@ -15,6 +15,8 @@ pub mod error;
 pub mod grant;
 pub mod http;
 pub mod keys;
+pub mod listener;
+pub mod metrics;
 pub mod registry;
 pub mod startup;
 pub mod store;

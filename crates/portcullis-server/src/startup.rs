@@ -81,6 +81,7 @@ pub struct Server {
     listener: tokio::net::TcpListener,
     state: Arc<AppState>,
     store: Arc<dyn Store>,
+    limits: crate::listener::ConnectionLimits,
     cleanup: Cleanup,
 }
 
@@ -207,11 +208,31 @@ impl Server {
             pages,
             session_lifetime: config.sign_in.session_lifetime.0,
             secure_cookies,
+            client_auth_failures: LoginThrottle::new(
+                config.client_auth.max_failures_per_client,
+                config.client_auth.failure_window.0,
+            ),
+            client_auth_ip_failures: LoginThrottle::new(
+                config.client_auth.max_failures_per_ip,
+                config.client_auth.failure_window.0,
+            ),
+            trusted_proxies: config
+                .trusted_proxies
+                .iter()
+                .filter_map(|n| n.parse().ok())
+                .collect(),
+            metrics: crate::metrics::Metrics::new(),
         });
         Ok(Server {
             listener,
             state,
             store,
+            limits: crate::listener::ConnectionLimits {
+                header_timeout: Duration::from_secs(config.limits.header_timeout.0),
+                request_timeout: Duration::from_secs(config.limits.request_timeout.0),
+                max_header_bytes: usize::try_from(config.limits.max_header_bytes)
+                    .unwrap_or(16 * 1024),
+            },
             cleanup: Cleanup {
                 interval: Duration::from_secs(config.cleanup.interval.0),
                 batch: i64::try_from(config.cleanup.batch_size).unwrap_or(500),
@@ -253,10 +274,7 @@ impl Server {
             .cleanup
             .spawn(self.store.clone(), self.state.clock.clone());
         let app = http::router(self.state);
-        let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(self.listener, app)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let result = crate::listener::serve(self.listener, app, self.limits, shutdown).await;
         watcher.abort();
         cleanup.abort();
         result

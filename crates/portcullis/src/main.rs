@@ -5,6 +5,7 @@
 mod cmd;
 
 use clap::{Parser, Subcommand};
+use portcullis_server::config::LogFormat;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -68,7 +69,6 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -81,6 +81,12 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         // The client commands need no server configuration.
+        if matches!(
+            cli.command,
+            Command::Token(_) | Command::Login(_) | Command::Call(_) | Command::Decode { .. }
+        ) {
+            init_tracing(LogFormat::Text);
+        }
         match cli.command {
             Command::Token(args) => return cmd::token::run(args).await,
             Command::Login(args) => return cmd::login::run(args).await,
@@ -89,6 +95,7 @@ fn main() -> ExitCode {
             _ => {}
         }
         let config = portcullis_server::Config::load(cli.config.as_deref())?;
+        init_tracing(config.log_format);
         match cli.command {
             Command::Serve => cmd::serve::run(config).await,
             Command::Client(c) => cmd::client::run(config, c).await,
@@ -153,16 +160,28 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<&'static str>) {
 }
 
 /// Structured log lines on stderr; `PORTCULLIS_LOG` (or `RUST_LOG`) sets the filter.
-fn init_tracing() {
+fn init_tracing(format: LogFormat) {
     let filter = std::env::var("PORTCULLIS_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    // A second init (there is none today) would be refused; nothing to do about it but go on.
+    let _ = match format {
+        // JSON keeps the target, so the audit stream (target portcullis::audit) can be filtered,
+        // and the request span, so every line carries its request id.
+        LogFormat::Json => builder
+            .json()
+            .with_target(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder
+            .with_target(false)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .try_init(),
+    };
 }

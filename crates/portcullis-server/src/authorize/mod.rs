@@ -10,14 +10,13 @@ use crate::grant::user_tokens::{random_token, token_hash};
 use crate::http::AppState;
 use crate::store::sign_in::CodeRow;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use portcullis_core::{ErrorCode, FormParams, Scope, Secret};
 use request::{AuthorizationRequest, AuthorizeError, redirect_with};
 use session::{CSRF_COOKIE, SESSION_COOKIE, cookie, csrf_ok, set_cookie};
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// A signed-in user, as far as this request knows.
@@ -30,7 +29,7 @@ struct SignedIn {
 /// The handler.
 pub async fn authorize(
     State(state): State<Arc<AppState>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    crate::http::client_ip::ClientIp(peer): crate::http::client_ip::ClientIp,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -136,7 +135,7 @@ fn redirect_error(
 
 async fn flow(
     state: &AppState,
-    peer: SocketAddr,
+    peer: std::net::IpAddr,
     headers: &HeaderMap,
     form: &FormParams,
     is_post: bool,
@@ -179,7 +178,7 @@ async fn flow(
                 .unwrap_or_default()
                 .to_owned();
             let password = Secret::new(form.get("password").ok().flatten().unwrap_or_default());
-            let keys = [format!("user:{username}"), format!("ip:{}", peer.ip())];
+            let keys = [format!("user:{username}"), format!("ip:{peer}")];
             if let Some(wait) = state.throttle.retry_after(&keys, now) {
                 let minutes = (wait + 59) / 60;
                 let error = format!("Too many failed attempts. Try again in {minutes} minute(s).");
@@ -202,7 +201,14 @@ async fn flow(
                 .await;
             let Some(user) = user.filter(|_| ok) else {
                 state.throttle.failed(&keys, now);
-                tracing::info!(client_id = %request.client.id, "sign-in failed");
+                state.metrics.sign_in_failed();
+                tracing::info!(
+                    target: "portcullis::audit",
+                    event = "sign_in_failed",
+                    client_id = %request.client.id,
+                    ip = %peer,
+                    "sign-in failed"
+                );
                 return Ok(login_page(
                     state,
                     headers,

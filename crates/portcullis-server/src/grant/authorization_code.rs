@@ -49,7 +49,12 @@ pub async fn exchange(
             .revoke_grant_of_code(&hash, now.0)
             .await
             .map_err(store_error)?;
-        tracing::warn!(client_id = %client.id, "authorization code reused; its grant is revoked");
+        tracing::warn!(
+            target: "portcullis::audit",
+            event = "code_reused",
+            client_id = %client.id,
+            "authorization code reused; its grant is revoked"
+        );
         return Err(invalid_grant(
             "the authorization code was already used; tokens issued from it are revoked",
         ));

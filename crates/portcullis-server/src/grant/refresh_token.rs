@@ -51,7 +51,13 @@ pub async fn exchange(
                 .revoke_grant(&grant.grant_id, now.0)
                 .await
                 .map_err(store_error)?;
-            tracing::warn!(client_id = %client.id, "refresh token reused; its grant is revoked");
+            tracing::warn!(
+                target: "portcullis::audit",
+                event = "refresh_family_revoked",
+                reason = "reuse",
+                client_id = %client.id,
+                "refresh token reused; its grant is revoked"
+            );
             return Err(invalid_grant(
                 "the refresh token was already used; the grant it belongs to is revoked",
             ));

@@ -27,6 +27,8 @@ impl IntoResponse for TokenError {
     fn into_response(self) -> Response {
         let status = if self.too_large {
             StatusCode::PAYLOAD_TOO_LARGE
+        } else if self.retry_after.is_some() {
+            StatusCode::TOO_MANY_REQUESTS
         } else {
             match self.code {
                 ErrorCode::InvalidClient => StatusCode::UNAUTHORIZED,
@@ -43,6 +45,11 @@ impl IntoResponse for TokenError {
             serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
         let mut response = json_body(status, bytes);
         no_store(&mut response);
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
         if self.basic_used && status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 header::WWW_AUTHENTICATE,

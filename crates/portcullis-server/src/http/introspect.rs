@@ -19,12 +19,13 @@ use std::sync::Arc;
 /// The handler.
 pub async fn introspect(
     State(state): State<Arc<AppState>>,
+    super::client_ip::ClientIp(ip): super::client_ip::ClientIp,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&state, method, &uri, &headers, body).await {
+    match handle(&state, method, &uri, &headers, body, ip).await {
         Ok(answer) => {
             let mut response = json_body(StatusCode::OK, answer.to_string().into_bytes());
             no_store(&mut response);
@@ -59,12 +60,13 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    ip: std::net::IpAddr,
 ) -> Result<Value, TokenError> {
     let AuthenticatedForm {
         form,
         client,
         snapshot,
-    } = authenticated_form(state, method, uri, headers, body).await?;
+    } = authenticated_form(state, method, uri, headers, body, ip).await?;
     require_confidential(&client)?;
     let token = token_param(&form)?;
     // token_type_hint only orders the lookups (RFC 7662 §2.1); both kinds are always tried.

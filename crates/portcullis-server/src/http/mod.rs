@@ -1,6 +1,7 @@
 //! The HTTP surface: one axum router, the shared state its handlers read, and (in [`error`]) the one
 //! place where errors become status codes.
 
+pub mod client_ip;
 pub mod discovery;
 pub mod error;
 pub mod health;
@@ -55,6 +56,14 @@ pub struct AppState {
     pub session_lifetime: u64,
     /// Whether cookies get `Secure` (the issuer is https).
     pub secure_cookies: bool,
+    /// Failed client authentications per client_id.
+    pub client_auth_failures: LoginThrottle,
+    /// Failed client authentications per source address.
+    pub client_auth_ip_failures: LoginThrottle,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<client_ip::IpNet>,
+    /// Prometheus counters.
+    pub metrics: crate::metrics::Metrics,
 }
 
 impl AppState {
@@ -94,6 +103,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
+        .route("/metrics", get(crate::metrics::metrics))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::observe,
+        ))
         .with_state(state)
 }

@@ -19,12 +19,13 @@ use std::sync::Arc;
 /// The handler.
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
+    super::client_ip::ClientIp(ip): super::client_ip::ClientIp,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&state, method, &uri, &headers, body).await {
+    match handle(&state, method, &uri, &headers, body, ip).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
             no_store(&mut response);
@@ -40,12 +41,13 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    ip: std::net::IpAddr,
 ) -> Result<(), TokenError> {
     let AuthenticatedForm {
         form,
         client,
         snapshot,
-    } = authenticated_form(state, method, uri, headers, body).await?;
+    } = authenticated_form(state, method, uri, headers, body, ip).await?;
     require_confidential(&client)?;
     let token = token_param(&form)?;
     let now = state.clock.now();
@@ -83,7 +85,13 @@ async fn handle(
             .revoke_grant(&grant.grant_id, now.0)
             .await
             .map_err(storage)?;
-        tracing::info!(client_id = %client.id, "refresh token family revoked");
+        tracing::info!(
+            target: "portcullis::audit",
+            event = "refresh_family_revoked",
+            reason = "revocation",
+            client_id = %client.id,
+            "refresh token family revoked"
+        );
     }
     Ok(())
 }

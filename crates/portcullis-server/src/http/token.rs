@@ -1,6 +1,7 @@
 //! `POST /token` (RFC 6749 §3.2): reads the form, authenticates the client, runs the grant.
 
 use super::AppState;
+use super::client_ip::ClientIp;
 use super::error::{json_body, no_store};
 use crate::client::Client;
 use crate::client_auth::ClientAuthentication;
@@ -12,24 +13,21 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::{FormParams, TokenRequest};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 /// The token endpoint handler; every method is routed here so that a GET gets a §5.2 answer too.
 pub async fn token(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    match handle(&state, method, &uri, &headers, body).await {
+    match handle(&state, method, &uri, &headers, body, ip).await {
         Ok(response) => response,
-        Err(error) => {
-            if error.code == portcullis_core::ErrorCode::InvalidClient {
-                tracing::info!(error = %error.description, "client authentication failed");
-            }
-            error.into_response()
-        }
+        Err(error) => error.into_response(),
     }
 }
 
@@ -51,6 +49,7 @@ pub async fn authenticated_form(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    ip: IpAddr,
 ) -> Result<AuthenticatedForm, TokenError> {
     if method != Method::POST {
         return Err(TokenError::invalid_request(format!(
@@ -79,8 +78,46 @@ pub async fn authenticated_form(
         })?),
     };
     let presented = ClientAuthentication::from_request(authorization, &form)?;
+    let now = state.clock.now().0;
+    let client_key = [format!("client:{}", presented.client_id())];
+    let ip_key = [format!("ip:{ip}")];
+    let locked = [
+        state.client_auth_failures.retry_after(&client_key, now),
+        state.client_auth_ip_failures.retry_after(&ip_key, now),
+    ]
+    .into_iter()
+    .flatten()
+    .max();
+    if let Some(seconds) = locked {
+        tracing::info!(
+            target: "portcullis::audit",
+            event = "client_authentication_throttled",
+            client_id = presented.client_id(),
+            %ip,
+            retry_after = seconds,
+        );
+        return Err(TokenError::throttled(u64::try_from(seconds).unwrap_or(1)));
+    }
     let snapshot = state.registry.snapshot();
-    let client = presented.authenticate(&snapshot, &state.hasher)?;
+    let client = match presented.authenticate(&snapshot, &state.hasher) {
+        Ok(client) => client,
+        Err(error) => {
+            if error.code == portcullis_core::ErrorCode::InvalidClient {
+                state.client_auth_failures.failed(&client_key, now);
+                state.client_auth_ip_failures.failed(&ip_key, now);
+                state.metrics.client_auth_failed();
+                tracing::info!(
+                    target: "portcullis::audit",
+                    event = "client_authentication_failed",
+                    client_id = presented.client_id(),
+                    %ip,
+                    reason = %error.description,
+                    "client authentication failed"
+                );
+            }
+            return Err(error);
+        }
+    };
     Ok(AuthenticatedForm {
         form,
         client,
@@ -94,12 +131,13 @@ async fn handle(
     uri: &Uri,
     headers: &HeaderMap,
     body: Body,
+    ip: IpAddr,
 ) -> Result<Response, TokenError> {
     let AuthenticatedForm {
         form,
         client,
         snapshot,
-    } = authenticated_form(state, method, uri, headers, body).await?;
+    } = authenticated_form(state, method, uri, headers, body, ip).await?;
     let now = state.clock.now();
     let request = TokenRequest::from_form(&form)?;
     let grant = request.grant_type();
@@ -132,7 +170,15 @@ async fn handle(
             scope,
         } => refresh_token::exchange(state, &snapshot, &client, &refresh_token, scope).await?,
     };
-    tracing::debug!(client_id = %client.id, grant = grant.as_str(), "issued tokens");
+    state.metrics.token_issued(grant.as_str());
+    tracing::info!(
+        target: "portcullis::audit",
+        event = "token_issued",
+        client_id = %client.id,
+        grant = grant.as_str(),
+        %ip,
+        "issued tokens"
+    );
     let body = serde_json::to_vec(&response)
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut answer = json_body(StatusCode::OK, body);

@@ -160,7 +160,14 @@ pub async fn rotate(
 ) -> Result<KeyRow, KeysError> {
     let row = new_key_row(alg, now, now.plus(activation_delay)).await?;
     store.insert_signing_key(&row, true).await?;
-    tracing::info!(kid = %row.kid, %alg, activates_at = row.activates_at, "rotated signing key");
+    tracing::info!(
+        target: "portcullis::audit",
+        event = "key_rotated",
+        kid = %row.kid,
+        %alg,
+        activates_at = row.activates_at,
+        "rotated signing key"
+    );
     Ok(row)
 }
 

@@ -149,6 +149,17 @@ pub struct TrafficRows {
     pub grants: i64,
 }
 
+/// How busy the connection pool is, for `/metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Connections open.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
 /// Wakes the registry when another process changed clients or keys.
 #[async_trait]
 pub trait ChangeFeed: Send {
@@ -214,6 +225,9 @@ pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
     async fn change_feed(&self) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {
         Ok(None)
     }
+
+    /// The pool's current use.
+    fn pool_stats(&self) -> PoolStats;
 
     /// One round trip to the database, for readiness checks.
     async fn ping(&self) -> Result<(), StoreError>;

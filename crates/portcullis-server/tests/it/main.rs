@@ -10,6 +10,7 @@ mod client_auth;
 mod declarative;
 mod discovery;
 mod errors;
+mod hardening;
 mod introspection;
 mod jwt;
 mod registry;
