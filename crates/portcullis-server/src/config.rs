@@ -44,6 +44,13 @@ pub struct Config {
     /// Proxies (addresses or ADDRESS/PREFIX networks) whose `X-Forwarded-For` is believed.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
+    /// The master key that encrypts private signing keys at rest (`PORTCULLIS_MASTER_KEY`); at
+    /// least 32 characters. Prefer `master_key_file`.
+    #[serde(default)]
+    pub master_key: Option<ConfigSecret>,
+    /// A file holding the master key (its first line).
+    #[serde(default)]
+    pub master_key_file: Option<std::path::PathBuf>,
     /// `text` (default) or `json` log lines on stderr.
     #[serde(default)]
     pub log_format: LogFormat,
@@ -129,7 +136,7 @@ pub struct DeclaredUser {
     pub username: String,
     /// The password, as `env:VARIABLE` (a literal is accepted for development).
     #[serde(default)]
-    pub password: Option<String>,
+    pub password: Option<ConfigSecret>,
     /// An Argon2id PHC string instead of a password.
     #[serde(default)]
     pub password_hash: Option<String>,
@@ -153,7 +160,7 @@ pub struct DeclaredUser {
 impl DeclaredUser {
     /// The password, read from the environment when written as `env:NAME`.
     pub fn password(&self) -> Result<Option<Secret>, String> {
-        resolve_env_secret(self.password.as_deref())
+        resolve_env_secret(self.password.as_ref().map(ConfigSecret::expose))
     }
 }
 
@@ -167,6 +174,52 @@ fn resolve_env_secret(raw: Option<&str>) -> Result<Option<Secret>, String> {
             Err(_) => Err(format!("environment variable {name} is not set")),
         },
         None => Ok(Some(Secret::new(raw))),
+    }
+}
+
+/// A secret written in the configuration (a client secret, a password, the master key): `Debug`
+/// prints `[redacted]`, so a printed `Config` never shows one.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(transparent)]
+pub struct ConfigSecret(String);
+
+impl ConfigSecret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        ConfigSecret(value.into())
+    }
+
+    /// The value.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for ConfigSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Config {
+    /// The key vault the master key settings describe (a pass-through one without a master key).
+    pub fn key_vault(&self) -> Result<crate::keys::KeyVault, ConfigError> {
+        let material = match (&self.master_key, &self.master_key_file) {
+            (Some(_), Some(_)) => {
+                return Err(ConfigError(
+                    "set master_key or master_key_file, not both".into(),
+                ));
+            }
+            (Some(key), None) => Secret::new(key.expose()),
+            (None, Some(path)) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| ConfigError(format!("master_key_file {}: {e}", path.display())))?;
+                Secret::new(text.lines().next().unwrap_or_default().trim())
+            }
+            (None, None) => return Ok(crate::keys::KeyVault::none()),
+        };
+        crate::keys::KeyVault::from_master_key(&material)
+            .map_err(|e| ConfigError(format!("master key: {e}")))
     }
 }
 
@@ -332,7 +385,7 @@ pub struct DeclaredClient {
     pub client_id: String,
     /// The secret, or `env:NAME` to read it from the environment; absent for public clients.
     #[serde(default)]
-    pub client_secret: Option<String>,
+    pub client_secret: Option<ConfigSecret>,
     /// A name to show people.
     #[serde(default)]
     pub client_name: Option<String>,
@@ -401,7 +454,7 @@ impl DeclaredClient {
 
     /// The secret, read from the environment when written as `env:NAME`.
     pub fn secret(&self) -> Result<Option<Secret>, String> {
-        resolve_env_secret(self.client_secret.as_deref())
+        resolve_env_secret(self.client_secret.as_ref().map(ConfigSecret::expose))
     }
 }
 
@@ -568,6 +621,8 @@ impl Default for Config {
             cleanup: CleanupConfig::default(),
             client_auth: ClientAuthConfig::default(),
             trusted_proxies: Vec::new(),
+            master_key: None,
+            master_key_file: None,
             log_format: LogFormat::Text,
             tokens: TokensConfig::default(),
             keys: KeysConfig::default(),

@@ -4,7 +4,7 @@
 //! `NOTIFY` and polls only as a fallback; on SQLite, which has no notifications, it polls.
 
 use crate::client::Client;
-use crate::keys::KeySet;
+use crate::keys::{KeySet, KeyVault};
 use crate::store::{Store, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -30,15 +30,17 @@ impl Snapshot {
 /// The current snapshot and the means to refresh it.
 pub struct Registry {
     store: Arc<dyn Store>,
+    vault: Arc<KeyVault>,
     current: RwLock<Arc<Snapshot>>,
 }
 
 impl Registry {
     /// Loads the first snapshot.
-    pub async fn load(store: Arc<dyn Store>) -> Result<Self, StoreError> {
-        let snapshot = read_snapshot(store.as_ref()).await?;
+    pub async fn load(store: Arc<dyn Store>, vault: Arc<KeyVault>) -> Result<Self, StoreError> {
+        let snapshot = read_snapshot(store.as_ref(), &vault).await?;
         Ok(Registry {
             store,
+            vault,
             current: RwLock::new(Arc::new(snapshot)),
         })
     }
@@ -57,7 +59,7 @@ impl Registry {
         if revision == self.snapshot().revision {
             return Ok(false);
         }
-        let fresh = Arc::new(read_snapshot(self.store.as_ref()).await?);
+        let fresh = Arc::new(read_snapshot(self.store.as_ref(), &self.vault).await?);
         match self.current.write() {
             Ok(mut guard) => *guard = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
@@ -108,7 +110,7 @@ async fn wait_for_change(feed: &mut Option<Box<dyn crate::store::ChangeFeed>>) {
     }
 }
 
-async fn read_snapshot(store: &dyn Store) -> Result<Snapshot, StoreError> {
+async fn read_snapshot(store: &dyn Store, vault: &KeyVault) -> Result<Snapshot, StoreError> {
     // Revision first: a write that lands while we read makes the next poll reload again.
     let revision = store.revision().await?;
     let mut clients = HashMap::new();
@@ -122,7 +124,7 @@ async fn read_snapshot(store: &dyn Store) -> Result<Snapshot, StoreError> {
             }
         }
     }
-    let keys = KeySet::from_rows(&store.signing_keys().await?);
+    let keys = KeySet::from_rows(&store.signing_keys().await?, vault);
     Ok(Snapshot {
         revision,
         clients,

@@ -144,7 +144,10 @@ impl Server {
     /// Builds and binds the server. The issuer defaults to `http://` + the bound address, so a test
     /// that listens on port 0 gets an issuer with the real port.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartupError> {
+        let vault = Arc::new(config.key_vault()?);
         let store = open_store(&config.database, &store_options(&config)).await?;
+        // Before anything is written: a wrong master key must leave the database as it was.
+        vault.unlock(store.as_ref()).await?;
         let store_err = |reason| StartupError::Store {
             url: crate::config::redact_url(&config.database),
             reason,
@@ -152,7 +155,7 @@ impl Server {
         let hasher = SecretHasher::load(store.as_ref())
             .await
             .map_err(store_err)?;
-        keys::ensure_signing_keys(store.as_ref(), clock.now()).await?;
+        keys::ensure_signing_keys(store.as_ref(), &vault, clock.now()).await?;
         apply_declared_clients(&config, store.as_ref(), &hasher, clock.as_ref()).await?;
         let passwords = PasswordHasher::new(
             usize::try_from(config.sign_in.password_hash_concurrency).unwrap_or(1),
@@ -174,7 +177,11 @@ impl Server {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("http://{local}"));
-        let registry = Arc::new(Registry::load(store.clone()).await.map_err(store_err)?);
+        let registry = Arc::new(
+            Registry::load(store.clone(), vault.clone())
+                .await
+                .map_err(store_err)?,
+        );
         let tokens = TokenSettings {
             issuer,
             access_token_lifetime: config.tokens.access_token_lifetime.0,

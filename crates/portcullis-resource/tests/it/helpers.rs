@@ -97,7 +97,10 @@ impl Issuer {
         claims: serde_json::Value,
         id_token_typ: bool,
     ) -> String {
-        let keys = KeySet::from_rows(&self.store.signing_keys().await.unwrap());
+        let keys = KeySet::from_rows(
+            &self.store.signing_keys().await.unwrap(),
+            &portcullis_server::keys::KeyVault::none(),
+        );
         let key = keys.signer(alg, self.clock.now()).unwrap();
         if id_token_typ {
             key.sign_id_token(&claims).unwrap()

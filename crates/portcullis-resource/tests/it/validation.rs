@@ -176,9 +176,15 @@ async fn a_new_key_is_picked_up_and_a_retired_one_stops_validating() {
     );
     assert_eq!(validator.jwks_fetches(), 1);
 
-    portcullis_server::keys::rotate(iss.store.as_ref(), Algorithm::ES256, iss.clock.now(), 0)
-        .await
-        .unwrap();
+    portcullis_server::keys::rotate(
+        iss.store.as_ref(),
+        &portcullis_server::keys::KeyVault::none(),
+        Algorithm::ES256,
+        iss.clock.now(),
+        0,
+    )
+    .await
+    .unwrap();
     iss.registry.refresh().await.unwrap();
     let fresh = iss.token("read", Algorithm::ES256).await;
     // Unknown kids refetch at most once per interval (5 s by default).

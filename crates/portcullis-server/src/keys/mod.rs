@@ -3,12 +3,19 @@
 //! at `retires_at`, and stays published until every token it signed has expired.
 
 mod signing_key;
+mod vault;
 
 pub use signing_key::{KeyError, SigningKey, generate_private_der};
+pub use vault::{KeyVault, VaultError};
 
 use crate::store::{KeyRow, Store, StoreError};
 use portcullis_core::{Algorithm, JwkSet, UnixTime};
 use std::sync::Arc;
+
+/// The `server_secrets` row holding the master-key check value.
+pub fn vault_check_name() -> &'static str {
+    vault::CHECK_NAME
+}
 
 /// Where a key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,14 +77,17 @@ pub struct KeySet {
 impl KeySet {
     /// Parses stored keys. A key that does not parse is skipped and reported, so one damaged row
     /// cannot take the server down.
-    pub fn from_rows(rows: &[KeyRow]) -> Self {
+    pub fn from_rows(rows: &[KeyRow], vault: &KeyVault) -> Self {
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
             let parsed = row
                 .alg
                 .parse::<Algorithm>()
                 .map_err(|_| KeyError::Crypto)
-                .and_then(|alg| SigningKey::from_der(alg, &row.private_der));
+                .and_then(|alg| {
+                    let der = vault.open(row).map_err(|_| KeyError::Crypto)?;
+                    SigningKey::from_der(alg, &der)
+                });
             match parsed {
                 Ok(key) => keys.push(ScheduledKey {
                     key: Arc::new(key),
@@ -134,14 +144,18 @@ impl KeySet {
 }
 
 /// Makes a key for each algorithm that has no key still in service, active at once. Runs at start.
-pub async fn ensure_signing_keys(store: &dyn Store, now: UnixTime) -> Result<(), KeysError> {
+pub async fn ensure_signing_keys(
+    store: &dyn Store,
+    vault: &KeyVault,
+    now: UnixTime,
+) -> Result<(), KeysError> {
     let rows = store.signing_keys().await?;
     for alg in Algorithm::ALL {
         let in_service = rows
             .iter()
             .any(|r| r.alg == alg.as_str() && r.retires_at.is_none_or(|t| t > now.0));
         if !in_service {
-            let row = new_key_row(alg, now, now).await?;
+            let row = new_key_row(alg, now, now, vault).await?;
             if store.insert_initial_signing_key(&row).await? {
                 tracing::info!(kid = %row.kid, %alg, "generated signing key");
             }
@@ -154,11 +168,12 @@ pub async fn ensure_signing_keys(store: &dyn Store, now: UnixTime) -> Result<(),
 /// it replaces retire at that moment. Returns the new key's row.
 pub async fn rotate(
     store: &dyn Store,
+    vault: &KeyVault,
     alg: Algorithm,
     now: UnixTime,
     activation_delay: u64,
 ) -> Result<KeyRow, KeysError> {
-    let row = new_key_row(alg, now, now.plus(activation_delay)).await?;
+    let row = new_key_row(alg, now, now.plus(activation_delay), vault).await?;
     store.insert_signing_key(&row, true).await?;
     tracing::info!(
         target: "portcullis::audit",
@@ -175,6 +190,7 @@ async fn new_key_row(
     alg: Algorithm,
     now: UnixTime,
     activates_at: UnixTime,
+    vault: &KeyVault,
 ) -> Result<KeyRow, KeysError> {
     // RSA key generation takes tens of milliseconds: keep it off the async workers.
     let (der, kid) = tokio::task::spawn_blocking(move || {
@@ -184,10 +200,11 @@ async fn new_key_row(
     })
     .await
     .map_err(|_| KeysError::Key(KeyError::Crypto))??;
+    let private_der = vault.seal(&kid, alg.as_str(), &der)?;
     Ok(KeyRow {
         kid,
         alg: alg.as_str().to_owned(),
-        private_der: der,
+        private_der,
         created_at: now.0,
         activates_at: activates_at.0,
         retires_at: None,
@@ -200,6 +217,9 @@ pub enum KeysError {
     /// Storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The master key is wrong or missing.
+    #[error(transparent)]
+    Vault(#[from] VaultError),
     /// A key could not be made.
     #[error(transparent)]
     Key(#[from] KeyError),

@@ -266,6 +266,14 @@ pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
 
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
+    /// Records the master-key check value and replaces the given keys' private parts with their
+    /// sealed form, in one transaction. Fails with `Conflict` if a check value exists already
+    /// (another process sealed first).
+    async fn seal_signing_keys(
+        &self,
+        check: &[u8],
+        sealed: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError>;
     /// Adds a first key for its algorithm unless one is already in service at `key.activates_at`;
     /// false if there was one. Instances starting together on a new database thus make one key
     /// per algorithm between them, not one each.

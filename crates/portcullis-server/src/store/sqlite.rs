@@ -268,6 +268,35 @@ impl Store for SqliteStore {
         Ok(keys)
     }
 
+    async fn seal_signing_keys(
+        &self,
+        check: &[u8],
+        sealed: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let inserted = sqlx::query(
+            "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+        )
+        .bind(crate::keys::vault_check_name())
+        .bind(check)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if inserted == 0 {
+            return Err(StoreError::Conflict("a master key check value".into()));
+        }
+        for (kid, der) in sealed {
+            sqlx::query("UPDATE signing_keys SET private_der = ? WHERE kid = ?")
+                .bind(der)
+                .bind(kid)
+                .execute(&mut *tx)
+                .await?;
+        }
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(

@@ -18,3 +18,4 @@ mod rotation;
 mod selection;
 pub mod sign_in;
 mod storage;
+mod vault;

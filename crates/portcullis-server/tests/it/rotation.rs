@@ -40,9 +40,15 @@ async fn publish_before_sign_and_retire_after_expiry() {
     )
     .await;
 
-    let new = keys::rotate(app.store.as_ref(), Algorithm::ES256, app.clock.now(), 600)
-        .await
-        .unwrap();
+    let new = keys::rotate(
+        app.store.as_ref(),
+        &keys::KeyVault::none(),
+        Algorithm::ES256,
+        app.clock.now(),
+        600,
+    )
+    .await
+    .unwrap();
     app.registry.refresh().await.unwrap();
     let kids = published_kids(&app).await;
     assert!(kids.contains(&new.kid), "the new key is published at once");
@@ -108,9 +114,15 @@ async fn a_retired_key_outlives_the_longest_token_it_signed() {
     })
     .await;
     let old: Vec<String> = published_kids(&app).await;
-    keys::rotate(app.store.as_ref(), Algorithm::RS256, app.clock.now(), 0)
-        .await
-        .unwrap();
+    keys::rotate(
+        app.store.as_ref(),
+        &keys::KeyVault::none(),
+        Algorithm::RS256,
+        app.clock.now(),
+        0,
+    )
+    .await
+    .unwrap();
     app.registry.refresh().await.unwrap();
     app.clock.advance(599);
     let kids = published_kids(&app).await;

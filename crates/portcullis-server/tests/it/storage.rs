@@ -159,15 +159,21 @@ async fn concurrent_key_rotations_leave_one_key_in_service() {
     for db in TestDatabase::both().await {
         let store = open(&db).await;
         let now = UnixTime(NOW);
-        keys::ensure_signing_keys(store.as_ref(), now)
+        keys::ensure_signing_keys(store.as_ref(), &keys::KeyVault::none(), now)
             .await
             .unwrap();
         let rotations = (0..4).map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                keys::rotate(store.as_ref(), Algorithm::ES256, now, 60)
-                    .await
-                    .unwrap()
+                keys::rotate(
+                    store.as_ref(),
+                    &keys::KeyVault::none(),
+                    Algorithm::ES256,
+                    now,
+                    60,
+                )
+                .await
+                .unwrap()
             })
         });
         for r in rotations.collect::<Vec<_>>() {
@@ -193,7 +199,7 @@ async fn instances_starting_together_make_one_key_per_algorithm() {
         let starts = (0..4).map(|_| {
             let store = store.clone();
             tokio::spawn(async move {
-                keys::ensure_signing_keys(store.as_ref(), UnixTime(NOW))
+                keys::ensure_signing_keys(store.as_ref(), &keys::KeyVault::none(), UnixTime(NOW))
                     .await
                     .unwrap()
             })
@@ -424,7 +430,7 @@ async fn export_then_import_copies_everything_between_backends() {
             .server_secret("client_secret_hmac", &[1; 32])
             .await
             .unwrap();
-        keys::ensure_signing_keys(from.as_ref(), UnixTime(NOW))
+        keys::ensure_signing_keys(from.as_ref(), &keys::KeyVault::none(), UnixTime(NOW))
             .await
             .unwrap();
         from.insert_client(&client_row("svc")).await.unwrap();

@@ -30,10 +30,12 @@ pub enum KeysCommand {
 /// Runs a keys command.
 pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     let (store, _) = super::open(&config).await?;
+    let vault = config.key_vault()?;
+    vault.unlock(store.as_ref()).await?;
     let now = SystemClock.now();
     match command {
         KeysCommand::List { json } => {
-            let set = KeySet::from_rows(&store.signing_keys().await?);
+            let set = KeySet::from_rows(&store.signing_keys().await?, &vault);
             let lifetime = config
                 .tokens
                 .access_token_lifetime
@@ -75,7 +77,7 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Rotate { alg, json } => {
             let alg = alg.unwrap_or(config.tokens.signing_alg);
             let delay = config.keys.activation_delay.0;
-            let row = keys::rotate(store.as_ref(), alg, now, delay).await?;
+            let row = keys::rotate(store.as_ref(), &vault, alg, now, delay).await?;
             if json {
                 println!(
                     "{}",

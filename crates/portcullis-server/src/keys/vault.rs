@@ -1,0 +1,176 @@
+//! Private signing keys encrypted at rest. With a master key (`PORTCULLIS_MASTER_KEY` or
+//! `master_key_file`), every private key is stored as AES-256-GCM ciphertext bound to its `kid` and
+//! algorithm, under a key derived from the master key with HKDF-SHA-256. A check value in
+//! `server_secrets` lets start-up tell a wrong master key from a right one before it writes
+//! anything. Without a master key, keys are stored as plain PKCS#8, as before.
+
+use super::KeysError;
+use crate::store::{KeyRow, Store};
+use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use portcullis_core::Secret;
+
+/// Marks a stored key as sealed; plain PKCS#8 DER starts with 0x30 and never with this.
+const SEALED: &[u8; 4] = b"PCK1";
+/// The `server_secrets` row holding the check value.
+pub const CHECK_NAME: &str = "master_key_check";
+const CHECK_PLAINTEXT: &[u8] = b"portcullis master key check";
+/// Shortest master key accepted (characters).
+pub const MIN_MASTER_KEY_LEN: usize = 32;
+
+/// Seals and opens private keys; without a master key it passes them through.
+pub struct KeyVault {
+    key: Option<LessSafeKey>,
+}
+
+impl std::fmt::Debug for KeyVault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = if self.key.is_some() {
+            "[master key]"
+        } else {
+            "none"
+        };
+        f.debug_tuple("KeyVault").field(&state).finish()
+    }
+}
+
+/// Why the vault cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum VaultError {
+    /// The master key is too short to be a key.
+    #[error("the master key must be at least {MIN_MASTER_KEY_LEN} characters")]
+    TooShort,
+    /// The database was sealed under another master key.
+    #[error(
+        "the master key does not match the one this database's signing keys are encrypted with; nothing was changed"
+    )]
+    WrongKey,
+    /// The database holds sealed keys and no master key was given.
+    #[error(
+        "the signing keys in this database are encrypted; set PORTCULLIS_MASTER_KEY or master_key_file"
+    )]
+    Missing,
+    /// A sealed key did not open or a key could not be sealed.
+    #[error("signing key {0} cannot be decrypted with this master key")]
+    Corrupt(String),
+}
+
+impl KeyVault {
+    /// No master key: keys stay plain.
+    pub fn none() -> Self {
+        KeyVault { key: None }
+    }
+
+    /// Derives the AEAD key from the master key.
+    pub fn from_master_key(master: &Secret) -> Result<Self, VaultError> {
+        let material = master.expose().trim();
+        if material.chars().count() < MIN_MASTER_KEY_LEN {
+            return Err(VaultError::TooShort);
+        }
+        let prk = Salt::new(HKDF_SHA256, b"portcullis key vault v1").extract(material.as_bytes());
+        let okm = prk
+            .expand(&[b"signing keys"], &AES_256_GCM)
+            .map_err(|_| VaultError::TooShort)?;
+        let key = UnboundKey::from(okm);
+        Ok(KeyVault {
+            key: Some(LessSafeKey::new(key)),
+        })
+    }
+
+    /// Whether a master key is set.
+    pub fn is_sealing(&self) -> bool {
+        self.key.is_some()
+    }
+
+    fn seal_bytes(&self, aad: &[u8], plain: &[u8]) -> Result<Vec<u8>, VaultError> {
+        let Some(key) = &self.key else {
+            return Ok(plain.to_vec());
+        };
+        let nonce_bytes = crate::client_secret::random_bytes::<NONCE_LEN>()
+            .map_err(|_| VaultError::Corrupt("(new)".into()))?;
+        let mut in_out = plain.to_vec();
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce_bytes),
+            Aad::from(aad),
+            &mut in_out,
+        )
+        .map_err(|_| VaultError::Corrupt("(new)".into()))?;
+        let mut out = Vec::with_capacity(SEALED.len() + NONCE_LEN + in_out.len());
+        out.extend_from_slice(SEALED);
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&in_out);
+        Ok(out)
+    }
+
+    fn open_bytes(&self, aad: &[u8], stored: &[u8]) -> Option<Vec<u8>> {
+        let body = stored.strip_prefix(SEALED.as_slice())?;
+        let key = self.key.as_ref()?;
+        let (nonce, cipher) = body.split_at_checked(NONCE_LEN)?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        let mut in_out = cipher.to_vec();
+        let plain = key.open_in_place(nonce, Aad::from(aad), &mut in_out).ok()?;
+        Some(plain.to_vec())
+    }
+
+    fn aad(kid: &str, alg: &str) -> Vec<u8> {
+        format!("{kid}\n{alg}").into_bytes()
+    }
+
+    /// The stored form of a new key's private part.
+    pub fn seal(&self, kid: &str, alg: &str, der: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.seal_bytes(&Self::aad(kid, alg), der)
+    }
+
+    /// The PKCS#8 DER of a stored key.
+    pub fn open(&self, row: &KeyRow) -> Result<Vec<u8>, VaultError> {
+        if !row.private_der.starts_with(SEALED) {
+            return Ok(row.private_der.clone());
+        }
+        if self.key.is_none() {
+            return Err(VaultError::Missing);
+        }
+        self.open_bytes(&Self::aad(&row.kid, &row.alg), &row.private_der)
+            .ok_or_else(|| VaultError::Corrupt(row.kid.clone()))
+    }
+
+    /// Start-up: checks the master key against the database before anything is written, and on
+    /// the first start with a master key seals the keys stored in plain, in one transaction.
+    pub async fn unlock(&self, store: &dyn Store) -> Result<(), KeysError> {
+        let check = store
+            .server_secrets()
+            .await?
+            .into_iter()
+            .find(|(name, _)| name == CHECK_NAME)
+            .map(|(_, value)| value);
+        let keys = store.signing_keys().await?;
+        match (&self.key, check) {
+            (None, Some(_)) => Err(VaultError::Missing.into()),
+            (None, None) if keys.iter().any(|k| k.private_der.starts_with(SEALED)) => {
+                Err(VaultError::Missing.into())
+            }
+            (None, None) => Ok(()),
+            (Some(_), Some(check)) => match self.open_bytes(CHECK_NAME.as_bytes(), &check) {
+                Some(plain) if plain == CHECK_PLAINTEXT => Ok(()),
+                _ => Err(VaultError::WrongKey.into()),
+            },
+            (Some(_), None) => {
+                let check = self.seal_bytes(CHECK_NAME.as_bytes(), CHECK_PLAINTEXT)?;
+                let mut sealed = Vec::new();
+                for row in keys.iter().filter(|k| !k.private_der.starts_with(SEALED)) {
+                    sealed.push((
+                        row.kid.clone(),
+                        self.seal(&row.kid, &row.alg, &row.private_der)?,
+                    ));
+                }
+                store.seal_signing_keys(&check, &sealed).await?;
+                if !sealed.is_empty() {
+                    tracing::info!(
+                        count = sealed.len(),
+                        "encrypted stored signing keys with the master key"
+                    );
+                }
+                Ok(())
+            }
+        }
+    }
+}
