@@ -41,6 +41,9 @@ pub struct Config {
     /// Throttling of failed client authentication.
     #[serde(default)]
     pub client_auth: ClientAuthConfig,
+    /// Cross-origin access for browser apps.
+    #[serde(default)]
+    pub cors: CorsConfig,
     /// Proxies (addresses or ADDRESS/PREFIX networks) whose `X-Forwarded-For` is believed.
     #[serde(default)]
     pub trusted_proxies: Vec<String>,
@@ -221,6 +224,16 @@ impl Config {
         crate::keys::KeyVault::from_master_key(&material)
             .map_err(|e| ConfigError(format!("master key: {e}")))
     }
+}
+
+/// `[cors]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Exact origins (`https://app.example.com`) that may call the token, userinfo,
+    /// introspection and revocation endpoints from a browser. Discovery and the JWKS are public.
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
 }
 
 /// How log lines are written.
@@ -620,6 +633,7 @@ impl Default for Config {
             database_pool: DatabasePoolConfig::default(),
             cleanup: CleanupConfig::default(),
             client_auth: ClientAuthConfig::default(),
+            cors: CorsConfig::default(),
             trusted_proxies: Vec::new(),
             master_key: None,
             master_key_file: None,
@@ -726,6 +740,18 @@ impl Config {
                 "{}: must be between 1s and 5m",
                 key("database_pool.acquire_timeout")
             )));
+        }
+        for (i, origin) in self.cors.allowed_origins.iter().enumerate() {
+            let ok = (origin.starts_with("https://") || origin.starts_with("http://"))
+                && !origin.ends_with('/')
+                && origin.matches('/').count() == 2
+                && !origin.contains('*');
+            if !ok {
+                return Err(ConfigError(format!(
+                    "{}: '{origin}' is not an origin: write scheme://host[:port] with no path or wildcard",
+                    key(&format!("cors.allowed_origins[{i}]"))
+                )));
+            }
         }
         for (i, net) in self.trusted_proxies.iter().enumerate() {
             net.parse::<crate::http::client_ip::IpNet>().map_err(|e| {

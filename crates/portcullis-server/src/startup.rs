@@ -229,6 +229,7 @@ impl Server {
                 .filter_map(|n| n.parse().ok())
                 .collect(),
             metrics: crate::metrics::Metrics::new(),
+            cors_origins: config.cors.allowed_origins.clone(),
         });
         Ok(Server {
             listener,

@@ -2,6 +2,7 @@
 //! place where errors become status codes.
 
 pub mod client_ip;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod health;
@@ -64,6 +65,8 @@ pub struct AppState {
     pub trusted_proxies: Vec<client_ip::IpNet>,
     /// Prometheus counters.
     pub metrics: crate::metrics::Metrics,
+    /// Origins allowed to call the token, userinfo, introspection and revocation endpoints.
+    pub cors_origins: Vec<String>,
 }
 
 impl AppState {
@@ -105,6 +108,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(crate::metrics::metrics))
         .fallback(error::not_found)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::cors,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             crate::metrics::observe,

@@ -259,3 +259,86 @@ async fn metrics_and_request_ids_follow_the_traffic() {
         .unwrap();
     assert_eq!(ready.status(), 200);
 }
+
+#[tokio::test]
+async fn cors_is_public_for_metadata_and_only_for_configured_origins_elsewhere() {
+    let app = spawn_with(|c| c.cors.allowed_origins = vec!["https://spa.example".into()]).await;
+    let (id, secret) = app.service_client("read").await;
+    let jwks = app
+        .http
+        .get(format!("{}/jwks.json", app.base))
+        .header("origin", "https://anyone.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(jwks.headers()["access-control-allow-origin"], "*");
+
+    let preflight = |origin: &'static str| {
+        app.http
+            .request(reqwest::Method::OPTIONS, format!("{}/token", app.base))
+            .header("origin", origin)
+            .header("access-control-request-method", "POST")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .send()
+    };
+    let allowed = preflight("https://spa.example").await.unwrap();
+    assert_eq!(allowed.status(), 204);
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://spa.example"
+    );
+    assert!(
+        allowed.headers()["access-control-allow-methods"]
+            .to_str()
+            .unwrap()
+            .contains("POST")
+    );
+    assert!(
+        allowed
+            .headers()
+            .get("access-control-allow-credentials")
+            .is_none()
+    );
+    let refused = preflight("https://evil.example").await.unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+
+    let token = |origin: &'static str| {
+        app.token_request()
+            .header("origin", origin)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", id.as_str()),
+                ("client_secret", secret.as_str()),
+            ])
+            .send()
+    };
+    let ok = token("https://spa.example").await.unwrap();
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://spa.example"
+    );
+    assert_eq!(ok.headers()["vary"], "Origin");
+    let other = token("https://evil.example").await.unwrap();
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+
+    // None by default.
+    let closed = spawn_with(|_| {}).await;
+    let answer = closed
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/token", closed.base))
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 403);
+}
