@@ -51,8 +51,7 @@ pub async fn cors(State(state): State<Arc<AppState>>, request: Request, next: Ne
         Policy::Public => Some(HeaderValue::from_static("*")),
         Policy::Restricted => state
             .cors_origins
-            .iter()
-            .any(|o| *o == origin)
+            .contains(&origin)
             .then(|| HeaderValue::from_str(&origin).ok())
             .flatten(),
     };
