@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 const ISSUER: &str = "http://127.0.0.1:9";
 const REDIRECT: &str = "https://app.example.com/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const PASSWORD: &str = "correct horse battery staple";
+pub const PASSWORD: &str = "correct horse battery staple";
 
 fn on(db: &PgDatabase, dir: &Path) -> Command {
     let mut command = portcullis(dir);
@@ -22,7 +22,7 @@ fn on(db: &PgDatabase, dir: &Path) -> Command {
     command
 }
 
-fn http() -> reqwest::Client {
+pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -56,7 +56,7 @@ async fn two_instances_on_one_postgres_behave_as_one() {
     b.wait_for_token_status(&id, &new_secret, 200).await;
 
     // 2. A code issued by A is redeemed at B.
-    let web = web_client(&db, dir_a.path());
+    let web = web_client(|| on(&db, dir_a.path()));
     let code = obtain_code(&a, &web).await;
     let tokens = redeem(&b, &web, &code).await;
     let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
@@ -152,15 +152,15 @@ async fn two_instances_on_one_postgres_behave_as_one() {
     }
 }
 
-struct WebClient {
-    id: String,
-    secret: String,
-    username: String,
+pub struct WebClient {
+    pub id: String,
+    pub secret: String,
+    pub username: String,
 }
 
-fn web_client(db: &PgDatabase, dir: &Path) -> WebClient {
+pub fn web_client(command: impl Fn() -> Command) -> WebClient {
     let (id, secret) = create_client_with(
-        &mut on(db, dir),
+        &mut command(),
         &[
             "--grant-type",
             "authorization_code",
@@ -174,7 +174,7 @@ fn web_client(db: &PgDatabase, dir: &Path) -> WebClient {
             "true",
         ],
     );
-    let (ok, _, err) = run(on(db, dir).env("ALICE_PW", PASSWORD).args([
+    let (ok, _, err) = run(command().env("ALICE_PW", PASSWORD).args([
         "user",
         "create",
         "alice",
@@ -189,8 +189,50 @@ fn web_client(db: &PgDatabase, dir: &Path) -> WebClient {
     }
 }
 
+/// Submits the sign-in form with `password`; returns the answer's status.
+pub async fn sign_in_status(server: &ServerProcess, web: &WebClient, password: &str) -> u16 {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &web.id)
+        .append_pair("redirect_uri", REDIRECT)
+        .append_pair("scope", "openid")
+        .append_pair("state", "s2")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let login = http()
+        .get(format!("{}/authorize?{query}", server.base))
+        .send()
+        .await
+        .unwrap();
+    let cookies: Vec<String> = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .collect();
+    let mut form = hidden_fields(&login.text().await.unwrap());
+    form.extend([
+        ("username".to_owned(), web.username.clone()),
+        ("password".to_owned(), password.to_owned()),
+        ("action".to_owned(), "login".to_owned()),
+    ]);
+    http()
+        .post(format!("{}/authorize", server.base))
+        .header("cookie", cookies.join("; "))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 /// Signs in at `server` through the real pages and returns the code from the redirect.
-async fn obtain_code(server: &ServerProcess, web: &WebClient) -> String {
+pub async fn obtain_code(server: &ServerProcess, web: &WebClient) -> String {
     let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, VERIFIER.as_bytes());
     let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
     let query = form_urlencoded::Serializer::new(String::new())
@@ -261,7 +303,7 @@ fn hidden_fields(html: &str) -> Vec<(String, String)> {
     out
 }
 
-fn code_form(code: &str) -> Vec<(&'static str, String)> {
+pub fn code_form(code: &str) -> Vec<(&'static str, String)> {
     vec![
         ("grant_type", "authorization_code".into()),
         ("code", code.into()),
@@ -270,13 +312,13 @@ fn code_form(code: &str) -> Vec<(&'static str, String)> {
     ]
 }
 
-async fn redeem(server: &ServerProcess, web: &WebClient, code: &str) -> serde_json::Value {
+pub async fn redeem(server: &ServerProcess, web: &WebClient, code: &str) -> serde_json::Value {
     let (status, body) = post_token(server, web, &code_form(code)).await;
     assert_eq!(status, 200, "{body}");
     body
 }
 
-async fn post_token(
+pub async fn post_token(
     server: &ServerProcess,
     web: &WebClient,
     form: &[(&str, String)],
@@ -308,7 +350,7 @@ async fn jwks_kids(server: &ServerProcess) -> Vec<String> {
         .collect()
 }
 
-async fn introspect(
+pub async fn introspect(
     server: &ServerProcess,
     id: &str,
     secret: &str,

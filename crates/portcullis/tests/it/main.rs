@@ -11,5 +11,6 @@ mod config;
 mod database;
 mod instances;
 mod keys;
+mod logs;
 mod serve;
 mod users;
