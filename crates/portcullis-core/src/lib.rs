@@ -10,9 +10,13 @@ pub mod client;
 pub mod clock;
 pub mod error;
 pub mod form;
+#[doc(hidden)]
+pub mod fuzz_targets;
 pub mod grant;
 pub mod jose;
+pub mod jws;
 pub mod pkce;
+pub mod redirect;
 pub mod scope;
 pub mod secret;
 pub mod token;

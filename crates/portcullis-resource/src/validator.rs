@@ -3,16 +3,12 @@
 use crate::claims::AccessToken;
 use crate::error::ValidationError;
 use crate::jwks::KeyStore;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::jws::{CompactJws, JwsError};
 use portcullis_core::{Algorithm, Clock, Secret, SystemClock};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-/// Longest token considered.
-const MAX_TOKEN_BYTES: usize = 16 * 1024;
 
 /// How tokens are checked.
 #[derive(Debug)]
@@ -249,52 +245,33 @@ impl Validator {
         now: i64,
     ) -> Result<AccessToken, ValidationError> {
         let invalid = ValidationError::Invalid;
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(invalid("too long"));
-        }
-        let mut parts = token.split('.');
-        let (Some(h), Some(p), Some(s), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid("not a JWS compact serialization"));
-        };
-        let header: Map<String, Value> = B64
-            .decode(h)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(invalid("unreadable header"))?;
-        let typ = header
-            .get("typ")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
+        let jws = CompactJws::parse(token).map_err(|e| match e {
+            JwsError::TooLong => invalid("too long"),
+            JwsError::NotCompact => invalid("not a JWS compact serialization"),
+            JwsError::Header => invalid("unreadable header"),
+            JwsError::Signature => invalid("unreadable signature"),
+            JwsError::Claims => invalid("unreadable claims"),
+        })?;
+        let typ = jws.header_str("typ").unwrap_or_default();
         if !(typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")) {
             return Err(invalid("typ is not at+jwt (RFC 9068)"));
         }
-        let alg: Algorithm = header
-            .get("alg")
-            .and_then(Value::as_str)
+        let alg: Algorithm = jws
+            .header_str("alg")
             .and_then(|a| a.parse().ok())
             .ok_or(invalid("alg is not allowed"))?;
         if !self.inner.algorithms.contains(&alg) {
             return Err(invalid("alg is not allowed"));
         }
-        let kid = header
-            .get("kid")
-            .and_then(Value::as_str)
-            .ok_or(invalid("no kid"))?;
+        let kid = jws.header_str("kid").ok_or(invalid("no kid"))?;
         let key = keys.key(kid).await?.ok_or(invalid("unknown kid"))?;
         if key.alg != alg {
             return Err(invalid("alg is not the key's algorithm"));
         }
-        let signature = B64.decode(s).map_err(|_| invalid("unreadable signature"))?;
-        if !key.verify(&token.as_bytes()[..h.len() + 1 + p.len()], &signature) {
+        if !key.verify(jws.signing_input, &jws.signature) {
             return Err(invalid("bad signature"));
         }
-        let claims: Map<String, Value> = B64
-            .decode(p)
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or(invalid("unreadable claims"))?;
+        let claims = jws.claims().map_err(|_| invalid("unreadable claims"))?;
         self.check_claims(claims, now)
     }
 

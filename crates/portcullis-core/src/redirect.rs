@@ -1,0 +1,43 @@
+//! Redirect URI comparison (RFC 6749 §3.1.2.3, RFC 9700 §4.1.3, RFC 8252 §7.3): exact string
+//! match, with the one exception native apps need.
+
+/// RFC 8252 §7.3: a loopback redirect URI matches on any port; everything else must be identical,
+/// character for character.
+pub fn redirect_uri_matches(registered: &str, given: &str) -> bool {
+    if registered == given {
+        return true;
+    }
+    match (
+        loopback_without_port(registered),
+        loopback_without_port(given),
+    ) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
+}
+
+/// `http://127.0.0.1:PORT/rest` or `http://[::1]:PORT/rest` with the port removed.
+fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
+    let rest = uri.strip_prefix("http://")?;
+    let (host, after_host) = if let Some(r) = rest.strip_prefix("127.0.0.1") {
+        ("127.0.0.1", r)
+    } else if let Some(r) = rest.strip_prefix("[::1]") {
+        ("[::1]", r)
+    } else {
+        return None;
+    };
+    let path = match after_host.strip_prefix(':') {
+        Some(p) => {
+            let digits = p.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            &p[digits..]
+        }
+        None => after_host,
+    };
+    if !(path.is_empty() || path.starts_with('/') || path.starts_with('?')) {
+        return None;
+    }
+    Some((host, path))
+}
