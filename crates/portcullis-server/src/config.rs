@@ -41,6 +41,9 @@ pub struct Config {
     /// Throttling of failed client authentication.
     #[serde(default)]
     pub client_auth: ClientAuthConfig,
+    /// Serve HTTPS instead of HTTP.
+    #[serde(default)]
+    pub tls: TlsConfig,
     /// Cross-origin access for browser apps.
     #[serde(default)]
     pub cors: CorsConfig,
@@ -224,6 +227,18 @@ impl Config {
         crate::keys::KeyVault::from_master_key(&material)
             .map_err(|e| ConfigError(format!("master key: {e}")))
     }
+}
+
+/// `[tls]`: both files or neither.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain, leaf first; read again when it changes.
+    #[serde(default)]
+    pub cert_file: Option<std::path::PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    #[serde(default)]
+    pub key_file: Option<std::path::PathBuf>,
 }
 
 /// `[cors]`.
@@ -634,6 +649,7 @@ impl Default for Config {
             cleanup: CleanupConfig::default(),
             client_auth: ClientAuthConfig::default(),
             cors: CorsConfig::default(),
+            tls: TlsConfig::default(),
             trusted_proxies: Vec::new(),
             master_key: None,
             master_key_file: None,
@@ -739,6 +755,13 @@ impl Config {
             return Err(ConfigError(format!(
                 "{}: must be between 1s and 5m",
                 key("database_pool.acquire_timeout")
+            )));
+        }
+        if self.tls.cert_file.is_some() != self.tls.key_file.is_some() {
+            return Err(ConfigError(format!(
+                "{} and {} go together: set both or neither",
+                key("tls.cert_file"),
+                key("tls.key_file")
             )));
         }
         for (i, origin) in self.cors.allowed_origins.iter().enumerate() {

@@ -66,6 +66,9 @@ pub enum StartupError {
     /// The HTML templates or password hasher could not be set up.
     #[error("start-up: {0}")]
     Setup(String),
+    /// The TLS certificate or key could not be loaded.
+    #[error("tls: {0}")]
+    Tls(#[from] crate::tls::TlsError),
     /// The listen address could not be bound.
     #[error("cannot listen on {addr}: {reason}")]
     Bind {
@@ -83,6 +86,7 @@ pub struct Server {
     store: Arc<dyn Store>,
     limits: crate::listener::ConnectionLimits,
     cleanup: Cleanup,
+    tls: Option<Arc<crate::tls::ReloadingCert>>,
 }
 
 /// The background deletion of rows nothing can use any more.
@@ -173,10 +177,17 @@ impl Server {
             addr: config.listen,
             reason,
         })?;
+        let tls = match (&config.tls.cert_file, &config.tls.key_file) {
+            (Some(cert), Some(key)) => {
+                Some(crate::tls::ReloadingCert::new(cert.clone(), key.clone())?)
+            }
+            _ => None,
+        };
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = config
             .issuer
             .clone()
-            .unwrap_or_else(|| format!("http://{local}"));
+            .unwrap_or_else(|| format!("{scheme}://{local}"));
         let registry = Arc::new(
             Registry::load(store.clone(), vault.clone())
                 .await
@@ -241,6 +252,7 @@ impl Server {
                 max_header_bytes: usize::try_from(config.limits.max_header_bytes)
                     .unwrap_or(16 * 1024),
             },
+            tls,
             cleanup: Cleanup {
                 interval: Duration::from_secs(config.cleanup.interval.0),
                 batch: i64::try_from(config.cleanup.batch_size).unwrap_or(500),
@@ -282,7 +294,21 @@ impl Server {
             .cleanup
             .spawn(self.store.clone(), self.state.clock.clone());
         let app = http::router(self.state);
-        let result = crate::listener::serve(self.listener, app, self.limits, shutdown).await;
+        let (acceptor, cert_watcher) = match &self.tls {
+            Some(cert) => {
+                let config = cert.server_config().map_err(std::io::Error::other)?;
+                (
+                    Some(tokio_rustls::TlsAcceptor::from(config)),
+                    Some(cert.clone().spawn_watcher()),
+                )
+            }
+            None => (None, None),
+        };
+        let result =
+            crate::listener::serve(self.listener, app, self.limits, acceptor, shutdown).await;
+        if let Some(w) = cert_watcher {
+            w.abort();
+        }
         watcher.abort();
         cleanup.abort();
         result

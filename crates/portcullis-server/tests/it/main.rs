@@ -18,4 +18,5 @@ mod rotation;
 mod selection;
 pub mod sign_in;
 mod storage;
+mod tls;
 mod vault;
