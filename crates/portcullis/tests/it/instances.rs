@@ -203,11 +203,14 @@ pub async fn sign_in_status(server: &ServerProcess, web: &WebClient, password: &
         )
         .append_pair("code_challenge_method", "S256")
         .finish();
-    let login = http()
-        .get(format!("{}/authorize?{query}", server.base))
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{}/authorize?{query}", server.base);
+    // The client was usually created a moment ago through the CLI: the server learns of it
+    // within a second (the registry's poll or NOTIFY), and until then shows an error page.
+    wait_until(Duration::from_secs(1), || async {
+        http().get(&url).send().await.unwrap().status() == 200
+    })
+    .await;
+    let login = http().get(&url).send().await.unwrap();
     let cookies: Vec<String> = login
         .headers()
         .get_all("set-cookie")
@@ -244,11 +247,14 @@ pub async fn obtain_code(server: &ServerProcess, web: &WebClient) -> String {
         .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .finish();
-    let login = http()
-        .get(format!("{}/authorize?{query}", server.base))
-        .send()
-        .await
-        .unwrap();
+    let url = format!("{}/authorize?{query}", server.base);
+    // The client was usually created a moment ago through the CLI: the server learns of it
+    // within a second (the registry's poll or NOTIFY), and until then shows an error page.
+    wait_until(Duration::from_secs(1), || async {
+        http().get(&url).send().await.unwrap().status() == 200
+    })
+    .await;
+    let login = http().get(&url).send().await.unwrap();
     let cookies: Vec<String> = login
         .headers()
         .get_all("set-cookie")
