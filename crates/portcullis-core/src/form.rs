@@ -4,6 +4,14 @@
 /// Fields beyond this many make a request malformed; no OAuth request needs more.
 pub const MAX_FIELDS: usize = 64;
 
+/// The longest parameter name accepted, in bytes after decoding. OAuth's longest is under 32.
+pub const MAX_NAME_BYTES: usize = 256;
+
+/// The longest parameter value accepted, in bytes after decoding. The longest values OAuth sends
+/// are tokens and URIs; 8 KiB leaves room for large JWTs while keeping one field from filling the
+/// whole body limit.
+pub const MAX_VALUE_BYTES: usize = 8 * 1024;
+
 /// Why a form could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FormError {
@@ -13,6 +21,12 @@ pub enum FormError {
     /// The body has more fields than [`MAX_FIELDS`].
     #[error("too many form fields")]
     TooManyFields,
+    /// A parameter name is longer than [`MAX_NAME_BYTES`].
+    #[error("a parameter name is too long")]
+    NameTooLong,
+    /// The value of the named parameter is longer than [`MAX_VALUE_BYTES`].
+    #[error("parameter '{0}' is too long")]
+    ValueTooLong(String),
 }
 
 /// The decoded parameters of a form body, in the order they were sent.
@@ -30,13 +44,20 @@ pub struct FormParams {
 }
 
 impl FormParams {
-    /// Decodes a body. Invalid UTF-8 is replaced rather than rejected: such a value cannot match
+    /// Decodes a body, refusing more than [`MAX_FIELDS`] fields or a name or value over its limit.
+    /// Invalid UTF-8 is replaced rather than rejected: such a value cannot match
     /// any stored identifier or secret, so it fails later with the precise error for its field.
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
         let mut pairs = Vec::new();
         for (name, value) in form_urlencoded::parse(body) {
             if pairs.len() == MAX_FIELDS {
                 return Err(FormError::TooManyFields);
+            }
+            if name.len() > MAX_NAME_BYTES {
+                return Err(FormError::NameTooLong);
+            }
+            if value.len() > MAX_VALUE_BYTES {
+                return Err(FormError::ValueTooLong(name.into_owned()));
             }
             pairs.push((name.into_owned(), value.into_owned()));
         }

@@ -49,12 +49,15 @@ pub async fn authorize(
     } else {
         uri.query().unwrap_or_default().as_bytes().to_vec()
     };
-    let Ok(form) = FormParams::parse(&raw) else {
-        return state.pages.error(
-            StatusCode::BAD_REQUEST,
-            "Invalid request",
-            "The request has too many parameters.",
-        );
+    let form = match FormParams::parse(&raw) {
+        Ok(form) => form,
+        Err(e) => {
+            return state.pages.error(
+                StatusCode::BAD_REQUEST,
+                "Invalid request",
+                &format!("The request cannot be read: {e}."),
+            );
+        }
     };
     let snapshot = state.registry.snapshot();
     let request = match AuthorizationRequest::parse(&form, &snapshot) {

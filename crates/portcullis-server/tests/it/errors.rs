@@ -226,6 +226,57 @@ async fn bodies_over_the_limit_get_413() {
 }
 
 #[tokio::test]
+async fn too_many_fields_and_too_long_fields_are_invalid_requests() {
+    let app = spawn_app().await;
+    let (id, secret) = app.service_client("read").await;
+    let base = [GRANT, ("client_id", &id), ("client_secret", &secret)];
+
+    // 65 fields, all well within the body limit.
+    let names: Vec<String> = (0..62).map(|i| format!("x{i}")).collect();
+    let mut fields = base.to_vec();
+    fields.extend(names.iter().map(|n| (n.as_str(), "1")));
+    let answer = app.post_token(&fields).await;
+    answer.assert_error(400, "invalid_request");
+    assert!(
+        answer.body.to_string().contains("too many"),
+        "{}",
+        answer.body
+    );
+
+    // A value one byte over the limit, an unknown name over its limit.
+    let long_value = "v".repeat(portcullis_core::form::MAX_VALUE_BYTES + 1);
+    let answer = app
+        .post_token(&[base[0], base[1], base[2], ("scope", &long_value)])
+        .await;
+    answer.assert_error(400, "invalid_request");
+    assert!(
+        answer.body.to_string().contains("'scope' is too long"),
+        "{}",
+        answer.body
+    );
+    let long_name = "n".repeat(portcullis_core::form::MAX_NAME_BYTES + 1);
+    app.post_token(&[base[0], base[1], base[2], (&long_name, "1")])
+        .await
+        .assert_error(400, "invalid_request");
+
+    // At the limits, unknown parameters are still ignored (RFC 6749 §3.2).
+    let at_limit = "v".repeat(portcullis_core::form::MAX_VALUE_BYTES);
+    let name_at_limit = "n".repeat(portcullis_core::form::MAX_NAME_BYTES);
+    let answer = app
+        .post_token(&[base[0], base[1], base[2], (&name_at_limit, &at_limit)])
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
+
+    // The authorization endpoint refuses the same on its error page, without redirecting.
+    let query = format!("client_id={id}&response_type=code&state={long_value}");
+    let response = reqwest::get(format!("{}/authorize?{query}", app.base))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    assert!(response.text().await.unwrap().contains("is too long"));
+}
+
+#[tokio::test]
 async fn no_input_makes_a_5xx() {
     let app = spawn_app().await;
     let (id, secret) = app.service_client("read").await;
