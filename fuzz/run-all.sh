@@ -22,7 +22,6 @@ for ((i = 0; i < ${#targets[@]}; i += 2)); do
   for p in "${pids[@]}"; do wait "$p" || status=1; done
 done
 for t in "${targets[@]}"; do
-  mkdir -p "corpus/$t.min"
   cargo +nightly fuzz cmin "$t" "corpus/$t" >/dev/null 2>&1 || true
 done
 exit $status
