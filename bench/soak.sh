@@ -77,6 +77,8 @@ warm="$(awk -v t=$((start + 60)) '$1 >= t { print $2; exit }' "$work/rss")"
 peak="$(sort -k2 -n "$work/rss" | tail -1 | cut -d' ' -f2)"
 growth="$(awk -v a="$warm" -v b="$end_rss" 'BEGIN { printf "%.1f", (b - a) * 100 / a }')"
 echo "rss_kib warm=$warm end=$end_rss peak=$peak growth=${growth}% samples=$(wc -l <"$work/rss")"
+# One sample per minute, to show whether memory levels off or keeps climbing.
+echo "rss_kib_per_minute $(awk -v s="$start" '$1 >= s && ($1 - s) % 60 < 10 { printf "%s ", $2 }' "$work/rss")"
 awk -v g="$growth" 'BEGIN { exit !(g > 10) }' && { echo "memory grew more than 10 %"; failed=1; }
 if [ "$failed" -ne 0 ]; then echo "SOAK FAILED"; exit 1; fi
 echo "SOAK OK"
