@@ -45,8 +45,8 @@ pub struct FormParams {
 
 impl FormParams {
     /// Decodes a body, refusing more than [`MAX_FIELDS`] fields or a name or value over its limit.
-    /// Invalid UTF-8 is replaced rather than rejected: such a value cannot match
-    /// any stored identifier or secret, so it fails later with the precise error for its field.
+    /// Invalid UTF-8 is replaced rather than rejected: such a value cannot match any stored
+    /// identifier or secret, so it fails later with the precise error for its field.
     pub fn parse(body: &[u8]) -> Result<Self, FormError> {
         let mut pairs = Vec::new();
         for (name, value) in form_urlencoded::parse(body) {

@@ -230,6 +230,7 @@ async fn too_many_fields_and_too_long_fields_are_invalid_requests() {
     let app = spawn_app().await;
     let (id, secret) = app.service_client("read").await;
     let base = [GRANT, ("client_id", &id), ("client_secret", &secret)];
+    let with = |extra| [base[0], base[1], base[2], extra];
 
     // 65 fields, all well within the body limit.
     let names: Vec<String> = (0..62).map(|i| format!("x{i}")).collect();
@@ -245,9 +246,7 @@ async fn too_many_fields_and_too_long_fields_are_invalid_requests() {
 
     // A value one byte over the limit, an unknown name over its limit.
     let long_value = "v".repeat(portcullis_core::form::MAX_VALUE_BYTES + 1);
-    let answer = app
-        .post_token(&[base[0], base[1], base[2], ("scope", &long_value)])
-        .await;
+    let answer = app.post_token(&with(("scope", &long_value))).await;
     answer.assert_error(400, "invalid_request");
     assert!(
         answer.body.to_string().contains("'scope' is too long"),
@@ -255,16 +254,14 @@ async fn too_many_fields_and_too_long_fields_are_invalid_requests() {
         answer.body
     );
     let long_name = "n".repeat(portcullis_core::form::MAX_NAME_BYTES + 1);
-    app.post_token(&[base[0], base[1], base[2], (&long_name, "1")])
+    app.post_token(&with((&long_name, "1")))
         .await
         .assert_error(400, "invalid_request");
 
     // At the limits, unknown parameters are still ignored (RFC 6749 §3.2).
     let at_limit = "v".repeat(portcullis_core::form::MAX_VALUE_BYTES);
     let name_at_limit = "n".repeat(portcullis_core::form::MAX_NAME_BYTES);
-    let answer = app
-        .post_token(&[base[0], base[1], base[2], (&name_at_limit, &at_limit)])
-        .await;
+    let answer = app.post_token(&with((&name_at_limit, &at_limit))).await;
     assert_eq!(answer.status, 200, "{}", answer.body);
 
     // The authorization endpoint refuses the same on its error page, without redirecting.

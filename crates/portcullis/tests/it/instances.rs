@@ -191,16 +191,47 @@ pub fn web_client(command: impl Fn() -> Command) -> WebClient {
 
 /// Submits the sign-in form with `password`; returns the answer's status.
 pub async fn sign_in_status(server: &ServerProcess, web: &WebClient, password: &str) -> u16 {
+    submit_sign_in(server, web, "openid", "s2", password)
+        .await
+        .status()
+        .as_u16()
+}
+
+/// Signs in at `server` through the real pages and returns the code from the redirect.
+pub async fn obtain_code(server: &ServerProcess, web: &WebClient) -> String {
+    let done = submit_sign_in(server, web, "openid offline_access", "s1", PASSWORD).await;
+    let location = done
+        .headers()
+        .get("location")
+        .unwrap_or_else(|| panic!("no redirect after sign-in: {}", done.status()))
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let query = location.split_once('?').unwrap().1;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "code")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| panic!("no code in {location}"))
+}
+
+/// Opens the sign-in page of a code request (PKCE with `VERIFIER`) and posts the form back with
+/// `web`'s username and `password`.
+async fn submit_sign_in(
+    server: &ServerProcess,
+    web: &WebClient,
+    scope: &str,
+    state: &str,
+    password: &str,
+) -> reqwest::Response {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, VERIFIER.as_bytes());
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
     let query = form_urlencoded::Serializer::new(String::new())
         .append_pair("response_type", "code")
         .append_pair("client_id", &web.id)
         .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid")
-        .append_pair("state", "s2")
-        .append_pair(
-            "code_challenge",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
-        )
+        .append_pair("scope", scope)
+        .append_pair("state", state)
+        .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256")
         .finish();
     let url = format!("{}/authorize?{query}", server.base);
@@ -230,63 +261,6 @@ pub async fn sign_in_status(server: &ServerProcess, web: &WebClient, password: &
         .send()
         .await
         .unwrap()
-        .status()
-        .as_u16()
-}
-
-/// Signs in at `server` through the real pages and returns the code from the redirect.
-pub async fn obtain_code(server: &ServerProcess, web: &WebClient) -> String {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, VERIFIER.as_bytes());
-    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref());
-    let query = form_urlencoded::Serializer::new(String::new())
-        .append_pair("response_type", "code")
-        .append_pair("client_id", &web.id)
-        .append_pair("redirect_uri", REDIRECT)
-        .append_pair("scope", "openid offline_access")
-        .append_pair("state", "s1")
-        .append_pair("code_challenge", &challenge)
-        .append_pair("code_challenge_method", "S256")
-        .finish();
-    let url = format!("{}/authorize?{query}", server.base);
-    // The client was usually created a moment ago through the CLI: the server learns of it
-    // within a second (the registry's poll or NOTIFY), and until then shows an error page.
-    wait_until(Duration::from_secs(1), || async {
-        http().get(&url).send().await.unwrap().status() == 200
-    })
-    .await;
-    let login = http().get(&url).send().await.unwrap();
-    let cookies: Vec<String> = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
-        .collect();
-    let page = login.text().await.unwrap();
-    let mut form = hidden_fields(&page);
-    form.extend([
-        ("username".to_owned(), web.username.clone()),
-        ("password".to_owned(), PASSWORD.to_owned()),
-        ("action".to_owned(), "login".to_owned()),
-    ]);
-    let done = http()
-        .post(format!("{}/authorize", server.base))
-        .header("cookie", cookies.join("; "))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    let location = done
-        .headers()
-        .get("location")
-        .unwrap_or_else(|| panic!("no redirect after sign-in: {}", done.status()))
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let query = location.split_once('?').unwrap().1;
-    form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| panic!("no code in {location}"))
 }
 
 fn hidden_fields(html: &str) -> Vec<(String, String)> {
