@@ -75,3 +75,25 @@ impl TokenEndpointAuthMethod {
         }
     }
 }
+
+/// What kind of application a client is (OpenID Connect Dynamic Client Registration §2,
+/// `application_type`). It decides how redirect URIs are compared: a web app's exactly, a native
+/// app's loopback URIs on any port (RFC 8252 §7.3), since the app gets whatever port is free.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    /// A web application: redirect URIs match character for character, port included.
+    Web,
+    /// An app on the user's device (desktop, mobile, CLI).
+    Native,
+}
+
+impl ApplicationType {
+    /// The name OpenID Connect Registration uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationType::Web => "web",
+            ApplicationType::Native => "native",
+        }
+    }
+}

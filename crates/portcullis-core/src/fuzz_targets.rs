@@ -5,6 +5,7 @@
 #![allow(clippy::expect_used)]
 
 use crate::basic::{decode_basic, encode_basic};
+use crate::client::ApplicationType;
 use crate::jws::CompactJws;
 use crate::redirect::redirect_uri_matches;
 use crate::{FormParams, Scope};
@@ -62,15 +63,25 @@ pub fn redirect_uri(data: &[u8]) {
         return;
     };
     let (registered, given) = text.split_once('\n').unwrap_or((text, text));
-    assert!(redirect_uri_matches(registered, registered));
-    if redirect_uri_matches(registered, given) && registered != given {
+    for application in [ApplicationType::Web, ApplicationType::Native] {
+        assert!(redirect_uri_matches(registered, registered, application));
+    }
+    // A web app's redirect URI matches only itself.
+    assert_eq!(
+        redirect_uri_matches(registered, given, ApplicationType::Web),
+        registered == given
+    );
+    if redirect_uri_matches(registered, given, ApplicationType::Native) && registered != given {
         for uri in [registered, given] {
             assert!(
                 uri.starts_with("http://127.0.0.1") || uri.starts_with("http://[::1]"),
                 "{registered:?} matched {given:?}"
             );
         }
-        assert!(redirect_uri_matches(given, registered), "symmetric");
+        assert!(
+            redirect_uri_matches(given, registered, ApplicationType::Native),
+            "symmetric"
+        );
     }
 }
 

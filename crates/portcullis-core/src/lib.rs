@@ -21,7 +21,7 @@ pub mod scope;
 pub mod secret;
 pub mod token;
 
-pub use client::{ClientId, TokenEndpointAuthMethod};
+pub use client::{ApplicationType, ClientId, TokenEndpointAuthMethod};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormError, FormParams};

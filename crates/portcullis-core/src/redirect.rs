@@ -1,11 +1,27 @@
 //! Redirect URI comparison (RFC 6749 §3.1.2.3, RFC 9700 §4.1.3, RFC 8252 §7.3): exact string
 //! match, with the one exception native apps need.
 
-/// RFC 8252 §7.3: a loopback redirect URI matches on any port; everything else must be identical,
-/// character for character.
-pub fn redirect_uri_matches(registered: &str, given: &str) -> bool {
+use crate::client::ApplicationType;
+
+/// Whether `given` is the registered redirect URI: identical, character for character. For a native
+/// app only (RFC 8252 §7.3), a loopback URI (`http://127.0.0.1/…`, `http://[::1]/…`) matches on
+/// any port; a web app's must match its port too, or a code meant for one local service could be
+/// delivered to another.
+///
+/// ```
+/// use portcullis_core::ApplicationType::{Native, Web};
+/// use portcullis_core::redirect::redirect_uri_matches;
+/// let registered = "http://127.0.0.1:9999/cb";
+/// assert!(redirect_uri_matches(registered, "http://127.0.0.1:10000/cb", Native));
+/// assert!(!redirect_uri_matches(registered, "http://127.0.0.1:10000/cb", Web));
+/// assert!(redirect_uri_matches(registered, registered, Web));
+/// ```
+pub fn redirect_uri_matches(registered: &str, given: &str, application: ApplicationType) -> bool {
     if registered == given {
         return true;
+    }
+    if application != ApplicationType::Native {
+        return false;
     }
     match (
         loopback_without_port(registered),

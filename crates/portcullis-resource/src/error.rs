@@ -35,6 +35,17 @@ pub enum ValidationError {
 }
 
 impl ValidationError {
+    /// What a caller is told: the message, except that why the authorization server could not be
+    /// reached (its URL, the HTTP library's error) stays in this API's log.
+    pub fn public_description(&self) -> String {
+        match self {
+            ValidationError::Unavailable(_) => {
+                "the token cannot be checked right now; try again later".to_owned()
+            }
+            other => other.to_string(),
+        }
+    }
+
     /// The RFC 6750 §3.1 error code, if any (a missing token gets none).
     pub fn code(&self) -> Option<&'static str> {
         match self {
@@ -68,7 +79,7 @@ impl ValidationError {
         if let Some(code) = self.code() {
             value.push_str(&format!(
                 ", error=\"{code}\", error_description=\"{}\"",
-                self.to_string().replace(['"', '\\'], "'")
+                self.public_description().replace(['"', '\\'], "'")
             ));
         }
         if let ValidationError::InsufficientScope(scope) = self {

@@ -35,11 +35,13 @@ pub struct BearerRejection {
 
 impl IntoResponse for BearerRejection {
     fn into_response(self) -> Response {
+        if let ValidationError::Unavailable(detail) = &self.error {
+            tracing::warn!(%detail, "cannot check a bearer token: the authorization server is unavailable");
+        }
+        let description = self.error.public_description();
         let body = match self.error.code() {
-            Some(code) => {
-                serde_json::json!({ "error": code, "error_description": self.error.to_string() })
-            }
-            None => serde_json::json!({ "error_description": self.error.to_string() }),
+            Some(code) => serde_json::json!({ "error": code, "error_description": description }),
+            None => serde_json::json!({ "error_description": description }),
         };
         let mut response = (self.error.status(), axum::Json(body)).into_response();
         if let Ok(value) = HeaderValue::from_str(&self.error.challenge(&self.realm)) {

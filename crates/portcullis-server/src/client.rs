@@ -2,7 +2,9 @@
 //! the token endpoint reads from memory.
 
 use crate::store::ClientRow;
-use portcullis_core::{Algorithm, ClientId, GrantType, Scope, TokenEndpointAuthMethod};
+use portcullis_core::{
+    Algorithm, ApplicationType, ClientId, GrantType, Scope, TokenEndpointAuthMethod,
+};
 use serde::{Deserialize, Serialize};
 
 /// Client metadata, named as RFC 7591 §2 names it, plus `audience` (the audiences the client may ask
@@ -52,6 +54,11 @@ pub struct ClientMetadata {
     /// Issue refresh tokens for `openid` requests even without `offline_access`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub refresh_token_without_offline_access: bool,
+    /// `web` or `native` (OpenID Connect Registration); unset means `native` for a public client
+    /// and `web` for a confidential one. Only a native client's loopback redirect URIs match on
+    /// any port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application_type: Option<ApplicationType>,
 }
 
 fn yes() -> bool {
@@ -85,6 +92,7 @@ impl Default for ClientMetadata {
             first_party: false,
             post_logout_redirect_uris: Vec::new(),
             refresh_token_without_offline_access: false,
+            application_type: None,
         }
     }
 }
@@ -98,6 +106,16 @@ impl ClientMetadata {
     /// Whether the client has no secret.
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::None)
+    }
+
+    /// The application type in force: the registered one, else `native` for a public client and
+    /// `web` for a confidential one.
+    pub fn application_type(&self) -> ApplicationType {
+        self.application_type.unwrap_or(if self.is_public() {
+            ApplicationType::Native
+        } else {
+            ApplicationType::Web
+        })
     }
 
     /// Checks every rule; on success the scopes are known to parse.

@@ -4,7 +4,7 @@
 //! Every key is documented in `docs/configuration.md`; keep the two in step.
 
 use crate::client::ClientMetadata;
-use portcullis_core::{Algorithm, GrantType, Secret, TokenEndpointAuthMethod};
+use portcullis_core::{Algorithm, ApplicationType, GrantType, Secret, TokenEndpointAuthMethod};
 use serde::{Deserialize, Deserializer};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -12,12 +12,9 @@ use std::net::SocketAddr;
 /// The prefix of every environment variable that overrides a key.
 pub const ENV_PREFIX: &str = "PORTCULLIS_";
 
-/// Variables with the prefix that are not configuration keys.
-const ENV_NOT_KEYS: &[&str] = &[
-    "PORTCULLIS_CONFIG",
-    "PORTCULLIS_MASTER_KEY",
-    "PORTCULLIS_LOG",
-];
+/// Variables with the prefix that are not configuration keys. (`PORTCULLIS_MASTER_KEY` *is* one:
+/// it sets `master_key`, the usual way to give it.)
+const ENV_NOT_KEYS: &[&str] = &["PORTCULLIS_CONFIG", "PORTCULLIS_LOG"];
 
 /// The whole configuration of `portcullis serve`.
 #[derive(Debug, Clone, Deserialize)]
@@ -117,12 +114,19 @@ pub struct SignInConfig {
     /// How long a browser session lasts.
     #[serde(default = "default_session_lifetime")]
     pub session_lifetime: Seconds,
-    /// Failed sign-ins per username, and per client IP, before further tries wait.
+    /// Failed sign-ins per username before further tries for that username wait.
     #[serde(
         default = "default_max_failures",
         deserialize_with = "number_or_string"
     )]
     pub max_failed_attempts: u64,
+    /// Failed sign-ins from one address, whatever the usernames, before further tries from it
+    /// wait. Much higher than the per-username limit: one address can be a whole office.
+    #[serde(
+        default = "default_max_failures_per_address",
+        deserialize_with = "number_or_string"
+    )]
+    pub max_failed_attempts_per_address: u64,
     /// How long the failures are remembered (and the wait after too many).
     #[serde(default = "default_lockout")]
     pub failure_window: Seconds,
@@ -359,13 +363,16 @@ pub struct LimitsConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ClientAuthConfig {
-    /// Failures allowed per client_id within the window; then 429 until the window ends.
+    /// Failures allowed for one client_id from one address within the window; then that client
+    /// gets 429 from that address (never a lock for the client_id alone, which would let anyone
+    /// lock a client out everywhere).
     #[serde(
         default = "default_failures_per_client",
         deserialize_with = "number_or_string"
     )]
     pub max_failures_per_client: u64,
-    /// Failures allowed per source IP within the window.
+    /// Failures allowed from one address within the window, whatever the client_id; attempts
+    /// refused while it is locked count too.
     #[serde(
         default = "default_failures_per_ip",
         deserialize_with = "number_or_string"
@@ -456,6 +463,9 @@ pub struct DeclaredClient {
     /// Refresh tokens for `openid` requests without `offline_access`.
     #[serde(default)]
     pub refresh_token_without_offline_access: bool,
+    /// `web` or `native`; unset: native for public clients, web for confidential ones.
+    #[serde(default)]
+    pub application_type: Option<ApplicationType>,
 }
 
 impl DeclaredClient {
@@ -477,6 +487,7 @@ impl DeclaredClient {
             first_party: self.first_party,
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
             refresh_token_without_offline_access: self.refresh_token_without_offline_access,
+            application_type: self.application_type,
         }
     }
 
@@ -581,6 +592,9 @@ fn default_session_lifetime() -> Seconds {
 fn default_max_failures() -> u64 {
     5
 }
+fn default_max_failures_per_address() -> u64 {
+    100
+}
 fn default_lockout() -> Seconds {
     Seconds(15 * 60)
 }
@@ -614,6 +628,7 @@ impl Default for SignInConfig {
         SignInConfig {
             session_lifetime: default_session_lifetime(),
             max_failed_attempts: default_max_failures(),
+            max_failed_attempts_per_address: default_max_failures_per_address(),
             failure_window: default_lockout(),
             password_hash_concurrency: default_hash_concurrency(),
         }
@@ -843,6 +858,26 @@ impl Config {
             }
             user.password()
                 .map_err(|e| ConfigError(format!("{at}.password: {e}")))?;
+        }
+        if self.sign_in.max_failed_attempts == 0
+            || self.sign_in.max_failed_attempts_per_address == 0
+            || self.sign_in.failure_window.0 == 0
+        {
+            return Err(ConfigError(format!(
+                "{}, {} and {} must be at least 1",
+                key("sign_in.max_failed_attempts"),
+                key("sign_in.max_failed_attempts_per_address"),
+                key("sign_in.failure_window")
+            )));
+        }
+        if let Some(master) = &self.master_key
+            && master.expose().trim().chars().count() < crate::keys::MIN_MASTER_KEY_LEN
+        {
+            return Err(ConfigError(format!(
+                "{}: must be at least {} characters",
+                key("master_key"),
+                crate::keys::MIN_MASTER_KEY_LEN
+            )));
         }
         if self.sign_in.password_hash_concurrency == 0 {
             return Err(ConfigError(format!(

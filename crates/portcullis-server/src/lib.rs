@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod registry;
 pub mod startup;
 pub mod store;
+pub mod throttle;
 pub mod tls;
 pub mod users;
 

@@ -272,6 +272,16 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+tokio::task_local! {
+    /// The id of the request being served, for answers that ask the caller to quote it.
+    static REQUEST_ID: String;
+}
+
+/// The id of the request this task is serving, if it runs inside [`observe`].
+pub fn current_request_id() -> Option<String> {
+    REQUEST_ID.try_with(Clone::clone).ok()
+}
+
 /// Gives every request an id (kept from `X-Request-Id` when it is a plain token, else made here),
 /// runs it inside a span carrying that id so every log line names it, returns it in the answer's
 /// `X-Request-Id`, and records the endpoint, status and latency.
@@ -295,7 +305,9 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         method = %request.method(),
         endpoint = ENDPOINTS.get(endpoint).copied().unwrap_or("other"),
     );
-    let mut response = next.run(request).instrument(span).await;
+    let mut response = REQUEST_ID
+        .scope(id.clone(), next.run(request).instrument(span))
+        .await;
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert("x-request-id", value);
     }

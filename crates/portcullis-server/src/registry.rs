@@ -69,11 +69,14 @@ impl Registry {
 
     /// Watches for changes until the task is aborted: on every notification from the store's
     /// change feed, and every `poll` in any case (every `poll_with_feed` when there is a feed, as
-    /// a fallback for notifications lost while its connection was down).
+    /// a fallback for notifications lost while its connection was down). Each wake-up also reads
+    /// the failure locks other instances decided into `locks`.
     pub fn spawn_watcher(
         self: Arc<Self>,
         poll: Duration,
         poll_with_feed: Duration,
+        locks: Arc<crate::throttle::Locks>,
+        clock: Arc<dyn portcullis_core::Clock>,
     ) -> tokio::task::JoinHandle<()> {
         tokio::spawn(async move {
             let mut feed = match self.store.change_feed().await {
@@ -97,6 +100,9 @@ impl Registry {
                     Err(error) => {
                         tracing::warn!(%error, "could not check for client or key changes")
                     }
+                }
+                if let Err(error) = locks.sync(self.store.as_ref(), clock.now().0).await {
+                    tracing::warn!(%error, "could not read failure locks");
                 }
             }
         })

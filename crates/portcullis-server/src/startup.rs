@@ -2,7 +2,6 @@
 //! apply declarative clients, load the registry, bind, serve until told to stop.
 
 use crate::admin::{AdminError, ClientAdmin};
-use crate::authorize::throttle::LoginThrottle;
 use crate::client_secret::SecretHasher;
 use crate::config::{Config, ConfigError};
 use crate::grant::access_token::TokenSettings;
@@ -82,6 +81,7 @@ pub enum StartupError {
 /// A server that is bound and ready to serve.
 pub struct Server {
     listener: tokio::net::TcpListener,
+    locks: Arc<crate::throttle::Locks>,
     state: Arc<AppState>,
     store: Arc<dyn Store>,
     limits: crate::listener::ConnectionLimits,
@@ -138,6 +138,8 @@ impl Cleanup {
                 grant_access_tokens = total.grant_access_tokens,
                 revoked_access_tokens = total.revoked_access_tokens,
                 grants = total.grants,
+                throttle_counts = total.throttle_counts,
+                throttle_locks = total.throttle_locks,
                 "deleted expired rows"
             );
         }
@@ -188,6 +190,13 @@ impl Server {
             .issuer
             .clone()
             .unwrap_or_else(|| format!("{scheme}://{local}"));
+        // Checked when the configuration was loaded; parsed once here, failures included.
+        let trusted_proxies = config
+            .trusted_proxies
+            .iter()
+            .map(|n| n.parse())
+            .collect::<Result<Vec<_>, String>>()
+            .map_err(|e| StartupError::Config(ConfigError(format!("trusted_proxies: {e}"))))?;
         let registry = Arc::new(
             Registry::load(store.clone(), vault.clone())
                 .await
@@ -199,7 +208,16 @@ impl Server {
             default_alg: config.tokens.signing_alg,
         };
         let metadata = http::discovery::metadata_document(&tokens);
-        let secure_cookies = tokens.issuer.starts_with("https://");
+        let cookies =
+            crate::authorize::session::Cookies::new(tokens.issuer.starts_with("https://"));
+        let locks = Arc::new(crate::throttle::Locks::default());
+        let throttle = |window: u64| {
+            crate::throttle::Throttle::new(
+                store.clone(),
+                crate::throttle::Window::new(window),
+                locks.clone(),
+            )
+        };
         let user_tokens = UserTokenSettings {
             code_lifetime: config.tokens.code_lifetime.0,
             id_token_alg: config.tokens.id_token_signing_alg,
@@ -219,31 +237,24 @@ impl Server {
             store: store.clone(),
             user_tokens,
             passwords,
-            throttle: LoginThrottle::new(
-                config.sign_in.max_failed_attempts,
-                config.sign_in.failure_window.0,
-            ),
+            sign_in_throttle: throttle(config.sign_in.failure_window.0),
             pages,
             session_lifetime: config.sign_in.session_lifetime.0,
-            secure_cookies,
-            client_auth_failures: LoginThrottle::new(
-                config.client_auth.max_failures_per_client,
-                config.client_auth.failure_window.0,
-            ),
-            client_auth_ip_failures: LoginThrottle::new(
-                config.client_auth.max_failures_per_ip,
-                config.client_auth.failure_window.0,
-            ),
-            trusted_proxies: config
-                .trusted_proxies
-                .iter()
-                .filter_map(|n| n.parse().ok())
-                .collect(),
+            cookies,
+            client_auth_throttle: throttle(config.client_auth.failure_window.0),
+            limits: http::FailureLimits {
+                sign_in_per_username: config.sign_in.max_failed_attempts,
+                sign_in_per_address: config.sign_in.max_failed_attempts_per_address,
+                client_per_address: config.client_auth.max_failures_per_client,
+                client_address: config.client_auth.max_failures_per_ip,
+            },
+            trusted_proxies,
             metrics: crate::metrics::Metrics::new(),
             cors_origins: config.cors.allowed_origins.clone(),
         });
         Ok(Server {
             listener,
+            locks,
             state,
             store,
             limits: crate::listener::ConnectionLimits {
@@ -285,11 +296,12 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let watcher = self
-            .state
-            .registry
-            .clone()
-            .spawn_watcher(RELOAD_INTERVAL, RELOAD_INTERVAL_WITH_NOTIFY);
+        let watcher = self.state.registry.clone().spawn_watcher(
+            RELOAD_INTERVAL,
+            RELOAD_INTERVAL_WITH_NOTIFY,
+            self.locks.clone(),
+            self.state.clock.clone(),
+        );
         let cleanup = self
             .cleanup
             .spawn(self.store.clone(), self.state.clock.clone());

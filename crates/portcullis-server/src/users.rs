@@ -2,7 +2,7 @@
 //! concurrency, and the administration shared by `portcullis user …` and `[[users]]` tables.
 
 use crate::client_secret::{RandomUnavailable, random_bytes};
-use crate::store::sign_in::UserRow;
+use crate::store::sign_in::{Ended, UserRow};
 use crate::store::{Store, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
@@ -222,22 +222,50 @@ impl<'a> UserAdmin<'a> {
             family_name: profile.family_name,
             created_at: self.now.0,
             updated_at: self.now.0,
+            disabled_at: None,
         };
         self.store.insert_user(&row).await?;
         Ok(id)
     }
 
-    /// Replaces a user's password.
+    /// Replaces a user's password and ends what the old one started: the user's browser sessions
+    /// and grants (refresh tokens, and the access tokens on record).
     pub async fn set_password(
         &self,
         username: &str,
         password: PasswordSource,
-    ) -> Result<(), UserError> {
+    ) -> Result<Ended, UserError> {
         let mut row = self.show(username).await?;
         row.password_hash = self.password_hash(password).await?;
         row.updated_at = self.now.0;
-        self.store.update_user(&row).await?;
+        self.save_ending(&row).await
+    }
+
+    /// Disables a user: no more sign-ins, and their sessions and grants end now.
+    pub async fn disable(&self, username: &str) -> Result<Ended, UserError> {
+        let mut row = self.show(username).await?;
+        row.disabled_at = Some(row.disabled_at.unwrap_or(self.now.0));
+        row.updated_at = self.now.0;
+        self.save_ending(&row).await
+    }
+
+    /// Lets a disabled user sign in again.
+    pub async fn enable(&self, username: &str) -> Result<(), UserError> {
+        let mut row = self.show(username).await?;
+        row.disabled_at = None;
+        row.updated_at = self.now.0;
+        self.store
+            .update_user(&row, None)
+            .await?
+            .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
         Ok(())
+    }
+
+    async fn save_ending(&self, row: &UserRow) -> Result<Ended, UserError> {
+        self.store
+            .update_user(row, Some(self.now.0))
+            .await?
+            .ok_or_else(|| UserError::NotFound(row.username.clone()))
     }
 
     /// Creates the user or brings an existing one in line with the declaration.
@@ -274,7 +302,9 @@ impl<'a> UserAdmin<'a> {
         row.given_name = profile.given_name;
         row.family_name = profile.family_name;
         row.updated_at = self.now.0;
-        self.store.update_user(&row).await?;
+        // A declared password that changed ends what the old one started, as set-password does.
+        let end_sign_ins = (!keep).then_some(self.now.0);
+        self.store.update_user(&row, end_sign_ins).await?;
         Ok(())
     }
 
@@ -291,12 +321,11 @@ impl<'a> UserAdmin<'a> {
         Ok(self.store.users().await?)
     }
 
-    /// Deletes a user, their sessions and consents.
-    pub async fn delete(&self, username: &str) -> Result<(), UserError> {
-        if self.store.delete_user(username).await? {
-            Ok(())
-        } else {
-            Err(UserError::NotFound(username.to_owned()))
-        }
+    /// Deletes a user with their sessions and consents, and revokes their grants.
+    pub async fn delete(&self, username: &str) -> Result<Ended, UserError> {
+        self.store
+            .delete_user(username, self.now.0)
+            .await?
+            .ok_or_else(|| UserError::NotFound(username.to_owned()))
     }
 }

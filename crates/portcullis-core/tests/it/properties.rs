@@ -2,6 +2,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::ApplicationType::{Native, Web};
 use portcullis_core::basic::{decode_basic, encode_basic};
 use portcullis_core::jws::CompactJws;
 use portcullis_core::redirect::redirect_uri_matches;
@@ -73,26 +74,30 @@ proptest! {
 
     #[test]
     fn redirect_uris_match_only_exactly(a in "https://[a-z]{1,8}\\.example/[a-z]{0,8}", b in "https://[a-z]{1,8}\\.example/[a-z]{0,8}") {
-        prop_assert!(redirect_uri_matches(&a, &a));
-        prop_assert_eq!(redirect_uri_matches(&a, &b), a == b);
-        // Prefixes, suffixes and case changes never match.
-        let longer = format!("{a}x");
-        prop_assert!(!redirect_uri_matches(&a, &longer));
-        let upper = a.to_uppercase();
-        prop_assert_eq!(redirect_uri_matches(&a, &upper), a == upper);
+        for app in [Web, Native] {
+            prop_assert!(redirect_uri_matches(&a, &a, app));
+            prop_assert_eq!(redirect_uri_matches(&a, &b, app), a == b);
+            // Prefixes, suffixes and case changes never match.
+            let longer = format!("{a}x");
+            prop_assert!(!redirect_uri_matches(&a, &longer, app));
+            let upper = a.to_uppercase();
+            prop_assert_eq!(redirect_uri_matches(&a, &upper, app), a == upper);
+        }
     }
 
     #[test]
-    fn loopback_redirect_uris_match_on_any_port(p1 in 1u16.., p2 in 1u16.., path in "/[a-z]{0,8}") {
+    fn loopback_redirect_uris_match_on_any_port_for_native_apps_only(p1 in 1u16.., p2 in 1u16.., path in "/[a-z]{0,8}") {
         let registered = format!("http://127.0.0.1{path}");
         let given = format!("http://127.0.0.1:{p1}{path}");
         let other_port = format!("http://127.0.0.1:{p2}{path}");
         let other_path = format!("http://127.0.0.1:{p1}{path}x");
         let other_host = format!("http://localhost:{p1}{path}");
-        prop_assert!(redirect_uri_matches(&registered, &given));
-        prop_assert!(redirect_uri_matches(&other_port, &given));
-        prop_assert!(!redirect_uri_matches(&registered, &other_path));
-        prop_assert!(!redirect_uri_matches(&registered, &other_host));
+        prop_assert!(redirect_uri_matches(&registered, &given, Native));
+        prop_assert!(redirect_uri_matches(&other_port, &given, Native));
+        prop_assert!(!redirect_uri_matches(&registered, &other_path, Native));
+        prop_assert!(!redirect_uri_matches(&registered, &other_host, Native));
+        prop_assert!(!redirect_uri_matches(&registered, &given, Web));
+        prop_assert_eq!(redirect_uri_matches(&other_port, &given, Web), p1 == p2);
     }
 
     #[test]

@@ -111,3 +111,45 @@ async fn the_layer_answers_per_rfc_6750() {
     assert_eq!(wrong.status(), 401);
     let _ = API;
 }
+
+#[tokio::test]
+async fn an_unreachable_issuer_is_a_fixed_503_with_no_detail() {
+    let iss = issuer().await;
+    let token = iss.token("read", Algorithm::ES256).await;
+    // An issuer where nothing listens: fetching its keys fails.
+    let dead = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}", listener.local_addr().unwrap())
+    };
+    let validator = portcullis_resource::Validator::builder(&dead, API).build();
+    let app = Router::new()
+        .route("/data", get(|t: AccessToken| async move { t.subject }))
+        .layer(BearerLayer::new(validator, "api"));
+    let api = serve(app).await;
+    let answer = reqwest::Client::new()
+        .get(format!("{api}/data"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 503);
+    let challenge = answer.headers()["www-authenticate"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let body = answer.text().await.unwrap();
+    let port = dead.rsplit(':').next().unwrap();
+    for leak in [
+        dead.as_str(),
+        port,
+        "connect",
+        "refused",
+        "tcp",
+        "sending request",
+    ] {
+        assert!(
+            !body.to_lowercase().contains(leak) && !challenge.to_lowercase().contains(leak),
+            "{leak:?} reaches an anonymous caller: {body} / {challenge}"
+        );
+    }
+}

@@ -4,11 +4,11 @@
 
 pub mod request;
 pub mod session;
-pub mod throttle;
 
 use crate::grant::user_tokens::{random_token, token_hash};
 use crate::http::AppState;
 use crate::store::sign_in::CodeRow;
+use crate::throttle::Reserved;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
@@ -16,7 +16,6 @@ use axum::response::{IntoResponse, Response};
 use minijinja::context;
 use portcullis_core::{ErrorCode, FormParams, Scope, Secret};
 use request::{AuthorizationRequest, AuthorizeError, redirect_with};
-use session::{CSRF_COOKIE, SESSION_COOKIE, cookie, csrf_ok, set_cookie};
 use std::sync::Arc;
 
 /// A signed-in user, as far as this request knows.
@@ -147,7 +146,7 @@ async fn flow(
     let now = state.clock.now().0;
     let store = state.store.as_ref();
     let mut set_cookies: Vec<HeaderValue> = Vec::new();
-    let mut signed_in = match cookie(headers, SESSION_COOKIE) {
+    let mut signed_in = match state.cookies.session(headers) {
         Some(value) => store
             .session(&token_hash(value), now)
             .await
@@ -164,7 +163,11 @@ async fn flow(
     } else {
         None
     };
-    if action.is_some() && !csrf_ok(headers, form.get("csrf").ok().flatten()) {
+    if action.is_some()
+        && !state
+            .cookies
+            .csrf_ok(headers, form.get("csrf").ok().flatten())
+    {
         return Ok(state.pages.error(
             StatusCode::FORBIDDEN,
             "Form expired",
@@ -181,19 +184,37 @@ async fn flow(
                 .unwrap_or_default()
                 .to_owned();
             let password = Secret::new(form.get("password").ok().flatten().unwrap_or_default());
-            let keys = [format!("user:{username}"), format!("ip:{peer}")];
-            if let Some(wait) = state.throttle.retry_after(&keys, now) {
-                let minutes = (wait + 59) / 60;
-                let error = format!("Too many failed attempts. Try again in {minutes} minute(s).");
-                return Ok(login_page(
-                    state,
-                    headers,
-                    request,
-                    StatusCode::TOO_MANY_REQUESTS,
-                    Some(&error),
-                    &username,
-                ));
-            }
+            // A lock this instance knows of answers at once; otherwise the attempt is counted
+            // before the password is checked, so a burst of guesses gets no more checks than the
+            // limit, and a success gives back only its own count.
+            let throttle = &state.sign_in_throttle;
+            let keys = state.sign_in_keys(&username, peer);
+            let locked = match throttle.retry_after(&keys, now) {
+                Some(wait) => {
+                    if let Err(error) = throttle.refused(&keys, now).await {
+                        tracing::warn!(%error, "could not count a refused sign-in");
+                    }
+                    Ok(Reserved::Wait(wait))
+                }
+                None => throttle.reserve(&keys, now).await,
+            };
+            let reservation = match locked {
+                Ok(Reserved::Go(reservation)) => reservation,
+                Ok(Reserved::Wait(wait)) => {
+                    let minutes = (wait + 59) / 60;
+                    let error =
+                        format!("Too many failed attempts. Try again in {minutes} minute(s).");
+                    return Ok(login_page(
+                        state,
+                        headers,
+                        request,
+                        StatusCode::TOO_MANY_REQUESTS,
+                        Some(&error),
+                        &username,
+                    ));
+                }
+                Err(e) => return Err(server_error(state, e)),
+            };
             let user = store
                 .user_by_username(&username)
                 .await
@@ -203,7 +224,9 @@ async fn flow(
                 .verify(&password, user.as_ref().map(|u| u.password_hash.as_str()))
                 .await;
             let Some(user) = user.filter(|_| ok) else {
-                state.throttle.failed(&keys, now);
+                if let Err(error) = throttle.reservation_failed(reservation, now).await {
+                    tracing::warn!(%error, "could not lock after a failed sign-in");
+                }
                 state.metrics.sign_in_failed();
                 tracing::info!(
                     target: "portcullis::audit",
@@ -221,7 +244,20 @@ async fn flow(
                     &username,
                 ));
             };
-            state.throttle.succeeded(&keys[0]);
+            if let Err(error) = throttle.release(reservation).await {
+                tracing::warn!(%error, "could not give back a sign-in reservation");
+            }
+            if user.disabled_at.is_some() {
+                // Said only to someone who knows the password.
+                return Ok(login_page(
+                    state,
+                    headers,
+                    request,
+                    StatusCode::FORBIDDEN,
+                    Some("This account is disabled."),
+                    &username,
+                ));
+            }
             let value = random_token().map_err(|e| server_error(state, e))?;
             store
                 .insert_session(
@@ -232,12 +268,7 @@ async fn flow(
                 )
                 .await
                 .map_err(|e| server_error(state, e))?;
-            set_cookies.extend(set_cookie(
-                SESSION_COOKIE,
-                &value,
-                None,
-                state.secure_cookies,
-            ));
+            set_cookies.extend(state.cookies.set_session(&value, None));
             signed_in = Some(SignedIn {
                 user_id: user.user_id,
                 auth_time: now,
@@ -348,12 +379,12 @@ fn append_cookies(response: &mut Response, cookies: Vec<HeaderValue>) {
 }
 
 /// The CSRF value for the next form: the existing cookie, or a new one to set.
-fn csrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
-    match cookie(headers, CSRF_COOKIE) {
+pub fn csrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match state.cookies.csrf(headers) {
         Some(existing) => (existing.to_owned(), None),
         None => {
             let value = random_token().unwrap_or_default();
-            let header = set_cookie(CSRF_COOKIE, &value, None, state.secure_cookies);
+            let header = state.cookies.set_csrf(&value);
             (value, header)
         }
     }

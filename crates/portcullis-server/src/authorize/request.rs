@@ -115,7 +115,11 @@ impl AuthorizationRequest {
         let given = one("redirect_uri").map_err(|m| page("Invalid request", m))?;
         let registered = &client.metadata.redirect_uris;
         let (redirect_uri, redirect_uri_sent) = match &given {
-            Some(uri) if registered.iter().any(|r| redirect_uri_matches(r, uri)) => {
+            Some(uri)
+                if registered
+                    .iter()
+                    .any(|r| redirect_uri_matches(r, uri, client.metadata.application_type())) =>
+            {
                 (uri.clone(), true)
             }
             Some(_) => {
@@ -273,6 +277,9 @@ pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
         query.append_pair(name, value);
     }
     let query = query.finish();
+    if query.is_empty() {
+        return redirect_uri.to_owned();
+    }
     let separator = if redirect_uri.contains('?') { '&' } else { '?' };
     format!("{redirect_uri}{separator}{query}")
 }
@@ -283,8 +290,15 @@ mod tests {
 
     #[test]
     fn redirect_uris_match_exactly_except_loopback_ports() {
+        use portcullis_core::ApplicationType::{Native, Web};
+        // A web client's loopback URI keeps its port.
+        assert!(!redirect_uri_matches(
+            "http://127.0.0.1:9999/cb",
+            "http://127.0.0.1:10000/cb",
+            Web
+        ));
         let r = "https://app.example.com/cb";
-        assert!(redirect_uri_matches(r, r));
+        assert!(redirect_uri_matches(r, r, Native));
         for trick in [
             "https://app.example.com/cb/",
             "https://app.example.com/cb?x=1",
@@ -297,36 +311,43 @@ mod tests {
             "https://app.example.com:443/cb",
             "https://app.example.com/cbx",
         ] {
-            assert!(!redirect_uri_matches(r, trick), "{trick}");
+            assert!(!redirect_uri_matches(r, trick, Native), "{trick}");
         }
         let loopback = "http://127.0.0.1/callback";
         assert!(redirect_uri_matches(
             loopback,
-            "http://127.0.0.1:53111/callback"
+            "http://127.0.0.1:53111/callback",
+            Native
         ));
         assert!(redirect_uri_matches(
             "http://[::1]:1/cb",
-            "http://[::1]:65000/cb"
+            "http://[::1]:65000/cb",
+            Native
         ));
         assert!(!redirect_uri_matches(
             loopback,
-            "http://127.0.0.1:53111/other"
+            "http://127.0.0.1:53111/other",
+            Native
         ));
         assert!(!redirect_uri_matches(
             loopback,
-            "http://127.0.0.1.evil.com:80/callback"
+            "http://127.0.0.1.evil.com:80/callback",
+            Native
         ));
         assert!(!redirect_uri_matches(
             loopback,
-            "http://127.0.0.1:80@evil.com/callback"
+            "http://127.0.0.1:80@evil.com/callback",
+            Native
         ));
         assert!(!redirect_uri_matches(
             "http://localhost/cb",
-            "http://localhost:8000/cb"
+            "http://localhost:8000/cb",
+            Native
         ));
         assert!(!redirect_uri_matches(
             loopback,
-            "https://127.0.0.1:5/callback"
+            "https://127.0.0.1:5/callback",
+            Native
         ));
     }
 

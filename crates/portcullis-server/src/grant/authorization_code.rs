@@ -1,6 +1,7 @@
 //! The authorization code grant (RFC 6749 §4.1.3) with PKCE (RFC 7636): the code is checked against
 //! everything it was bound to, then claimed in one conditional write. A code that comes back after
-//! being used revokes everything issued from it (RFC 9700 §4.5.3.1 / OAuth 2.1 §4.1.3).
+//! being used, with every binding right, revokes everything issued from it (RFC 9700 §4.5.3.1 /
+//! OAuth 2.1 §4.1.3); a replay that fails a binding is only refused.
 
 use super::user_tokens::{UserGrant, mint_user_tokens, random_id, token_hash};
 use super::{invalid_grant, require_grant, store_error};
@@ -44,24 +45,9 @@ pub async fn exchange(
             "the authorization code was issued to another client",
         ));
     }
-    if row.used_at.is_some() {
-        store
-            .revoke_grant_of_code(&hash, now.0)
-            .await
-            .map_err(store_error)?;
-        tracing::warn!(
-            target: "portcullis::audit",
-            event = "code_reused",
-            client_id = %client.id,
-            "authorization code reused; its grant is revoked"
-        );
-        return Err(invalid_grant(
-            "the authorization code was already used; tokens issued from it are revoked",
-        ));
-    }
-    if now.0 >= row.expires_at {
-        return Err(invalid_grant("the authorization code has expired"));
-    }
+    // Everything the code is bound to is checked before anything else happens, so a replay with a
+    // made-up verifier or the wrong redirect_uri (which anyone who saw the code can send) changes
+    // nothing. Only a replay that would otherwise have succeeded revokes what the code granted.
     match (row.redirect_uri_sent, redirect_uri) {
         (true, None) => return Err(invalid_grant("redirect_uri is missing")),
         (_, Some(given)) if given != row.redirect_uri => {
@@ -87,11 +73,30 @@ pub async fn exchange(
         }
         (None, None) => {}
     }
+    if row.used_at.is_some() {
+        store
+            .revoke_grant_of_code(&hash, now.0)
+            .await
+            .map_err(store_error)?;
+        tracing::warn!(
+            target: "portcullis::audit",
+            event = "code_reused",
+            client_id = %client.id,
+            "authorization code reused; its grant is revoked"
+        );
+        return Err(invalid_grant(
+            "the authorization code was already used; tokens issued from it are revoked",
+        ));
+    }
+    if now.0 >= row.expires_at {
+        return Err(invalid_grant("the authorization code has expired"));
+    }
     let user = store
         .user_by_id(&row.user_id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        .filter(|u| u.disabled_at.is_none())
+        .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))?;
     let scope = Scope::parse(&row.scope).map_err(|e| TokenError::server(e.to_string()))?;
     let grant = GrantRow {
         grant_id: random_id()?,

@@ -1,6 +1,7 @@
 //! The refresh token grant (RFC 6749 §6) with rotation (RFC 9700 §4.14.2): every use returns a new
-//! refresh token; a token used twice revokes its whole grant, unless the second use comes within
-//! the configured grace period.
+//! refresh token; a token used twice revokes its whole grant. With a grace period, a rotated token
+//! may be exchanged once more within it (a lost response); the token that re-exchange replaces is
+//! kept as superseded, and presenting it, or the old token a third time, revokes the grant.
 
 use super::user_tokens::{UserGrant, mint_user_tokens, token_hash};
 use super::{invalid_grant, require_grant, store_error};
@@ -38,30 +39,20 @@ pub async fn exchange(
     if now.0 >= grant.expires_at || now.0 >= refresh.idle_expires_at {
         return Err(invalid_grant("the refresh token has expired"));
     }
-    let within_grace = match refresh.rotated_at {
+    // A rotated token is a replay, except for one re-exchange within the grace period (a client
+    // whose response was lost). A superseded token, or a second replay, revokes the whole grant:
+    // the holder of the other token may be a thief, and only the grant's end stops both.
+    let grace = match refresh.rotated_at {
         None => false,
         Some(at)
-            if state.user_tokens.refresh_grace > 0
+            if refresh.superseded_at.is_none()
+                && refresh.grace_used_at.is_none()
+                && state.user_tokens.refresh_grace > 0
                 && now.0 <= at + state.user_tokens.refresh_grace as i64 =>
         {
             true
         }
-        Some(_) => {
-            store
-                .revoke_grant(&grant.grant_id, now.0)
-                .await
-                .map_err(store_error)?;
-            tracing::warn!(
-                target: "portcullis::audit",
-                event = "refresh_family_revoked",
-                reason = "reuse",
-                client_id = %client.id,
-                "refresh token reused; its grant is revoked"
-            );
-            return Err(invalid_grant(
-                "the refresh token was already used; the grant it belongs to is revoked",
-            ));
-        }
+        Some(_) => return Err(revoke_family(state, client, &grant.grant_id, now.0).await),
     };
     let granted = Scope::parse(&grant.scope).map_err(|e| TokenError::server(e.to_string()))?;
     let scope = match scope {
@@ -78,7 +69,8 @@ pub async fn exchange(
         .user_by_id(&grant.user_id)
         .await
         .map_err(store_error)?
-        .ok_or_else(|| invalid_grant("the user no longer exists"))?;
+        .filter(|u| u.disabled_at.is_none())
+        .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))?;
     let mut minted = mint_user_tokens(
         &state.tokens,
         &state.user_tokens,
@@ -100,19 +92,29 @@ pub async fn exchange(
         minted.issued.refresh = Some(replacement.1);
     }
     let rotated = store
-        .rotate_refresh(&hash, now.0, &minted.issued, within_grace)
+        .rotate_refresh(&hash, now.0, &minted.issued, grace)
         .await
         .map_err(store_error)?;
     if !rotated {
-        store
-            .revoke_grant(&grant.grant_id, now.0)
-            .await
-            .map_err(store_error)?;
-        return Err(invalid_grant(
-            "the refresh token was already used; the grant it belongs to is revoked",
-        ));
+        // Another exchange of the same token won a moment ago: the same token twice is a replay.
+        return Err(revoke_family(state, client, &grant.grant_id, now.0).await);
     }
     Ok(minted.response)
+}
+
+/// Revokes the grant of a replayed refresh token and says so.
+async fn revoke_family(state: &AppState, client: &Client, grant_id: &str, now: i64) -> TokenError {
+    if let Err(e) = state.store.revoke_grant(grant_id, now).await {
+        return store_error(e);
+    }
+    tracing::warn!(
+        target: "portcullis::audit",
+        event = "refresh_family_revoked",
+        reason = "reuse",
+        client_id = %client.id,
+        "refresh token reused; its grant is revoked"
+    );
+    invalid_grant("the refresh token was already used; the grant it belongs to is revoked")
 }
 
 fn mint_refresh_only(
@@ -127,6 +129,8 @@ fn mint_refresh_only(
         issued_at: now,
         idle_expires_at: (now + state.user_tokens.refresh_idle as i64).min(grant_expires_at),
         rotated_at: None,
+        superseded_at: None,
+        grace_used_at: None,
     };
     Ok((token, row))
 }

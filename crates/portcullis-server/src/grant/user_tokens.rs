@@ -123,6 +123,8 @@ pub fn mint_user_tokens(
             .0
             .min(grant.grant_expires_at),
         rotated_at: None,
+        superseded_at: None,
+        grace_used_at: None,
     });
     let id_token = if grant.scope.contains("openid") {
         Some(id_token(

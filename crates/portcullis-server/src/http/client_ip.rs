@@ -1,7 +1,8 @@
 //! The address a request came from. The TCP peer, unless the peer is one of the configured
 //! `trusted_proxies`: then `X-Forwarded-For` is read from the right, skipping trusted hops, and the
-//! first untrusted address is the client. From anyone else the header is ignored, since it is
-//! whatever the sender chose to write. Throttling and logs key on this address.
+//! first untrusted address is the client; entries further left are never read. From anyone else
+//! the header is ignored, since it is whatever the sender chose to write. Throttling and logs key
+//! on this address.
 
 use super::AppState;
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -77,33 +78,51 @@ impl IpNet {
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
-/// Works out the client address from the peer and the headers.
+/// Works out the client address from the peer and the headers: the list is walked from the right
+/// (the entries the trusted proxies appended), trusted proxies are skipped, and the first
+/// untrusted address is the client. What lies further left was written by the client and is never
+/// read, so a malformed entry there changes nothing. Only an unparsable entry in the deciding
+/// position falls back to the peer (the proxy), with a warning logged once.
 pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
     let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
     if !is_trusted(peer) {
         return peer;
     }
-    let mut hops: Vec<IpAddr> = Vec::new();
-    for value in headers.get_all("x-forwarded-for") {
-        let Ok(text) = value.to_str() else {
+    let values: Vec<&[u8]> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.as_bytes())
+        .collect();
+    // Later header lines were appended later, so the walk starts at the last line's last entry.
+    let hops = values
+        .iter()
+        .rev()
+        .flat_map(|line| line.rsplit(|b| *b == b','));
+    let mut client = peer;
+    for hop in hops {
+        let parsed = std::str::from_utf8(hop)
+            .ok()
+            .and_then(|h| h.trim().parse::<IpAddr>().ok());
+        let Some(ip) = parsed else {
+            warn_once_unparsable();
             return peer;
         };
-        for hop in text.split(',') {
-            match hop.trim().parse::<IpAddr>() {
-                Ok(ip) => hops.push(ip),
-                // A malformed chain cannot be trusted past this point.
-                Err(_) => return peer,
-            }
-        }
-    }
-    let mut client = peer;
-    for hop in hops.into_iter().rev() {
-        client = hop;
-        if !is_trusted(hop) {
-            break;
+        client = ip;
+        if !is_trusted(ip) {
+            return ip;
         }
     }
     client
+}
+
+fn warn_once_unparsable() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        tracing::warn!(
+            "a trusted proxy sent X-Forwarded-For with an unparsable address where the client's \
+             should be; such requests count as coming from the proxy (logged once)"
+        );
+    }
 }
 
 impl FromRequestParts<Arc<AppState>> for ClientIp {
@@ -155,6 +174,24 @@ mod tests {
             "198.51.100.7".parse::<IpAddr>().unwrap()
         );
         assert_eq!(client_ip(proxy, &headers(&["garbage"]), &trusted), proxy);
+        // Junk the client wrote further left is never read.
+        assert_eq!(
+            client_ip(proxy, &headers(&["garbage, 198.51.100.7"]), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(
+                proxy,
+                &headers(&["junk", "198.51.100.7, 10.0.0.3"]),
+                &trusted
+            ),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // Junk in the deciding position: the proxy's own address.
+        assert_eq!(
+            client_ip(proxy, &headers(&["198.51.100.7, junk, 10.0.0.3"]), &trusted),
+            proxy
+        );
         assert_eq!(client_ip(proxy, &HeaderMap::new(), &trusted), proxy);
         assert_eq!(client_ip(proxy, &forged, &[]), proxy);
     }

@@ -1,5 +1,6 @@
 //! The one mapping from errors to HTTP answers. RFC 6749 §5.2: 400 by default, 401 for
-//! `invalid_client`, JSON body, never cached; 413 for bodies over the limit.
+//! `invalid_client`, JSON body, never cached; 413 for bodies over the limit; `server_error` with a
+//! fixed description and the request id, its cause logged.
 
 use crate::error::TokenError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -37,10 +38,20 @@ impl IntoResponse for TokenError {
                 _ => StatusCode::BAD_REQUEST,
             }
         };
-        if status.is_server_error() {
-            tracing::error!(error = %self, "token endpoint failed");
-        }
-        let body = ErrorResponse::new(self.code, &self.description);
+        // Our own failures stay in the log: the wire gets a fixed sentence and the request id to
+        // quote, never a driver's message.
+        let description = if self.code == ErrorCode::ServerError {
+            tracing::error!(cause = %self.description, "request failed");
+            match crate::metrics::current_request_id() {
+                Some(id) => format!(
+                    "the server could not complete the request; quote request id {id} when reporting it"
+                ),
+                None => "the server could not complete the request".to_owned(),
+            }
+        } else {
+            self.description
+        };
+        let body = ErrorResponse::new(self.code, &description);
         let bytes =
             serde_json::to_vec(&body).unwrap_or_else(|_| b"{\"error\":\"server_error\"}".to_vec());
         let mut response = json_body(status, bytes);

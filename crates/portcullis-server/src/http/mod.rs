@@ -13,12 +13,12 @@ pub mod revoke;
 pub mod token;
 pub mod userinfo;
 
-use crate::authorize::throttle::LoginThrottle;
 use crate::client_secret::SecretHasher;
 use crate::grant::access_token::TokenSettings;
 use crate::grant::user_tokens::UserTokenSettings;
 use crate::registry::Registry;
 use crate::store::Store;
+use crate::throttle::{Key, Limited};
 use crate::users::PasswordHasher;
 use axum::Router;
 use axum::body::Bytes;
@@ -49,18 +49,18 @@ pub struct AppState {
     pub user_tokens: UserTokenSettings,
     /// Checks passwords off the async workers.
     pub passwords: PasswordHasher,
-    /// Failed sign-in counters.
-    pub throttle: LoginThrottle,
+    /// Failed sign-ins, per username and per address.
+    pub sign_in_throttle: crate::throttle::Throttle,
     /// The HTML pages.
     pub pages: pages::Pages,
     /// Browser session lifetime.
     pub session_lifetime: u64,
-    /// Whether cookies get `Secure` (the issuer is https).
-    pub secure_cookies: bool,
-    /// Failed client authentications per client_id.
-    pub client_auth_failures: LoginThrottle,
-    /// Failed client authentications per source address.
-    pub client_auth_ip_failures: LoginThrottle,
+    /// The session and CSRF cookies (`__Host-` and `Secure` when the issuer is https).
+    pub cookies: crate::authorize::session::Cookies,
+    /// Failed client authentications, per (client_id, address) and per address.
+    pub client_auth_throttle: crate::throttle::Throttle,
+    /// The limits of both throttles.
+    pub limits: FailureLimits,
     /// Proxies whose `X-Forwarded-For` is believed.
     pub trusted_proxies: Vec<client_ip::IpNet>,
     /// Prometheus counters.
@@ -76,6 +76,40 @@ impl AppState {
         self.tokens
             .access_token_lifetime
             .max(self.user_tokens.id_token_lifetime)
+    }
+}
+
+/// How many failures each throttle key allows within its window.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimits {
+    /// Failed sign-ins per username.
+    pub sign_in_per_username: u64,
+    /// Failed sign-ins per address.
+    pub sign_in_per_address: u64,
+    /// Failed client authentications per (client_id, address).
+    pub client_per_address: u64,
+    /// Failed client authentications per address.
+    pub client_address: u64,
+}
+
+impl AppState {
+    /// The throttle keys of a sign-in attempt.
+    pub fn sign_in_keys(&self, username: &str, ip: std::net::IpAddr) -> [Limited; 2] {
+        [
+            Limited::new(Key::username(username), self.limits.sign_in_per_username),
+            Limited::address(Key::sign_in_address(ip), self.limits.sign_in_per_address),
+        ]
+    }
+
+    /// The throttle keys of a client authentication.
+    pub fn client_auth_keys(&self, client_id: &str, ip: std::net::IpAddr) -> [Limited; 2] {
+        [
+            Limited::new(
+                Key::client_at(client_id, ip),
+                self.limits.client_per_address,
+            ),
+            Limited::address(Key::client_address(ip), self.limits.client_address),
+        ]
     }
 }
 

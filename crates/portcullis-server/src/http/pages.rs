@@ -14,6 +14,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "logged_out.html",
         include_str!("../../templates/logged_out.html"),
     ),
+    ("logout.html", include_str!("../../templates/logout.html")),
 ];
 
 const STYLESHEET: &str = include_str!("../../assets/portcullis.css");

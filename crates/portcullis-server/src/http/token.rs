@@ -79,37 +79,44 @@ pub async fn authenticated_form(
     };
     let presented = ClientAuthentication::from_request(authorization, &form)?;
     let now = state.clock.now().0;
-    let client_key = [format!("client:{}", presented.client_id())];
-    let ip_key = [format!("ip:{ip}")];
-    let locked = [
-        state.client_auth_failures.retry_after(&client_key, now),
-        state.client_auth_ip_failures.retry_after(&ip_key, now),
-    ]
-    .into_iter()
-    .flatten()
-    .max();
-    if let Some(seconds) = locked {
-        tracing::info!(
-            target: "portcullis::audit",
-            event = "client_authentication_throttled",
-            client_id = presented.client_id(),
-            %ip,
-            retry_after = seconds,
-        );
-        return Err(TokenError::throttled(u64::try_from(seconds).unwrap_or(1)));
-    }
     let snapshot = state.registry.snapshot();
+    let throttle = &state.client_auth_throttle;
+    // Nothing locked anywhere (the usual case): no hashing, no lock, no I/O.
+    if throttle.any_locked() {
+        let keys = state.client_auth_keys(presented.client_id(), ip);
+        if let Some(seconds) = throttle.retry_after(&keys, now) {
+            // Refused attempts still count against the address: a spray that goes on stays
+            // throttled.
+            if let Err(error) = throttle.refused(&keys, now).await {
+                tracing::warn!(%error, "could not count a refused client authentication");
+            }
+            let (client_id, client_id_sha256) = loggable_client_id(&snapshot, &presented);
+            tracing::info!(
+                target: "portcullis::audit",
+                event = "client_authentication_throttled",
+                client_id = client_id.as_deref(),
+                client_id_sha256 = client_id_sha256.as_deref(),
+                %ip,
+                retry_after = seconds,
+            );
+            return Err(TokenError::throttled(u64::try_from(seconds).unwrap_or(1)));
+        }
+    }
     let client = match presented.authenticate(&snapshot, &state.hasher) {
         Ok(client) => client,
         Err(error) => {
             if error.code == portcullis_core::ErrorCode::InvalidClient {
-                state.client_auth_failures.failed(&client_key, now);
-                state.client_auth_ip_failures.failed(&ip_key, now);
+                let keys = state.client_auth_keys(presented.client_id(), ip);
+                if let Err(error) = throttle.failed(&keys, now).await {
+                    tracing::warn!(%error, "could not count a failed client authentication");
+                }
                 state.metrics.client_auth_failed();
+                let (client_id, client_id_sha256) = loggable_client_id(&snapshot, &presented);
                 tracing::info!(
                     target: "portcullis::audit",
                     event = "client_authentication_failed",
-                    client_id = presented.client_id(),
+                    client_id = client_id.as_deref(),
+                    client_id_sha256 = client_id_sha256.as_deref(),
                     %ip,
                     reason = %error.description,
                     "client authentication failed"
@@ -123,6 +130,25 @@ pub async fn authenticated_form(
         client,
         snapshot,
     })
+}
+
+/// What the audit log may say of a presented client_id: the id itself when it names a registered
+/// client, otherwise only a short hash of it, since a caller that swapped id and secret put its
+/// secret there.
+fn loggable_client_id(
+    snapshot: &Snapshot,
+    presented: &ClientAuthentication,
+) -> (Option<String>, Option<String>) {
+    let id = presented.client_id();
+    if snapshot.client(id).is_some() {
+        return (Some(id.to_owned()), None);
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_bytes());
+    let short = digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (None, Some(short))
 }
 
 async fn handle(

@@ -1,6 +1,6 @@
-//! Private signing keys encrypted at rest. With a master key (`PORTCULLIS_MASTER_KEY` or
-//! `master_key_file`), every private key is stored as AES-256-GCM ciphertext bound to its `kid` and
-//! algorithm, under a key derived from the master key with HKDF-SHA-256. A check value in
+//! Private signing keys encrypted at rest. With a master key (`master_key`, usually given as
+//! `PORTCULLIS_MASTER_KEY`, or `master_key_file`), every private key is stored as AES-256-GCM
+//! ciphertext bound to its `kid` and algorithm, under a key derived from the master key with HKDF-SHA-256. A check value in
 //! `server_secrets` lets start-up tell a wrong master key from a right one before it writes
 //! anything. Without a master key, keys are stored as plain PKCS#8, as before.
 
@@ -17,6 +17,12 @@ pub const CHECK_NAME: &str = "master_key_check";
 const CHECK_PLAINTEXT: &[u8] = b"portcullis master key check";
 /// Shortest master key accepted (characters).
 pub const MIN_MASTER_KEY_LEN: usize = 32;
+
+/// Whether a stored private key is sealed (rather than plain PKCS#8). The store refuses to add a
+/// plain key to a database that has a master-key check value, whoever asks.
+pub fn is_sealed(stored: &[u8]) -> bool {
+    stored.starts_with(SEALED)
+}
 
 /// Seals and opens private keys; without a master key it passes them through.
 pub struct KeyVault {
@@ -123,7 +129,7 @@ impl KeyVault {
 
     /// The PKCS#8 DER of a stored key.
     pub fn open(&self, row: &KeyRow) -> Result<Vec<u8>, VaultError> {
-        if !row.private_der.starts_with(SEALED) {
+        if !is_sealed(&row.private_der) {
             return Ok(row.private_der.clone());
         }
         if self.key.is_none() {
@@ -133,8 +139,10 @@ impl KeyVault {
             .ok_or_else(|| VaultError::Corrupt(row.kid.clone()))
     }
 
-    /// Start-up: checks the master key against the database before anything is written, and on
-    /// the first start with a master key seals the keys stored in plain, in one transaction.
+    /// Start-up (and every admin command that touches keys): checks the master key against the
+    /// database before anything is written. With a right key, every key still stored plain is
+    /// sealed, in one transaction: a database used without a master key is sealed at the first
+    /// start with one, and while a key is set no key row stays plain.
     pub async fn unlock(&self, store: &dyn Store) -> Result<(), KeysError> {
         let check = store
             .server_secrets()
@@ -143,34 +151,37 @@ impl KeyVault {
             .find(|(name, _)| name == CHECK_NAME)
             .map(|(_, value)| value);
         let keys = store.signing_keys().await?;
-        match (&self.key, check) {
-            (None, Some(_)) => Err(VaultError::Missing.into()),
-            (None, None) if keys.iter().any(|k| k.private_der.starts_with(SEALED)) => {
-                Err(VaultError::Missing.into())
+        let new_check = match (&self.key, check) {
+            (None, Some(_)) => return Err(VaultError::Missing.into()),
+            (None, None) if keys.iter().any(|k| is_sealed(&k.private_der)) => {
+                return Err(VaultError::Missing.into());
             }
-            (None, None) => Ok(()),
+            (None, None) => return Ok(()),
             (Some(_), Some(check)) => match self.open_bytes(CHECK_NAME.as_bytes(), &check) {
-                Some(plain) if plain == CHECK_PLAINTEXT => Ok(()),
-                _ => Err(VaultError::WrongKey.into()),
+                Some(plain) if plain == CHECK_PLAINTEXT => None,
+                _ => return Err(VaultError::WrongKey.into()),
             },
-            (Some(_), None) => {
-                let check = self.seal_bytes(CHECK_NAME.as_bytes(), CHECK_PLAINTEXT)?;
-                let mut sealed = Vec::new();
-                for row in keys.iter().filter(|k| !k.private_der.starts_with(SEALED)) {
-                    sealed.push((
-                        row.kid.clone(),
-                        self.seal(&row.kid, &row.alg, &row.private_der)?,
-                    ));
-                }
-                store.seal_signing_keys(&check, &sealed).await?;
-                if !sealed.is_empty() {
-                    tracing::info!(
-                        count = sealed.len(),
-                        "encrypted stored signing keys with the master key"
-                    );
-                }
-                Ok(())
-            }
+            (Some(_), None) => Some(self.seal_bytes(CHECK_NAME.as_bytes(), CHECK_PLAINTEXT)?),
+        };
+        let mut sealed = Vec::new();
+        for row in keys.iter().filter(|k| !is_sealed(&k.private_der)) {
+            sealed.push((
+                row.kid.clone(),
+                self.seal(&row.kid, &row.alg, &row.private_der)?,
+            ));
         }
+        if new_check.is_none() && sealed.is_empty() {
+            return Ok(());
+        }
+        store
+            .seal_signing_keys(new_check.as_deref(), &sealed)
+            .await?;
+        if !sealed.is_empty() {
+            tracing::info!(
+                count = sealed.len(),
+                "encrypted stored signing keys with the master key"
+            );
+        }
+        Ok(())
     }
 }

@@ -104,6 +104,9 @@ pub struct UserRecord {
     pub created_at: i64,
     /// Last changed.
     pub updated_at: i64,
+    /// Set while the user is disabled (absent in exports of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<i64>,
 }
 
 impl std::fmt::Debug for DumpRecord {
@@ -171,6 +174,7 @@ impl DumpRecord {
             family_name: u.family_name,
             created_at: u.created_at,
             updated_at: u.updated_at,
+            disabled_at: u.disabled_at,
         })
     }
 }
@@ -188,6 +192,7 @@ impl From<&UserRecord> for UserRow {
             family_name: u.family_name.clone(),
             created_at: u.created_at,
             updated_at: u.updated_at,
+            disabled_at: u.disabled_at,
         }
     }
 }

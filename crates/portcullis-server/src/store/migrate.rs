@@ -34,6 +34,11 @@ macro_rules! migrations {
                 name: "cleanup",
                 sql: include_str!(concat!("../../migrations/", $dir, "/0004_cleanup.sql")),
             },
+            Migration {
+                version: 5,
+                name: "security",
+                sql: include_str!(concat!("../../migrations/", $dir, "/0005_security.sql")),
+            },
         ]
     };
 }

@@ -10,6 +10,7 @@ mod migrate;
 pub mod postgres;
 mod postgres_maintenance;
 mod postgres_sign_in;
+mod shared;
 pub mod sign_in;
 pub mod sqlite;
 mod sqlite_maintenance;
@@ -22,6 +23,7 @@ use std::time::Duration;
 pub use dump::{ConsentRow, DumpRecord};
 pub use migrate::{MigrationState, MigrationStatus};
 pub use postgres::PostgresStore;
+pub use shared::{Counts, LockRow};
 pub use sqlite::SqliteStore;
 
 /// What can go wrong in storage.
@@ -91,6 +93,10 @@ pub struct Purged {
     pub revoked_access_tokens: u64,
     /// Grants that are expired or revoked and have nothing live left.
     pub grants: u64,
+    /// Failed-attempt counters whose bucket has slid out of its window.
+    pub throttle_counts: u64,
+    /// Locks that have ended.
+    pub throttle_locks: u64,
 }
 
 impl Purged {
@@ -103,6 +109,8 @@ impl Purged {
             grant_access_tokens: self.grant_access_tokens + other.grant_access_tokens,
             revoked_access_tokens: self.revoked_access_tokens + other.revoked_access_tokens,
             grants: self.grants + other.grants,
+            throttle_counts: self.throttle_counts + other.throttle_counts,
+            throttle_locks: self.throttle_locks + other.throttle_locks,
         }
     }
 
@@ -116,6 +124,8 @@ impl Purged {
             self.grant_access_tokens,
             self.revoked_access_tokens,
             self.grants,
+            self.throttle_counts,
+            self.throttle_locks,
         ]
         .iter()
         .any(|n| *n >= full)
@@ -129,6 +139,8 @@ impl Purged {
             + self.grant_access_tokens
             + self.revoked_access_tokens
             + self.grants
+            + self.throttle_counts
+            + self.throttle_locks
     }
 }
 
@@ -216,7 +228,7 @@ impl std::fmt::Debug for KeyRow {
 /// The storage operations Portcullis needs. Every write that a running server must notice bumps the
 /// revision in the same transaction.
 #[async_trait]
-pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
+pub trait Store: sign_in::SignInStore + ThrottleStore + Send + Sync + 'static {
     /// The change counter.
     async fn revision(&self) -> Result<i64, StoreError>;
 
@@ -266,25 +278,45 @@ pub trait Store: sign_in::SignInStore + Send + Sync + 'static {
 
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
-    /// Records the master-key check value and replaces the given keys' private parts with their
-    /// sealed form, in one transaction. Fails with `Conflict` if a check value exists already
-    /// (another process sealed first).
+    /// Replaces the given keys' private parts with their sealed form and, when `check` is given,
+    /// records the master-key check value, in one transaction. Fails with `Conflict` if `check` is
+    /// given and a check value exists already (another process sealed first).
     async fn seal_signing_keys(
         &self,
-        check: &[u8],
+        check: Option<&[u8]>,
         sealed: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError>;
-    /// Adds a first key for its algorithm unless one is already in service at `key.activates_at`;
+    /// Adds a first key for its algorithm (a plain key is refused with `Conflict` once the
+    /// database has a master-key check value) unless one is already in service at `key.activates_at`;
     /// false if there was one. Instances starting together on a new database thus make one key
     /// per algorithm between them, not one each.
     async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError>;
     /// Adds a key and, in the same transaction, sets `retires_at = key.activates_at` on every
-    /// not-yet-retired key of the same algorithm when `retire_previous` is set.
+    /// not-yet-retired key of the same algorithm when `retire_previous` is set. A plain key is
+    /// refused with `Conflict` once the database has a master-key check value.
     async fn insert_signing_key(
         &self,
         key: &KeyRow,
         retire_previous: bool,
     ) -> Result<(), StoreError>;
+}
+
+/// Failed-attempt counters and locks (see `crate::throttle`).
+#[async_trait]
+pub trait ThrottleStore: Send + Sync {
+    /// Adds each `(key, delta)` to that key's count in `bucket` (a row that can go at
+    /// `expires_at`) and returns each key's counts in the previous bucket and this one after the
+    /// change, in one transaction: concurrent callers, on any instance, each see a distinct count.
+    async fn count_attempts(
+        &self,
+        bucket: i64,
+        expires_at: i64,
+        changes: &[(&str, i64)],
+    ) -> Result<Vec<Counts>, StoreError>;
+    /// Records that `key` is locked until `until` and wakes the other instances' change feeds.
+    async fn lock_key(&self, key: &str, until: i64) -> Result<(), StoreError>;
+    /// Locks recorded with a sequence number above `seq` that are still in force at `now`.
+    async fn locks_after(&self, seq: i64, now: i64) -> Result<Vec<LockRow>, StoreError>;
 }
 
 /// Opens the store a database URL names, creating and migrating it as needed.

@@ -4,8 +4,9 @@
 //! before the change is visible.
 
 use super::{
-    ChangeFeed, ClientRow, ConsentRow, DumpRecord, KeyRow, MigrationStatus, Purged, Store,
-    StoreError, StoreOptions, TrafficRows, connect_error, postgres_maintenance,
+    ChangeFeed, ClientRow, ConsentRow, Counts, DumpRecord, KeyRow, LockRow, MigrationStatus,
+    Purged, Store, StoreError, StoreOptions, ThrottleStore, TrafficRows, connect_error,
+    postgres_maintenance, shared,
 };
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -279,28 +280,16 @@ impl Store for PostgresStore {
 
     async fn seal_signing_keys(
         &self,
-        check: &[u8],
+        check: Option<&[u8]>,
         sealed: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await?;
-        let inserted = sqlx::query(
-            "INSERT INTO server_secrets (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(crate::keys::vault_check_name())
-        .bind(check)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Err(StoreError::Conflict("a master key check value".into()));
-        }
-        for (kid, der) in sealed {
-            sqlx::query("UPDATE signing_keys SET private_der = $1 WHERE kid = $2")
-                .bind(der)
-                .bind(kid)
-                .execute(&mut *tx)
-                .await?;
-        }
+        // Key writes take turns, so a plain key cannot slip in beside the sealing.
+        sqlx::query("SELECT pg_advisory_xact_lock($1)")
+            .bind(KEY_ROTATION_LOCK)
+            .execute(&mut *tx)
+            .await?;
+        shared::postgres::seal_signing_keys(&mut tx, check, sealed).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -312,6 +301,7 @@ impl Store for PostgresStore {
             .bind(KEY_ROTATION_LOCK)
             .execute(&mut *tx)
             .await?;
+        shared::postgres::refuse_plain_key(&mut tx, &key.private_der).await?;
         let inserted = sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_der, created_at, activates_at, retires_at)
              SELECT $1, $2, $3, $4, $5, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys
@@ -345,6 +335,7 @@ impl Store for PostgresStore {
             .bind(KEY_ROTATION_LOCK)
             .execute(&mut *tx)
             .await?;
+        shared::postgres::refuse_plain_key(&mut tx, &key.private_der).await?;
         if retire_previous {
             sqlx::query(
                 "UPDATE signing_keys SET retires_at = $1
@@ -370,5 +361,39 @@ impl Store for PostgresStore {
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for PostgresStore {
+    async fn count_attempts(
+        &self,
+        bucket: i64,
+        expires_at: i64,
+        changes: &[(&str, i64)],
+    ) -> Result<Vec<Counts>, StoreError> {
+        // Each counter row is locked by its upsert until commit, so concurrent attempts on any
+        // instance take turns on it and each sees its own count.
+        let mut tx = self.pool.begin().await?;
+        let counts = shared::postgres::count(&mut tx, bucket, expires_at, changes).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn lock_key(&self, key: &str, until: i64) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        shared::postgres::lock(&mut tx, key, until).await?;
+        // Delivered on commit: the other instances read the lock as soon as it is visible.
+        sqlx::query("SELECT pg_notify($1, 'lock')")
+            .bind(CHANGE_CHANNEL)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn locks_after(&self, seq: i64, now: i64) -> Result<Vec<LockRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(shared::postgres::locks_after(&mut conn, seq, now).await?)
     }
 }

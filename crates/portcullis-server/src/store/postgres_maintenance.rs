@@ -95,6 +95,10 @@ pub async fn purge(pool: &PgPool, now: i64, batch: i64) -> Result<Purged, StoreE
                 .rows_affected(),
         )
     };
+    let (throttle_counts, throttle_locks) = {
+        let mut conn = pool.acquire().await?;
+        super::shared::postgres::purge(&mut conn, now, batch).await?
+    };
     Ok(Purged {
         codes: run(
             "DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash
@@ -138,6 +142,8 @@ pub async fn purge(pool: &PgPool, now: i64, batch: i64) -> Result<Purged, StoreE
         .execute(pool)
         .await?
         .rows_affected(),
+        throttle_counts,
+        throttle_locks,
     })
 }
 
@@ -201,8 +207,8 @@ pub async fn import(pool: &PgPool, records: &[DumpRecord]) -> Result<(), StoreEr
             .bind(updated_at),
             DumpRecord::User(u) => sqlx::query(
                 "INSERT INTO users (user_id, username, password_hash, email, email_verified, name,
-                 given_name, family_name, created_at, updated_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 given_name, family_name, created_at, updated_at, disabled_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(&u.user_id)
             .bind(&u.username)
@@ -213,7 +219,8 @@ pub async fn import(pool: &PgPool, records: &[DumpRecord]) -> Result<(), StoreEr
             .bind(&u.given_name)
             .bind(&u.family_name)
             .bind(u.created_at)
-            .bind(u.updated_at),
+            .bind(u.updated_at)
+            .bind(u.disabled_at),
             DumpRecord::Key {
                 kid,
                 alg,

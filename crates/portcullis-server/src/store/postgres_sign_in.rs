@@ -3,8 +3,8 @@
 //! concurrent update of the same row waits for the first to commit and then re-checks its `WHERE`,
 //! so of two attempts, on one instance or two, exactly one changes a row.
 
-use super::sign_in::{CodeRow, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
-use super::{PostgresStore, StoreError};
+use super::sign_in::{CodeRow, Ended, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
+use super::{PostgresStore, StoreError, shared};
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -21,6 +21,7 @@ fn user_from(row: &PgRow) -> Result<UserRow, sqlx::Error> {
         family_name: row.try_get("family_name")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        disabled_at: row.try_get("disabled_at")?,
     })
 }
 
@@ -37,35 +38,9 @@ fn grant_from(row: &PgRow) -> Result<GrantRow, sqlx::Error> {
     })
 }
 
-async fn insert_tokens(
-    tx: &mut sqlx::PgConnection,
-    grant_id: &str,
-    tokens: &IssuedTokens,
-) -> Result<(), StoreError> {
-    if let Some(r) = &tokens.refresh {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, issued_at, idle_expires_at, rotated_at)
-             VALUES ($1, $2, $3, $4, NULL)",
-        )
-        .bind(&r.token_hash)
-        .bind(grant_id)
-        .bind(r.issued_at)
-        .bind(r.idle_expires_at)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("INSERT INTO grant_access_tokens (jti, grant_id, expires_at) VALUES ($1, $2, $3)")
-        .bind(&tokens.access.jti)
-        .bind(grant_id)
-        .bind(tokens.access.expires_at)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
 const USER_COLUMNS_INSERT: &str = "INSERT INTO users (user_id, username, password_hash, email,
-    email_verified, name, given_name, family_name, created_at, updated_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
+    email_verified, name, given_name, family_name, created_at, updated_at, disabled_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 
 #[async_trait]
 impl SignInStore for PostgresStore {
@@ -81,6 +56,7 @@ impl SignInStore for PostgresStore {
             .bind(&u.family_name)
             .bind(u.created_at)
             .bind(u.updated_at)
+            .bind(u.disabled_at)
             .execute(&self.pool)
             .await;
         match result {
@@ -92,31 +68,22 @@ impl SignInStore for PostgresStore {
         }
     }
 
-    async fn update_user(&self, u: &UserRow) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE users SET username = $1, password_hash = $2, email = $3, email_verified = $4,
-             name = $5, given_name = $6, family_name = $7, updated_at = $8 WHERE user_id = $9",
-        )
-        .bind(&u.username)
-        .bind(&u.password_hash)
-        .bind(&u.email)
-        .bind(u.email_verified)
-        .bind(&u.name)
-        .bind(&u.given_name)
-        .bind(&u.family_name)
-        .bind(u.updated_at)
-        .bind(&u.user_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    async fn update_user(
+        &self,
+        u: &UserRow,
+        end_sign_ins: Option<i64>,
+    ) -> Result<Option<Ended>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ended = shared::postgres::update_user(&mut tx, u, end_sign_ins).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
-    async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM users WHERE username = $1")
-            .bind(username)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    async fn delete_user(&self, username: &str, now: i64) -> Result<Option<Ended>, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let ended = shared::postgres::delete_user(&mut tx, username, now).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
@@ -293,7 +260,7 @@ impl SignInStore for PostgresStore {
         .bind(g.expires_at)
         .execute(&mut *tx)
         .await?;
-        insert_tokens(&mut tx, &g.grant_id, tokens).await?;
+        shared::postgres::insert_tokens(&mut tx, &g.grant_id, tokens).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -315,7 +282,8 @@ impl SignInStore for PostgresStore {
         token_hash: &[u8],
     ) -> Result<Option<(RefreshRow, GrantRow)>, StoreError> {
         let row = sqlx::query(
-            "SELECT r.token_hash, r.issued_at, r.idle_expires_at, r.rotated_at, g.*
+            "SELECT r.token_hash, r.issued_at, r.idle_expires_at, r.rotated_at, r.superseded_at,
+             r.grace_used_at, g.*
              FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id
              WHERE r.token_hash = $1",
         )
@@ -330,6 +298,8 @@ impl SignInStore for PostgresStore {
             issued_at: r.try_get("issued_at")?,
             idle_expires_at: r.try_get("idle_expires_at")?,
             rotated_at: r.try_get("rotated_at")?,
+            superseded_at: r.try_get("superseded_at")?,
+            grace_used_at: r.try_get("grace_used_at")?,
         };
         Ok(Some((refresh, grant)))
     }
@@ -339,7 +309,7 @@ impl SignInStore for PostgresStore {
         token_hash: &[u8],
         now: i64,
         tokens: &IssuedTokens,
-        invalidate_successors: bool,
+        grace: bool,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await?;
         let grant_id: Option<String> =
@@ -351,36 +321,18 @@ impl SignInStore for PostgresStore {
             return Ok(false);
         };
         // Exchanges within one grant take turns, as SQLite's single writer makes them do: the
-        // grace-period path deletes and inserts rather than updating one row.
+        // grace-period path changes the grant's current token, not only the one presented.
         sqlx::query("SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE")
             .bind(&grant_id)
             .execute(&mut *tx)
             .await?;
-        let claimed = if invalidate_successors {
-            // The successor whose response was lost goes away entirely, so presenting it later is
-            // an unknown token rather than a reuse.
-            sqlx::query("DELETE FROM refresh_tokens WHERE grant_id = $1 AND rotated_at IS NULL")
-                .bind(&grant_id)
-                .execute(&mut *tx)
+        let claimed =
+            shared::postgres::rotate_refresh(&mut tx, &grant_id, token_hash, now, tokens, grace)
                 .await?;
-            true
-        } else {
-            sqlx::query(
-                "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL",
-            )
-            .bind(now)
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1
-        };
-        if !claimed {
-            return Ok(false);
+        if claimed {
+            tx.commit().await?;
         }
-        insert_tokens(&mut tx, &grant_id, tokens).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(claimed)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {

@@ -27,6 +27,8 @@ pub struct UserRow {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
+    /// Set while an administrator has disabled the user: no sign-in.
+    pub disabled_at: Option<i64>,
 }
 
 impl std::fmt::Debug for UserRow {
@@ -100,6 +102,11 @@ pub struct RefreshRow {
     pub idle_expires_at: i64,
     /// Set when exchanged for a new one.
     pub rotated_at: Option<i64>,
+    /// Set when a grace-period re-exchange of its predecessor replaced it: presenting it again
+    /// revokes the grant.
+    pub superseded_at: Option<i64>,
+    /// Set when this rotated token used its one grace-period re-exchange.
+    pub grace_used_at: Option<i64>,
 }
 
 /// An access token recorded against its grant.
@@ -120,15 +127,31 @@ pub struct IssuedTokens {
     pub access: IssuedAccessToken,
 }
 
+/// What ending a user's sign-ins did: sessions ended and grants revoked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Ended {
+    /// Browser sessions deleted.
+    pub sessions: u64,
+    /// Grants revoked, with every refresh token and recorded access token under them.
+    pub grants: u64,
+}
+
 /// Storage for the sign-in flows.
 #[async_trait]
 pub trait SignInStore: Send + Sync {
     /// Adds a user; `Conflict` if the username is taken.
     async fn insert_user(&self, user: &UserRow) -> Result<(), StoreError>;
-    /// Replaces a user's row; false if there is none.
-    async fn update_user(&self, user: &UserRow) -> Result<bool, StoreError>;
-    /// Deletes a user with their sessions and consents; false if there was none.
-    async fn delete_user(&self, username: &str) -> Result<bool, StoreError>;
+    /// Replaces a user's row; `None` if there is none. With `end_sign_ins` (the time now), the
+    /// same transaction ends the user's sessions and revokes their grants: what the old password
+    /// started ends with it.
+    async fn update_user(
+        &self,
+        user: &UserRow,
+        end_sign_ins: Option<i64>,
+    ) -> Result<Option<Ended>, StoreError>;
+    /// Deletes a user with their sessions and consents, and revokes their grants, in one
+    /// transaction; `None` if there was no such user.
+    async fn delete_user(&self, username: &str, now: i64) -> Result<Option<Ended>, StoreError>;
     /// Looks a user up by username.
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError>;
     /// Looks a user up by id.
@@ -186,14 +209,16 @@ pub trait SignInStore: Send + Sync {
         token_hash: &[u8],
     ) -> Result<Option<(RefreshRow, GrantRow)>, StoreError>;
     /// Exchanges a refresh token: marks it rotated and stores its successor in one transaction.
-    /// False (and nothing written) if it was already rotated. With `invalidate_successors`, the
-    /// grace-period retry: the grant's current unrotated tokens are deleted first.
+    /// False (and nothing written) if it was already rotated. With `grace`, the grace-period
+    /// re-exchange of an already rotated token: allowed once per token (false the second time),
+    /// and the grant's current token is kept as superseded rather than deleted, so that whoever
+    /// presents it later revokes the grant.
     async fn rotate_refresh(
         &self,
         token_hash: &[u8],
         now: i64,
         tokens: &IssuedTokens,
-        invalidate_successors: bool,
+        grace: bool,
     ) -> Result<bool, StoreError>;
     /// Revokes a grant and so every refresh and access token issued under it.
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError>;

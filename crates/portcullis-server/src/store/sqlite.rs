@@ -2,8 +2,9 @@
 //! commands running beside it.
 
 use super::{
-    ClientRow, ConsentRow, DumpRecord, KeyRow, MigrationStatus, Purged, Store, StoreError,
-    StoreOptions, TrafficRows, connect_error, sqlite_maintenance,
+    ClientRow, ConsentRow, Counts, DumpRecord, KeyRow, LockRow, MigrationStatus, Purged, Store,
+    StoreError, StoreOptions, ThrottleStore, TrafficRows, connect_error, shared,
+    sqlite_maintenance,
 };
 use async_trait::async_trait;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -270,28 +271,11 @@ impl Store for SqliteStore {
 
     async fn seal_signing_keys(
         &self,
-        check: &[u8],
+        check: Option<&[u8]>,
         sealed: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query(
-            "INSERT INTO server_secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
-        )
-        .bind(crate::keys::vault_check_name())
-        .bind(check)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if inserted == 0 {
-            return Err(StoreError::Conflict("a master key check value".into()));
-        }
-        for (kid, der) in sealed {
-            sqlx::query("UPDATE signing_keys SET private_der = ? WHERE kid = ?")
-                .bind(der)
-                .bind(kid)
-                .execute(&mut *tx)
-                .await?;
-        }
+        shared::sqlite::seal_signing_keys(&mut tx, check, sealed).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
@@ -299,6 +283,7 @@ impl Store for SqliteStore {
 
     async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        shared::sqlite::refuse_plain_key(&mut tx, &key.private_der).await?;
         let inserted = sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_der, created_at, activates_at, retires_at)
              SELECT ?1, ?2, ?3, ?4, ?5, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys
@@ -326,6 +311,7 @@ impl Store for SqliteStore {
         retire_previous: bool,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        shared::sqlite::refuse_plain_key(&mut tx, &key.private_der).await?;
         if retire_previous {
             // Every key that would still sign after the new one activates stops then, including an
             // earlier rotation's key that has not activated yet.
@@ -354,5 +340,31 @@ impl Store for SqliteStore {
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for SqliteStore {
+    async fn count_attempts(
+        &self,
+        bucket: i64,
+        expires_at: i64,
+        changes: &[(&str, i64)],
+    ) -> Result<Vec<Counts>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let counts = shared::sqlite::count(&mut tx, bucket, expires_at, changes).await?;
+        tx.commit().await?;
+        Ok(counts)
+    }
+
+    async fn lock_key(&self, key: &str, until: i64) -> Result<(), StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        shared::sqlite::lock(&mut conn, key, until).await?;
+        Ok(())
+    }
+
+    async fn locks_after(&self, seq: i64, now: i64) -> Result<Vec<LockRow>, StoreError> {
+        let mut conn = self.pool.acquire().await?;
+        Ok(shared::sqlite::locks_after(&mut conn, seq, now).await?)
     }
 }

@@ -73,6 +73,10 @@ pub async fn purge(pool: &SqlitePool, now: i64, batch: i64) -> Result<Purged, St
                 .rows_affected(),
         )
     };
+    let (throttle_counts, throttle_locks) = {
+        let mut conn = pool.acquire().await?;
+        super::shared::sqlite::purge(&mut conn, now, batch).await?
+    };
     Ok(Purged {
         codes: run(
             "DELETE FROM authorization_codes WHERE code_hash IN (SELECT code_hash
@@ -116,6 +120,8 @@ pub async fn purge(pool: &SqlitePool, now: i64, batch: i64) -> Result<Purged, St
         .execute(pool)
         .await?
         .rows_affected(),
+        throttle_counts,
+        throttle_locks,
     })
 }
 
@@ -176,8 +182,8 @@ pub async fn import(pool: &SqlitePool, records: &[DumpRecord]) -> Result<(), Sto
             .bind(updated_at),
             DumpRecord::User(u) => sqlx::query(
                 "INSERT INTO users (user_id, username, password_hash, email, email_verified, name,
-                 given_name, family_name, created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 given_name, family_name, created_at, updated_at, disabled_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             )
             .bind(&u.user_id)
             .bind(&u.username)
@@ -188,7 +194,8 @@ pub async fn import(pool: &SqlitePool, records: &[DumpRecord]) -> Result<(), Sto
             .bind(&u.given_name)
             .bind(&u.family_name)
             .bind(u.created_at)
-            .bind(u.updated_at),
+            .bind(u.updated_at)
+            .bind(u.disabled_at),
             DumpRecord::Key {
                 kid,
                 alg,

@@ -2,8 +2,8 @@
 //! IMMEDIATE` transaction whose first statement is a conditional update, so of two concurrent
 //! attempts exactly one changes a row.
 
-use super::sign_in::{CodeRow, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
-use super::{SqliteStore, StoreError};
+use super::sign_in::{CodeRow, Ended, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
+use super::{SqliteStore, StoreError, shared};
 use async_trait::async_trait;
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -20,6 +20,7 @@ fn user_from(row: &SqliteRow) -> Result<UserRow, sqlx::Error> {
         family_name: row.try_get("family_name")?,
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
+        disabled_at: row.try_get("disabled_at")?,
     })
 }
 
@@ -36,35 +37,9 @@ fn grant_from(row: &SqliteRow) -> Result<GrantRow, sqlx::Error> {
     })
 }
 
-async fn insert_tokens(
-    tx: &mut sqlx::SqliteConnection,
-    grant_id: &str,
-    tokens: &IssuedTokens,
-) -> Result<(), StoreError> {
-    if let Some(r) = &tokens.refresh {
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, grant_id, issued_at, idle_expires_at, rotated_at)
-             VALUES (?, ?, ?, ?, NULL)",
-        )
-        .bind(&r.token_hash)
-        .bind(grant_id)
-        .bind(r.issued_at)
-        .bind(r.idle_expires_at)
-        .execute(&mut *tx)
-        .await?;
-    }
-    sqlx::query("INSERT INTO grant_access_tokens (jti, grant_id, expires_at) VALUES (?, ?, ?)")
-        .bind(&tokens.access.jti)
-        .bind(grant_id)
-        .bind(tokens.access.expires_at)
-        .execute(&mut *tx)
-        .await?;
-    Ok(())
-}
-
 const USER_COLUMNS_INSERT: &str = "INSERT INTO users (user_id, username, password_hash, email,
-    email_verified, name, given_name, family_name, created_at, updated_at)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    email_verified, name, given_name, family_name, created_at, updated_at, disabled_at)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 #[async_trait]
 impl SignInStore for SqliteStore {
@@ -80,6 +55,7 @@ impl SignInStore for SqliteStore {
             .bind(&u.family_name)
             .bind(u.created_at)
             .bind(u.updated_at)
+            .bind(u.disabled_at)
             .execute(&self.pool)
             .await;
         match result {
@@ -91,31 +67,22 @@ impl SignInStore for SqliteStore {
         }
     }
 
-    async fn update_user(&self, u: &UserRow) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE users SET username = ?, password_hash = ?, email = ?, email_verified = ?,
-             name = ?, given_name = ?, family_name = ?, updated_at = ? WHERE user_id = ?",
-        )
-        .bind(&u.username)
-        .bind(&u.password_hash)
-        .bind(&u.email)
-        .bind(u.email_verified)
-        .bind(&u.name)
-        .bind(&u.given_name)
-        .bind(&u.family_name)
-        .bind(u.updated_at)
-        .bind(&u.user_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
+    async fn update_user(
+        &self,
+        u: &UserRow,
+        end_sign_ins: Option<i64>,
+    ) -> Result<Option<Ended>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ended = shared::sqlite::update_user(&mut tx, u, end_sign_ins).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
-    async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM users WHERE username = ?")
-            .bind(username)
-            .execute(&self.pool)
-            .await?;
-        Ok(done.rows_affected() == 1)
+    async fn delete_user(&self, username: &str, now: i64) -> Result<Option<Ended>, StoreError> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let ended = shared::sqlite::delete_user(&mut tx, username, now).await?;
+        tx.commit().await?;
+        Ok(ended)
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
@@ -292,7 +259,7 @@ impl SignInStore for SqliteStore {
         .bind(g.expires_at)
         .execute(&mut *tx)
         .await?;
-        insert_tokens(&mut tx, &g.grant_id, tokens).await?;
+        shared::sqlite::insert_tokens(&mut tx, &g.grant_id, tokens).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -314,7 +281,8 @@ impl SignInStore for SqliteStore {
         token_hash: &[u8],
     ) -> Result<Option<(RefreshRow, GrantRow)>, StoreError> {
         let row = sqlx::query(
-            "SELECT r.token_hash, r.issued_at, r.idle_expires_at, r.rotated_at, g.*
+            "SELECT r.token_hash, r.issued_at, r.idle_expires_at, r.rotated_at, r.superseded_at,
+             r.grace_used_at, g.*
              FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id
              WHERE r.token_hash = ?",
         )
@@ -329,6 +297,8 @@ impl SignInStore for SqliteStore {
             issued_at: r.try_get("issued_at")?,
             idle_expires_at: r.try_get("idle_expires_at")?,
             rotated_at: r.try_get("rotated_at")?,
+            superseded_at: r.try_get("superseded_at")?,
+            grace_used_at: r.try_get("grace_used_at")?,
         };
         Ok(Some((refresh, grant)))
     }
@@ -338,7 +308,7 @@ impl SignInStore for SqliteStore {
         token_hash: &[u8],
         now: i64,
         tokens: &IssuedTokens,
-        invalidate_successors: bool,
+        grace: bool,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
         let grant_id: Option<String> =
@@ -349,31 +319,13 @@ impl SignInStore for SqliteStore {
         let Some(grant_id) = grant_id else {
             return Ok(false);
         };
-        let claimed = if invalidate_successors {
-            // The successor whose response was lost goes away entirely, so presenting it later is
-            // an unknown token rather than a reuse.
-            sqlx::query("DELETE FROM refresh_tokens WHERE grant_id = ? AND rotated_at IS NULL")
-                .bind(&grant_id)
-                .execute(&mut *tx)
+        let claimed =
+            shared::sqlite::rotate_refresh(&mut tx, &grant_id, token_hash, now, tokens, grace)
                 .await?;
-            true
-        } else {
-            sqlx::query(
-                "UPDATE refresh_tokens SET rotated_at = ? WHERE token_hash = ? AND rotated_at IS NULL",
-            )
-            .bind(now)
-            .bind(token_hash)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                == 1
-        };
-        if !claimed {
-            return Ok(false);
+        if claimed {
+            tx.commit().await?;
         }
-        insert_tokens(&mut tx, &grant_id, tokens).await?;
-        tx.commit().await?;
-        Ok(true)
+        Ok(claimed)
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {

@@ -124,3 +124,21 @@ impl Drop for TestDatabase {
         let _ = dropper.join();
     }
 }
+
+/// Runs one statement on the test database over a connection of its own, behind the server's
+/// back (to break things on purpose).
+pub async fn execute(database: &TestDatabase, sql: &str) {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if database.postgres_name.is_some() {
+        let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        let _ = conn.close().await;
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&database.url)
+            .await
+            .unwrap();
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+        let _ = conn.close().await;
+    }
+}

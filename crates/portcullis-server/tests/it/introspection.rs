@@ -218,8 +218,9 @@ async fn the_caller_must_be_an_authenticated_confidential_client() {
 async fn revoking_an_access_token_denies_it_until_expiry() {
     let app = spawn_app().await;
     let s = setup(&app).await;
-    // Another client cannot revoke it: 200, and nothing happens.
-    assert_eq!(revoke(&app, &s.other, &s.token).await, 200);
+    // Another client cannot revoke it: 400 unauthorized_client (RFC 7009 §2.1), and nothing
+    // happens.
+    assert_eq!(revoke(&app, &s.other, &s.token).await, 400);
     assert_eq!(
         introspect(&app, &s.api, &s.token, None).await.body["active"],
         true
@@ -244,14 +245,14 @@ async fn refresh_tokens_introspect_and_revoke_with_their_family() {
     assert_eq!(described.body["sub"], p.user_id);
     assert_eq!(described.body["client_id"], p.client_id);
     assert_eq!(described.body["token_type"], "refresh_token");
-    // Another client sees nothing and cannot revoke it.
+    // Another client sees nothing and cannot revoke it (unauthorized_client).
     let other = party(&app, |_| {}).await;
     let other_who = (
         other.client_id.clone(),
         other.client_secret.clone().unwrap(),
     );
     inactive(&introspect(&app, &other_who, &r1, None).await);
-    assert_eq!(revoke(&app, &other_who, &r1).await, 200);
+    assert_eq!(revoke(&app, &other_who, &r1).await, 400);
     assert_eq!(introspect(&app, &who, &r1, None).await.body["active"], true);
 
     let next = refresh(&app, &p, &r1, None).await;

@@ -5,6 +5,7 @@
 mod databases;
 mod helpers;
 
+mod attacks;
 mod cleanup;
 mod client_auth;
 mod declarative;

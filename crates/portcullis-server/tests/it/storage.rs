@@ -30,6 +30,7 @@ fn user(id: &str) -> UserRow {
         family_name: None,
         created_at: NOW,
         updated_at: NOW,
+        disabled_at: None,
     }
 }
 
@@ -70,6 +71,8 @@ fn tokens(refresh: &[u8], grant_id: &str, jti: &str, expires_at: i64) -> IssuedT
             issued_at: NOW,
             idle_expires_at: NOW + 3600,
             rotated_at: None,
+            superseded_at: None,
+            grace_used_at: None,
         }),
         access: IssuedAccessToken {
             jti: jti.into(),
@@ -521,4 +524,63 @@ async fn postgres_notifies_other_instances_of_changes() {
         .await
         .expect("a notification within 2 s");
     assert!(b.client("notified").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn failure_counters_count_atomically_lock_across_readers_and_expire() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        // Fifty increments at once: each sees its own count, and they add up.
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .count_attempts(100, NOW + 60, &[("key-a", 1), ("key-b", 1)])
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut seen: Vec<i64> = Vec::new();
+        for t in tasks {
+            let counts = t.await.unwrap();
+            assert_eq!(counts[0].current, counts[1].current, "{}", db.backend());
+            seen.push(counts[0].current);
+        }
+        seen.sort_unstable();
+        assert_eq!(seen, (1..=50).collect::<Vec<_>>(), "{}", db.backend());
+        // The next bucket reads this one as its previous; a release takes one back.
+        let next = store
+            .count_attempts(101, NOW + 120, &[("key-a", 1)])
+            .await
+            .unwrap();
+        assert_eq!((next[0].previous, next[0].current), (50, 1));
+        let back = store
+            .count_attempts(101, NOW + 120, &[("key-a", -1)])
+            .await
+            .unwrap();
+        assert_eq!(back[0].current, 0);
+
+        // Locks: every reader sees them in sequence order, and only while they last.
+        store.lock_key("key-a", NOW + 30).await.unwrap();
+        store.lock_key("key-b", NOW + 90).await.unwrap();
+        let locks = store.locks_after(0, NOW).await.unwrap();
+        assert_eq!(locks.len(), 2, "{}", db.backend());
+        assert!(locks[0].seq < locks[1].seq);
+        let later = store.locks_after(locks[0].seq, NOW).await.unwrap();
+        assert_eq!(later.len(), 1);
+        assert_eq!(store.locks_after(0, NOW + 60).await.unwrap().len(), 1);
+
+        // The clean-up removes counters whose window has passed and locks that have ended.
+        let purged = store.purge_expired(NOW + 61, 100).await.unwrap();
+        assert_eq!(purged.throttle_counts, 2, "{}", db.backend());
+        assert_eq!(purged.throttle_locks, 1, "{}", db.backend());
+        let purged = store.purge_expired(NOW + 121, 100).await.unwrap();
+        assert_eq!(
+            (purged.throttle_counts, purged.throttle_locks),
+            (1, 1),
+            "{}",
+            db.backend()
+        );
+    }
 }

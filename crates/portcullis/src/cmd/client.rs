@@ -3,7 +3,8 @@
 
 use clap::{Args, Subcommand};
 use portcullis_core::{
-    Algorithm, ClientId, Clock, GrantType, Secret, SystemClock, TokenEndpointAuthMethod,
+    Algorithm, ApplicationType, ClientId, Clock, GrantType, Secret, SystemClock,
+    TokenEndpointAuthMethod,
 };
 use portcullis_server::Config;
 use portcullis_server::admin::{ClientAdmin, SecretSource};
@@ -113,12 +114,21 @@ pub struct MetadataArgs {
     /// Issue refresh tokens for openid requests without offline_access: --refresh-without-offline-access true.
     #[arg(long)]
     refresh_without_offline_access: Option<bool>,
+    /// application_type: web or native (default: native for --auth-method none, else web). Only
+    /// a native app's loopback redirect URIs match on any port.
+    #[arg(long, value_parser = parse_application_type)]
+    application_type: Option<ApplicationType>,
 }
 
 fn parse_grant_type(s: &str) -> Result<GrantType, String> {
     serde_json::from_value(json!(s)).map_err(|_| {
         format!("unknown grant type '{s}' (client_credentials, authorization_code, refresh_token)")
     })
+}
+
+fn parse_application_type(s: &str) -> Result<ApplicationType, String> {
+    serde_json::from_value(json!(s))
+        .map_err(|_| format!("unknown application type '{s}' (web, native)"))
 }
 
 fn parse_auth_method(s: &str) -> Result<TokenEndpointAuthMethod, String> {
@@ -171,6 +181,9 @@ impl MetadataArgs {
         if let Some(v) = self.refresh_without_offline_access {
             m.refresh_token_without_offline_access = v;
         }
+        if self.application_type.is_some() {
+            m.application_type = self.application_type;
+        }
         m
     }
 }
@@ -193,6 +206,11 @@ fn describe(row: &ClientRow, metadata: &ClientMetadata) -> serde_json::Value {
     let mut value = serde_json::to_value(metadata).unwrap_or_else(|_| json!({}));
     if let Some(object) = value.as_object_mut() {
         object.insert("client_id".into(), json!(row.client_id));
+        // The type in force, also when it was left to the default.
+        object.insert(
+            "application_type".into(),
+            json!(metadata.application_type().as_str()),
+        );
         object.insert("created_at".into(), json!(row.created_at));
         object.insert("updated_at".into(), json!(row.updated_at));
     }

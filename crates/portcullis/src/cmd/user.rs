@@ -1,9 +1,9 @@
-//! `portcullis user create|list|show|delete|set-password`.
+//! `portcullis user create|list|show|delete|set-password|disable|enable`.
 
 use clap::{Args, Subcommand};
 use portcullis_core::{Clock, Secret, SystemClock};
 use portcullis_server::Config;
-use portcullis_server::store::sign_in::UserRow;
+use portcullis_server::store::sign_in::{Ended, UserRow};
 use portcullis_server::users::{PasswordHasher, PasswordSource, Profile, UserAdmin};
 use serde_json::json;
 
@@ -49,17 +49,28 @@ pub enum UserCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Delete a user with their sessions and consents.
+    /// Delete a user with their sessions and consents; their grants (refresh tokens and the
+    /// access tokens on record) are revoked.
     Delete {
         /// The sign-in name.
         username: String,
     },
-    /// Replace a user's password.
+    /// Replace a user's password; their sessions end and their grants are revoked.
     SetPassword {
         /// The sign-in name.
         username: String,
         #[command(flatten)]
         password: PasswordArgs,
+    },
+    /// Stop a user from signing in; their sessions end and their grants are revoked.
+    Disable {
+        /// The sign-in name.
+        username: String,
+    },
+    /// Let a disabled user sign in again.
+    Enable {
+        /// The sign-in name.
+        username: String,
     },
 }
 
@@ -102,7 +113,18 @@ fn describe(u: &UserRow) -> serde_json::Value {
         "family_name": u.family_name,
         "created_at": u.created_at,
         "updated_at": u.updated_at,
+        "disabled": u.disabled_at.is_some(),
     })
+}
+
+/// What ending a user's sign-ins did, in words.
+fn ended(e: Ended) -> String {
+    let plural = |n: u64, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "ended {} and revoked {} (their refresh tokens and access tokens)",
+        plural(e.sessions, "session"),
+        plural(e.grants, "grant")
+    )
 }
 
 /// Runs a user command.
@@ -163,12 +185,20 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
             }
         }
         UserCommand::Delete { username } => {
-            admin.delete(&username).await?;
-            println!("deleted user {username}");
+            let e = admin.delete(&username).await?;
+            println!("deleted user {username}; {}", ended(e));
         }
         UserCommand::SetPassword { username, password } => {
-            admin.set_password(&username, password.read()?).await?;
-            println!("password changed for {username}");
+            let e = admin.set_password(&username, password.read()?).await?;
+            println!("password changed for {username}; {}", ended(e));
+        }
+        UserCommand::Disable { username } => {
+            let e = admin.disable(&username).await?;
+            println!("disabled {username}; {}", ended(e));
+        }
+        UserCommand::Enable { username } => {
+            admin.enable(&username).await?;
+            println!("enabled {username}");
         }
     }
     Ok(())

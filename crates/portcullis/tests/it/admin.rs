@@ -120,3 +120,103 @@ async fn declared_clients_read_their_secret_from_the_environment() {
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "invoices:read");
 }
+
+fn application_type(dir: &std::path::Path, config: Option<&std::path::Path>, id: &str) -> String {
+    let mut command = portcullis(dir);
+    if let Some(config) = config {
+        command.arg("--config").arg(config);
+    }
+    let (ok, out, err) = run(command.args(["client", "show", id, "--json"]));
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    shown["application_type"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn application_type_comes_from_the_cli_the_file_and_export() {
+    let dir = tempfile::tempdir().unwrap();
+    let native_args = [
+        "--grant-type",
+        "authorization_code",
+        "--redirect-uri",
+        "http://127.0.0.1:9999/cb",
+    ];
+    // Defaults: web for a confidential client, native for a public one.
+    let (ok, _, err) = run(portcullis(dir.path())
+        .args(["client", "create", "--client-id", "web-app"])
+        .args(native_args));
+    assert!(ok, "{err}");
+    assert_eq!(application_type(dir.path(), None, "web-app"), "web");
+    let (ok, _, err) = run(portcullis(dir.path())
+        .args([
+            "client",
+            "create",
+            "--client-id",
+            "cli-app",
+            "--auth-method",
+            "none",
+        ])
+        .args(native_args));
+    assert!(ok, "{err}");
+    assert_eq!(application_type(dir.path(), None, "cli-app"), "native");
+    // Set and changed on the command line.
+    let (ok, _, err) = run(portcullis(dir.path())
+        .args(["client", "create", "--client-id", "desktop"])
+        .args(["--application-type", "native"])
+        .args(native_args));
+    assert!(ok, "{err}");
+    assert_eq!(application_type(dir.path(), None, "desktop"), "native");
+    let (ok, _, err) = run(portcullis(dir.path()).args([
+        "client",
+        "update",
+        "desktop",
+        "--application-type",
+        "web",
+    ]));
+    assert!(ok, "{err}");
+    assert_eq!(application_type(dir.path(), None, "desktop"), "web");
+    let (ok, _, err) = run(portcullis(dir.path()).args([
+        "client",
+        "create",
+        "--client-id",
+        "bad",
+        "--application-type",
+        "phone",
+    ]));
+    assert!(!ok && err.contains("web, native"), "{err}");
+
+    // Declared in the file.
+    let config = dir.path().join("portcullis.toml");
+    std::fs::write(
+        &config,
+        r#"
+[[clients]]
+client_id = "declared-tv"
+token_endpoint_auth_method = "none"
+application_type = "web"
+grant_types = ["authorization_code"]
+redirect_uris = ["https://tv.example.com/cb"]
+"#,
+    )
+    .unwrap();
+    let mut serve = portcullis(dir.path());
+    serve.arg("--config").arg(&config);
+    let mut server = ServerProcess::start(serve, dir.path());
+    assert!(server.terminate().success());
+    assert_eq!(
+        application_type(dir.path(), Some(&config), "declared-tv"),
+        "web"
+    );
+
+    // Carried by export.
+    let (ok, out, err) = run(portcullis(dir.path()).arg("export"));
+    assert!(ok, "{err}");
+    let desktop = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|r| r["client_id"] == "desktop")
+        .unwrap();
+    let metadata: serde_json::Value =
+        serde_json::from_str(desktop["metadata"].as_str().unwrap()).unwrap();
+    assert_eq!(metadata["application_type"], "web");
+}

@@ -27,16 +27,16 @@ async fn migrate_applies_and_reports_on_both_backends() {
     urls.extend(pg.as_ref().map(|db| db.url.clone()));
     for url in urls {
         let before = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
-        assert!(before.contains("0 of 4; 4 pending"), "{url}: {before}");
+        assert!(before.contains("0 of 5; 5 pending"), "{url}: {before}");
         assert!(before.contains("pending"), "{before}");
         let (ok, out, err) = run(portcullis(dir.path())
             .env("PORTCULLIS_DATABASE", &url)
             .arg("migrate"));
         assert!(ok, "{err}");
-        assert!(err.contains("applied 4 migration(s)"), "{err}");
-        assert!(out.contains("4 of 4; 0 pending"), "{out}");
+        assert!(err.contains("applied 5 migration(s)"), "{err}");
+        assert!(out.contains("5 of 5; 0 pending"), "{out}");
         let after = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
-        assert!(after.contains("  cleanup      applied at"), "{after}");
+        assert!(after.contains("  security     applied at"), "{after}");
     }
 }
 

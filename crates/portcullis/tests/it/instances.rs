@@ -216,7 +216,7 @@ pub async fn obtain_code(server: &ServerProcess, web: &WebClient) -> String {
 
 /// Opens the sign-in page of a code request (PKCE with `VERIFIER`) and posts the form back with
 /// `web`'s username and `password`.
-async fn submit_sign_in(
+pub async fn submit_sign_in(
     server: &ServerProcess,
     web: &WebClient,
     scope: &str,
@@ -357,5 +357,53 @@ where
     while !check().await {
         assert!(start.elapsed() < limit, "not within {limit:?}");
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn failure_limits_hold_across_instances() {
+    let Some(db) = PgDatabase::create().await else {
+        return;
+    };
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let limited = |dir: &Path| {
+        let mut command = on(&db, dir);
+        command
+            .env("PORTCULLIS_CLIENT_AUTH__MAX_FAILURES_PER_CLIENT", "4")
+            .env("PORTCULLIS_SIGN_IN__MAX_FAILED_ATTEMPTS", "4");
+        command
+    };
+    let (ok, _, err) = run(limited(dir_a.path()).arg("migrate"));
+    assert!(ok, "{err}");
+    let a = ServerProcess::start(limited(dir_a.path()), dir_a.path());
+    let b = ServerProcess::start(limited(dir_b.path()), dir_b.path());
+    let (id, secret) = create_client_with(&mut limited(dir_a.path()), &[]);
+    a.wait_for_token_status(&id, &secret, 200).await;
+    b.wait_for_token_status(&id, &secret, 200).await;
+
+    // Wrong secrets, alternating between the instances: four in total.
+    let wrong = "wrong-secret-wrong-secret-wrong-secret-00";
+    for server in [&a, &b, &a, &b] {
+        assert_eq!(server.token(&id, wrong).await.0, 401);
+    }
+    // Both instances now refuse this client from this address, even with the right secret.
+    for server in [&a, &b] {
+        wait_until(Duration::from_secs(1), || async {
+            server.token(&id, &secret).await.0 == 429
+        })
+        .await;
+    }
+
+    // The same for wrong passwords at the sign-in page.
+    let web = web_client(|| limited(dir_a.path()));
+    for server in [&a, &b, &a, &b] {
+        assert_eq!(sign_in_status(server, &web, "not-the-password").await, 401);
+    }
+    for server in [&a, &b] {
+        assert_eq!(
+            sign_in_status(server, &web, PASSWORD).await,
+            429,
+            "the fifth attempt, at either instance, waits"
+        );
     }
 }

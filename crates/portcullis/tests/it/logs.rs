@@ -34,6 +34,8 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
     let wrong = "a-wrong-secret-that-must-not-be-logged-0000";
     secrets.push(wrong.into());
     assert_eq!(server.token(&id, wrong).await.0, 401);
+    // A caller that swaps id and secret must not put the secret in the audit log.
+    assert_eq!(server.token(&secret, &id).await.0, 401);
     let traced = http()
         .post(format!("{}/token", server.base))
         .header("x-request-id", "log-test-request-1")
@@ -100,9 +102,16 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
     cli_logs.push_str(&err);
 
     server.terminate();
+    // The master key this run set was used: every private key in the database is sealed.
+    let rows = crate::master_key::key_rows(dir.path()).await;
+    assert!(
+        crate::master_key::sealed(&rows),
+        "PORTCULLIS_MASTER_KEY was set but the signing keys are stored plain"
+    );
     let log = server.stderr();
     let mut events = Vec::new();
     let mut request_ids = Vec::new();
+    let mut failed_auth = Vec::new();
     for line in log
         .lines()
         .chain(cli_logs.lines())
@@ -113,6 +122,9 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
         if let Some(event) = value["fields"]["event"].as_str() {
             assert_eq!(value["target"], "portcullis::audit", "{line}");
             events.push(event.to_owned());
+            if event == "client_authentication_failed" {
+                failed_auth.push(value["fields"].clone());
+            }
         }
         if let Some(id) = value["span"]["request_id"].as_str() {
             request_ids.push(id.to_owned());
@@ -132,6 +144,17 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
         );
     }
     assert!(request_ids.iter().any(|id| id == "log-test-request-1"));
+    // A registered client_id is named; an unregistered one only as a short hash.
+    assert!(
+        failed_auth.iter().any(|f| f["client_id"] == id.as_str()),
+        "{failed_auth:?}"
+    );
+    assert!(
+        failed_auth
+            .iter()
+            .any(|f| f["client_id"].is_null() && f["client_id_sha256"].is_string()),
+        "{failed_auth:?}"
+    );
     let everything = format!("{log}\n{cli_logs}");
     for secret in &secrets {
         assert!(

@@ -12,5 +12,6 @@ mod database;
 mod instances;
 mod keys;
 mod logs;
+mod master_key;
 mod serve;
 mod users;

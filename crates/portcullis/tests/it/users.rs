@@ -125,3 +125,144 @@ async fn declared_users_take_their_password_from_the_environment() {
     assert!(!ok, "the variable is not set");
     assert!(err.contains("DANA_PASSWORD is not set"), "{err}");
 }
+
+/// What one sign-in left behind: the browser's session cookie and the tokens of its grant.
+struct SignedIn {
+    session_cookie: String,
+    refresh_token: String,
+    access_token: String,
+}
+
+async fn sign_in(server: &ServerProcess, web: &crate::instances::WebClient) -> SignedIn {
+    use crate::instances::{PASSWORD, code_form, post_token, submit_sign_in};
+    let done = submit_sign_in(server, web, "openid offline_access", "s1", PASSWORD).await;
+    let session_cookie = done
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok()?.split(';').next().map(str::to_owned))
+        .find(|c| c.contains("session"))
+        .expect("a session cookie");
+    let location = done.headers()["location"].to_str().unwrap().to_owned();
+    let code = form_urlencoded::parse(location.split_once('?').unwrap().1.as_bytes())
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
+    let (status, tokens) = post_token(server, web, &code_form(&code)).await;
+    assert_eq!(status, 200, "{tokens}");
+    SignedIn {
+        session_cookie,
+        refresh_token: tokens["refresh_token"].as_str().unwrap().to_owned(),
+        access_token: tokens["access_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+/// Whether the session still signs the browser in without a password (prompt=none answers with a
+/// code rather than login_required).
+async fn session_alive(
+    server: &ServerProcess,
+    web: &crate::instances::WebClient,
+    cookie: &str,
+) -> bool {
+    let query = form_urlencoded::Serializer::new(String::new())
+        .append_pair("response_type", "code")
+        .append_pair("client_id", &web.id)
+        .append_pair("redirect_uri", "https://app.example.com/callback")
+        .append_pair("scope", "openid")
+        .append_pair("prompt", "none")
+        .append_pair(
+            "code_challenge",
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+        )
+        .append_pair("code_challenge_method", "S256")
+        .finish();
+    let answer = crate::instances::http()
+        .get(format!("{}/authorize?{query}", server.base))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap();
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    location.contains("code=")
+}
+
+async fn assert_ended(
+    server: &ServerProcess,
+    web: &crate::instances::WebClient,
+    before: &SignedIn,
+    what: &str,
+) {
+    use crate::instances::{introspect, post_token};
+    assert!(
+        !session_alive(server, web, &before.session_cookie).await,
+        "{what}: the browser session still works"
+    );
+    let form = [
+        ("grant_type", "refresh_token"),
+        ("refresh_token", before.refresh_token.as_str()),
+    ]
+    .map(|(k, v)| (k, v.to_owned()));
+    let (status, body) = post_token(server, web, &form).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{what}: the refresh token still works: {body}"
+    );
+    assert_eq!(
+        introspect(server, &web.id, &web.secret, &before.access_token).await["active"],
+        false,
+        "{what}: the access token is still active"
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_a_disable_and_a_delete_end_what_the_user_started() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(portcullis(dir.path()), dir.path());
+    let web = crate::instances::web_client(|| portcullis(dir.path()));
+
+    let before = sign_in(&server, &web).await;
+    assert!(session_alive(&server, &web, &before.session_cookie).await);
+    let (ok, out, err) = run(portcullis(dir.path())
+        .env("NEW_PW", "a-brand-new-password")
+        .args(["user", "set-password", "alice", "--password-env", "NEW_PW"]));
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("ended 1 session") && out.contains("revoked 1 grant"),
+        "set-password says what it ended: {out}"
+    );
+    assert_ended(&server, &web, &before, "set-password").await;
+
+    let (ok, _, err) = run(portcullis(dir.path())
+        .env("PW", crate::instances::PASSWORD)
+        .args(["user", "set-password", "alice", "--password-env", "PW"]));
+    assert!(ok, "{err}");
+    let before = sign_in(&server, &web).await;
+    let unredeemed = crate::instances::obtain_code(&server, &web).await;
+    let (ok, out, err) = run(portcullis(dir.path()).args(["user", "disable", "alice"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("ended 2 sessions"), "{out}");
+    assert_ended(&server, &web, &before, "disable").await;
+    // A code issued before is refused, and a disabled user cannot sign in again; the page says
+    // why only to someone who knows the password.
+    let (status, body) =
+        crate::instances::post_token(&server, &web, &crate::instances::code_form(&unredeemed))
+            .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    let status = crate::instances::sign_in_status(&server, &web, crate::instances::PASSWORD).await;
+    assert_eq!(status, 403, "a disabled user signed in");
+    let status = crate::instances::sign_in_status(&server, &web, "not-the-password").await;
+    assert_eq!(status, 401);
+    let (ok, _, err) = run(portcullis(dir.path()).args(["user", "enable", "alice"]));
+    assert!(ok, "{err}");
+
+    let before = sign_in(&server, &web).await;
+    let (ok, out, err) = run(portcullis(dir.path()).args(["user", "delete", "alice"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("revoked 1 grant"), "{out}");
+    assert_ended(&server, &web, &before, "delete").await;
+}

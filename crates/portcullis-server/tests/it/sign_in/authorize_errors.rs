@@ -43,13 +43,14 @@ async fn a_bad_client_or_redirect_uri_shows_a_page_and_never_redirects() {
 }
 
 #[tokio::test]
-async fn loopback_redirect_uris_match_on_any_port() {
+async fn loopback_redirect_uris_match_on_any_port_for_native_apps() {
     let app = spawn_app().await;
     let p = party(&app, |m| {
         m.redirect_uris = vec![
             "http://127.0.0.1/callback".into(),
             "http://[::1]/callback".into(),
         ];
+        m.application_type = Some(portcullis_core::ApplicationType::Native);
     })
     .await;
     let mut browser = Browser::new(&app);

@@ -221,12 +221,10 @@ async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
         return;
     };
     let app = spawn_app().await;
-    let p = party(&app, |m| {
-        m.redirect_uris = vec!["http://127.0.0.1/callback".into()]
-    })
-    .await;
+    // A web app's redirect URI is registered with its port: only native apps may vary it.
     let (port, _listener) = callback_listener().await;
     let redirect = format!("http://127.0.0.1:{port}/callback");
+    let p = party(&app, |m| m.redirect_uris = vec![redirect.clone()]).await;
     let url = format!(
         "{}{}",
         app.base,

@@ -160,6 +160,24 @@ impl Browser {
         self.keep(response).await
     }
 
+    /// Posts a form with the current cookies and keeps none of the answer's: for many at once.
+    /// With `forwarded_for`, as a trusted proxy would on behalf of that address.
+    pub async fn post_status(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+        forwarded_for: Option<&str>,
+    ) -> u16 {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", self.cookie_header());
+        if let Some(address) = forwarded_for {
+            request = request.header("x-forwarded-for", address);
+        }
+        request.form(form).send().await.unwrap().status().as_u16()
+    }
+
     /// Submits a page's form with `extra` fields added.
     pub async fn submit(&mut self, page: &Page, extra: &[(&str, &str)]) -> Page {
         let mut form = page.hidden_fields();

@@ -7,5 +7,5 @@ mod authorize_errors;
 mod codes;
 mod oidc;
 mod pages;
-mod refresh;
+pub mod refresh;
 mod users;

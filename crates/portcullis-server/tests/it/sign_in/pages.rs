@@ -170,9 +170,10 @@ async fn prompt_login_and_max_age_ask_for_the_password_again() {
 }
 
 #[tokio::test]
-async fn failed_sign_ins_are_throttled_per_username_and_per_ip() {
+async fn failed_sign_ins_are_throttled_per_username_and_per_address() {
     let app = spawn_with(|c| {
         c.sign_in.max_failed_attempts = 3;
+        c.sign_in.max_failed_attempts_per_address = 6;
         c.sign_in.failure_window = portcullis_server::config::Seconds(300);
     })
     .await;
@@ -187,12 +188,22 @@ async fn failed_sign_ins_are_throttled_per_username_and_per_ip() {
     let locked = browser.sign_in(&login, &p.username, PASSWORD).await;
     assert_eq!(locked.status, 429, "even the right password waits");
     assert!(locked.body.contains("Too many failed attempts"));
-    // The same IP trying another username is throttled too.
+    // The same address trying other usernames is not locked by one username's failures...
     let other = browser
         .sign_in(&login, "someone-else", "whatever-password")
         .await;
-    assert_eq!(other.status, 429);
-    app.clock.advance(300);
+    assert_eq!(other.status, 401);
+    // ...but by its own total: 3 + 1 failures, the refused attempt, and one more reach 6.
+    let other = browser
+        .sign_in(&login, "someone-else-again", "whatever-password")
+        .await;
+    assert_eq!(other.status, 401);
+    let other = browser
+        .sign_in(&login, "a-third-name", "whatever-password")
+        .await;
+    assert_eq!(other.status, 429, "the address is over its own limit");
+    // Both limits hold for a window after the last counted attempt, and then lift.
+    app.clock.advance(600);
     let open = browser.sign_in(&login, &p.username, PASSWORD).await;
     assert_eq!(open.status, 303, "the window has passed");
 }

@@ -5,7 +5,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_with};
 use portcullis_server::config::Seconds;
 use std::sync::Arc;
 
-async fn first_refresh_token(app: &TestApp, p: &Party) -> String {
+pub async fn first_refresh_token(app: &TestApp, p: &Party) -> String {
     tokens(app, p).await.body["refresh_token"]
         .as_str()
         .unwrap()
@@ -102,17 +102,41 @@ async fn a_grace_period_lets_a_lost_response_be_retried() {
     app.clock.advance(5);
     let retry = refresh(&app, &p, &r1, None).await;
     assert_eq!(retry.status, 200, "{}", retry.body);
-    // The response that was lost is no longer valid; the retried one is.
-    refresh(&app, &p, lost.body["refresh_token"].as_str().unwrap(), None)
-        .await
-        .assert_error(400, "invalid_grant");
+    // The retried response works on.
     let r3 = retry.body["refresh_token"].as_str().unwrap().to_owned();
-    assert_eq!(refresh(&app, &p, &r3, None).await.status, 200);
+    let next = refresh(&app, &p, &r3, None).await;
+    assert_eq!(next.status, 200);
+    let r4 = next.body["refresh_token"].as_str().unwrap().to_owned();
     // Past the grace period a reuse revokes the family.
     app.clock.advance(11);
     refresh(&app, &p, &r1, None)
         .await
         .assert_error(400, "invalid_grant");
+    refresh(&app, &p, &r4, None)
+        .await
+        .assert_error(400, "invalid_grant");
+}
+
+#[tokio::test]
+async fn the_response_the_grace_replaced_revokes_the_family_if_it_shows_up() {
+    let app = spawn_with(|c| c.tokens.refresh_token_reuse_grace = Seconds(10)).await;
+    let p = party(&app, |_| {}).await;
+    let r1 = first_refresh_token(&app, &p).await;
+    let lost = refresh(&app, &p, &r1, None).await;
+    let retry = refresh(&app, &p, &r1, None).await;
+    assert_eq!(retry.status, 200, "{}", retry.body);
+    // The "lost" token turns up after all: whoever holds it, the grant ends.
+    refresh(&app, &p, lost.body["refresh_token"].as_str().unwrap(), None)
+        .await
+        .assert_error(400, "invalid_grant");
+    refresh(
+        &app,
+        &p,
+        retry.body["refresh_token"].as_str().unwrap(),
+        None,
+    )
+    .await
+    .assert_error(400, "invalid_grant");
 }
 
 #[tokio::test]

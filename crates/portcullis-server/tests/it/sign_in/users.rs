@@ -168,3 +168,60 @@ async fn a_burst_of_sign_ins_does_not_starve_token_issuance() {
         assert!(status == 401 || status == 429, "{status}");
     }
 }
+
+#[tokio::test]
+async fn a_declared_password_that_changed_ends_the_users_sign_ins() {
+    let database = crate::databases::TestDatabase::for_suite().await;
+    let declared = |password: &str| {
+        Config::from_sources(
+            &format!("[[users]]\nusername = \"erin\"\npassword = \"{password}\""),
+            Vec::<(String, String)>::new(),
+        )
+        .unwrap()
+        .users
+    };
+    let (db, users) = (database.url.clone(), declared(super::flow::PASSWORD));
+    let app = spawn_with(move |c| {
+        c.database = db;
+        c.users = users;
+    })
+    .await;
+    let (client_id, client_secret) = app
+        .create_client(ClientMetadata {
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            redirect_uris: vec![super::flow::REDIRECT.into()],
+            scope: "openid profile email offline_access".into(),
+            first_party: true,
+            ..Default::default()
+        })
+        .await;
+    let user_id = app
+        .store
+        .user_by_username("erin")
+        .await
+        .unwrap()
+        .unwrap()
+        .user_id;
+    let erin = super::flow::Party {
+        client_id,
+        client_secret: Some(client_secret),
+        username: "erin".into(),
+        user_id,
+    };
+    let refresh_token = super::flow::tokens(&app, &erin).await.body["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    drop(app);
+
+    // The same database, restarted with a new declared password.
+    let (db, users) = (database.url.clone(), declared("a-new-password-for-erin"));
+    let app = spawn_with(move |c| {
+        c.database = db;
+        c.users = users;
+    })
+    .await;
+    super::flow::refresh(&app, &erin, &refresh_token, None)
+        .await
+        .assert_error(400, "invalid_grant");
+}

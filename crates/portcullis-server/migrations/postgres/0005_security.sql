@@ -1,0 +1,29 @@
+-- A refresh token replaced by a grace-period re-exchange is kept and marked, so presenting it later
+-- revokes its grant; each rotated token may use the grace period once.
+ALTER TABLE refresh_tokens ADD COLUMN superseded_at BIGINT;
+ALTER TABLE refresh_tokens ADD COLUMN grace_used_at BIGINT;
+
+-- Users an administrator disabled cannot sign in.
+ALTER TABLE users ADD COLUMN disabled_at BIGINT;
+
+-- Ending what a user started (password change, disable, delete) finds their sessions and grants.
+CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX grants_by_user ON grants (user_id);
+
+-- Failed-attempt counters shared by every instance: one row per hashed key and time bucket.
+CREATE TABLE throttle_counts (
+    key        TEXT NOT NULL,
+    bucket     BIGINT NOT NULL,
+    count      BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL,
+    PRIMARY KEY (key, bucket)
+);
+CREATE INDEX throttle_counts_by_expiry ON throttle_counts (expires_at);
+
+-- Locks, appended as they are decided and read by every instance in sequence order.
+CREATE TABLE throttle_locks (
+    seq   BIGSERIAL PRIMARY KEY,
+    key   TEXT NOT NULL,
+    until BIGINT NOT NULL
+);
+CREATE INDEX throttle_locks_by_until ON throttle_locks (until);

@@ -1,0 +1,44 @@
+//! Nothing internal reaches the wire: a storage failure is `server_error` with a fixed message and
+//! the request id to quote, and the cause goes to the log only.
+
+use crate::helpers::spawn_app;
+use crate::sign_in::flow::{party, tokens};
+
+#[tokio::test]
+async fn a_storage_failure_is_a_fixed_server_error_with_the_request_id() {
+    let app = spawn_app().await;
+    let p = party(&app, |_| {}).await;
+    let access = tokens(&app, &p).await.body["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Break the database behind the server's back: the deny-list table disappears.
+    crate::databases::execute(&app.database, "DROP TABLE revoked_access_tokens").await;
+    let answer = app
+        .send(
+            app.http
+                .post(format!("{}/introspect", app.base))
+                .header("x-request-id", "req-internal-1")
+                .basic_auth(&p.client_id, p.client_secret.as_deref())
+                .form(&[("token", access.as_str())]),
+        )
+        .await;
+    answer.assert_error(500, "server_error");
+    let description = answer.body["error_description"].as_str().unwrap();
+    assert!(
+        description.contains("req-internal-1"),
+        "the request id to quote: {description}"
+    );
+    for leak in [
+        "storage",
+        "database",
+        "revoked_access_tokens",
+        "no such",
+        "relation",
+    ] {
+        assert!(
+            !description.to_lowercase().contains(leak),
+            "{leak:?} in {description:?}"
+        );
+    }
+}

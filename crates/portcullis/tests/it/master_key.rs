@@ -1,0 +1,110 @@
+//! `PORTCULLIS_MASTER_KEY` in the real environment of `portcullis serve` seals the private signing
+//! keys in the database; a sealed database refuses to start without it or with another key, and
+//! changes nothing when it refuses.
+
+use crate::helpers::{ServerProcess, portcullis, run};
+use std::path::Path;
+
+const KEY: &str = "master-key-from-the-environment-0123456789";
+const OTHER_KEY: &str = "another-master-key-of-enough-length-98765";
+
+/// Every signing key row: (kid, private part as stored).
+pub async fn key_rows(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    use sqlx::{Connection, Row};
+    let url = format!("sqlite://{}", dir.join("portcullis.db").display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let rows = sqlx::query("SELECT kid, private_der FROM signing_keys ORDER BY kid")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    let _ = conn.close().await;
+    rows.iter()
+        .map(|r| (r.get("kid"), r.get("private_der")))
+        .collect()
+}
+
+pub fn sealed(rows: &[(String, Vec<u8>)]) -> bool {
+    !rows.is_empty() && rows.iter().all(|(_, der)| der.starts_with(b"PCK1"))
+}
+
+fn serve_once(dir: &Path, key: Option<&str>) {
+    let mut command = portcullis(dir);
+    if let Some(key) = key {
+        command.env("PORTCULLIS_MASTER_KEY", key);
+    }
+    let mut server = ServerProcess::start(command, dir);
+    assert!(server.terminate().success());
+}
+
+/// `serve` that must refuse: exit status and its stderr.
+fn refused(dir: &Path, key: Option<&str>) -> String {
+    let mut command = portcullis(dir);
+    if let Some(key) = key {
+        command.env("PORTCULLIS_MASTER_KEY", key);
+    }
+    let (ok, out, err) = run(command.arg("serve"));
+    assert!(!ok, "serve started: {out}{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one clear line: {err}");
+    lines[0].to_owned()
+}
+
+#[tokio::test]
+async fn the_master_key_from_the_environment_seals_the_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    serve_once(dir.path(), Some(KEY));
+    let rows = key_rows(dir.path()).await;
+    assert_eq!(rows.len(), 3, "one key per algorithm");
+    assert!(
+        sealed(&rows),
+        "PORTCULLIS_MASTER_KEY was ignored: the keys are plain"
+    );
+
+    // Without the key, or with another, the sealed database refuses to start and stays as it is.
+    let line = refused(dir.path(), None);
+    assert!(line.contains("PORTCULLIS_MASTER_KEY"), "{line}");
+    let line = refused(dir.path(), Some(OTHER_KEY));
+    assert!(line.contains("does not match"), "{line}");
+    assert_eq!(
+        key_rows(dir.path()).await,
+        rows,
+        "a refused start changed the keys"
+    );
+
+    // With the key, `keys rotate` adds a sealed key; without it, it is refused.
+    let (ok, _, err) = run(portcullis(dir.path()).args(["keys", "rotate"]));
+    assert!(!ok, "a rotation without the master key was allowed");
+    assert!(err.contains("PORTCULLIS_MASTER_KEY"), "{err}");
+    let (ok, _, err) = run(portcullis(dir.path())
+        .env("PORTCULLIS_MASTER_KEY", KEY)
+        .args(["keys", "rotate"]));
+    assert!(ok, "{err}");
+    let rotated = key_rows(dir.path()).await;
+    assert_eq!(rotated.len(), 4);
+    assert!(
+        sealed(&rotated),
+        "a key rotated under the master key is plain"
+    );
+}
+
+#[tokio::test]
+async fn plain_keys_are_sealed_at_the_first_start_with_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    serve_once(dir.path(), None);
+    let plain = key_rows(dir.path()).await;
+    assert!(
+        plain.iter().all(|(_, der)| der.starts_with(&[0x30])),
+        "plain PKCS#8"
+    );
+    serve_once(dir.path(), Some(KEY));
+    let now = key_rows(dir.path()).await;
+    assert!(sealed(&now), "the first start with a key left plain rows");
+    assert_eq!(
+        now.iter().map(|(kid, _)| kid).collect::<Vec<_>>(),
+        plain.iter().map(|(kid, _)| kid).collect::<Vec<_>>(),
+        "the same keys, sealed in place"
+    );
+    // A too-short key is a configuration error, named as such.
+    let line = refused(dir.path(), Some("short"));
+    assert!(line.contains("master"), "{line}");
+}
