@@ -15,6 +15,10 @@ use crate::client::ApplicationType;
 /// assert!(redirect_uri_matches(registered, "http://127.0.0.1:10000/cb", Native));
 /// assert!(!redirect_uri_matches(registered, "http://127.0.0.1:10000/cb", Web));
 /// assert!(redirect_uri_matches(registered, registered, Web));
+/// // Only ports a browser can use.
+/// for odd in ["http://127.0.0.1:0/cb", "http://127.0.0.1:65536/cb", "http://127.0.0.1:09999/cb"] {
+///     assert!(!redirect_uri_matches(registered, odd, Native));
+/// }
 /// ```
 pub fn redirect_uri_matches(registered: &str, given: &str, application: ApplicationType) -> bool {
     if registered == given {
@@ -45,7 +49,9 @@ fn loopback_without_port(uri: &str) -> Option<(&str, &str)> {
     let path = match after_host.strip_prefix(':') {
         Some(p) => {
             let digits = p.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 || digits > 5 {
+            // A port a browser can connect to, written the one way: 1 to 65535, no leading zero.
+            let port = p[..digits].parse::<u16>().ok()?;
+            if port == 0 || p.starts_with('0') {
                 return None;
             }
             &p[digits..]

@@ -222,14 +222,18 @@ impl Config {
             }
             (Some(key), None) => Secret::new(key.expose()),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path)
-                    .map_err(|e| ConfigError(format!("master_key_file {}: {e}", path.display())))?;
-                Secret::new(text.lines().next().unwrap_or_default().trim())
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    ConfigError(format!("key 'master_key_file' ({}): {e}", path.display()))
+                })?;
+                let key = Secret::new(text.lines().next().unwrap_or_default().trim());
+                return crate::keys::KeyVault::from_master_key(&key).map_err(|e| {
+                    ConfigError(format!("key 'master_key_file' ({}): {e}", path.display()))
+                });
             }
             (None, None) => return Ok(crate::keys::KeyVault::none()),
         };
         crate::keys::KeyVault::from_master_key(&material)
-            .map_err(|e| ConfigError(format!("master key: {e}")))
+            .map_err(|e| ConfigError(format!("key 'master_key': {e}")))
     }
 }
 
@@ -1009,6 +1013,29 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("lifetime") && e.contains("tokens"), "{e}");
+    }
+
+    #[test]
+    fn the_master_key_comes_from_the_environment_with_the_rules_of_the_key() {
+        let key = "k".repeat(32);
+        let c = Config::from_sources("", env(&[("PORTCULLIS_MASTER_KEY", key.as_str())])).unwrap();
+        assert!(c.key_vault().unwrap().is_sealing());
+        let e = Config::from_sources("", env(&[("PORTCULLIS_MASTER_KEY", "short")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("'master_key' (from PORTCULLIS_MASTER_KEY)") && e.contains("at least 32"),
+            "{e}"
+        );
+        let both = Config::from_sources(
+            "master_key_file = \"/nonexistent\"",
+            env(&[("PORTCULLIS_MASTER_KEY", key.as_str())]),
+        )
+        .unwrap()
+        .key_vault()
+        .unwrap_err()
+        .to_string();
+        assert!(both.contains("not both"), "{both}");
     }
 
     #[test]

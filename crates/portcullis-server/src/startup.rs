@@ -39,9 +39,10 @@ pub enum StartupError {
         /// What went wrong.
         reason: StoreError,
     },
-    /// Signing keys could not be made or loaded.
+    /// Signing keys could not be made or loaded. (Not a `source`: the message already says it
+    /// all, and the error chain would say it twice.)
     #[error("signing keys: {0}")]
-    Keys(#[from] KeysError),
+    Keys(KeysError),
     /// A `[[clients]]` table could not be applied.
     #[error("configuration: clients[{index}] (client_id '{client_id}'): {reason}")]
     DeclaredClient {
@@ -76,6 +77,12 @@ pub enum StartupError {
         /// The OS error.
         reason: std::io::Error,
     },
+}
+
+impl From<KeysError> for StartupError {
+    fn from(e: KeysError) -> Self {
+        StartupError::Keys(e)
+    }
 }
 
 /// A server that is bound and ready to serve.
@@ -151,13 +158,22 @@ impl Server {
     /// that listens on port 0 gets an issuer with the real port.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartupError> {
         let vault = Arc::new(config.key_vault()?);
-        let store = open_store(&config.database, &store_options(&config)).await?;
-        // Before anything is written: a wrong master key must leave the database as it was.
-        vault.unlock(store.as_ref()).await?;
         let store_err = |reason| StartupError::Store {
             url: crate::config::redact_url(&config.database),
             reason,
         };
+        let options = store::StoreOptions {
+            migrate: false,
+            ..store_options(&config)
+        };
+        let store = open_store(&config.database, &options).await?;
+        // Before anything is written, migrations included: a start refused for a missing or
+        // wrong master key leaves the database as it was.
+        if store.migration_status().await.map_err(store_err)?.current > 0 {
+            vault.check(store.as_ref()).await?;
+        }
+        store.migrate().await.map_err(store_err)?;
+        vault.unlock(store.as_ref()).await?;
         let hasher = SecretHasher::load(store.as_ref())
             .await
             .map_err(store_err)?;

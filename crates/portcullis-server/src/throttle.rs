@@ -3,10 +3,11 @@
 //! Counters live in the store, so every instance adds to the same count. Each key has one counter
 //! per fixed bucket of `window` seconds, and the count that is checked is the previous bucket's,
 //! weighted by how much of it still lies inside the window, plus the current bucket's: a sliding
-//! window, approximately. A key whose count reaches its limit is **locked** for one window. Attempts
-//! refused while locked still count against the address, and a lock whose address is still over
-//! its limit is renewed, so a spray that goes on stays throttled; once it stops, the lock ends
-//! within a window.
+//! window, approximately. A key whose count reaches its limit is **locked** for at least one window
+//! and until that count has fallen below the limit ([`Window::lock_until`]). Attempts refused while
+//! locked still count against the address, and a lock whose address is still over its limit is
+//! renewed, so a spray that goes on stays throttled; once it stops, the lock ends within two
+//! windows.
 //!
 //! A lock is written to the store, announced on the change feed, and kept in each instance's memory
 //! ([`Locks`]). Requests check only that memory, with one atomic load when nothing is locked, so
@@ -50,17 +51,20 @@ impl Key {
 
     /// Failed sign-ins from one address.
     pub fn sign_in_address(ip: IpAddr) -> Key {
-        Key::of("sign-in-address", &ip.to_string())
+        Key::of("sign-in-address", &address(ip))
     }
 
     /// Failed authentications of one client_id from one address.
     pub fn client_at(client_id: &str, ip: IpAddr) -> Key {
-        Key::of("client-at-address", &format!("{ip}\n{client_id}"))
+        Key::of(
+            "client-at-address",
+            &format!("{}\n{client_id}", address(ip)),
+        )
     }
 
     /// Failed client authentications from one address, whatever the client_id.
     pub fn client_address(ip: IpAddr) -> Key {
-        Key::of("client-address", &ip.to_string())
+        Key::of("client-address", &address(ip))
     }
 
     fn of(kind: &str, value: &str) -> Key {
@@ -78,6 +82,22 @@ impl Key {
     /// The stored form.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+}
+
+/// What counts as one address: an IPv4 address (also written IPv4-mapped in IPv6), or an IPv6
+/// /64, since one host is usually handed a whole /64 and could otherwise take a fresh address for
+/// every attempt.
+fn address(ip: IpAddr) -> String {
+    match ip {
+        IpAddr::V4(v4) => v4.to_string(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                format!("{}/64", std::net::Ipv6Addr::from(prefix))
+            }
+        },
     }
 }
 
@@ -157,9 +177,43 @@ impl Window {
         self.estimate(counts, now) >= limit as f64
     }
 
-    /// The end of a lock that starts at `now`: one window.
-    pub fn lock_end(self, now: i64) -> i64 {
+    /// When the weighted count falls below `limit` if nothing more is counted (`now` if it is
+    /// below already).
+    pub fn free_at(self, counts: Counts, now: i64, limit: u64) -> i64 {
+        if !self.over(counts, now, limit) {
+            return now;
+        }
+        let limit = limit as f64;
+        let start = self.bucket(now).saturating_mul(self.0);
+        let width = self.0 as f64;
+        let (previous, current) = (counts.previous as f64, counts.current as f64);
+        let at = if current < limit && previous > 0.0 {
+            // Inside this bucket, once enough of the previous one has slid out of the window.
+            start as f64 + width * (1.0 - (limit - current) / previous)
+        } else {
+            // In the next bucket, once enough of this one has slid out.
+            (start + self.0) as f64 + width * (1.0 - limit / current.max(1.0))
+        };
+        // The first whole second at which the count is strictly below the limit.
+        (at.floor() as i64 + 1).max(now)
+    }
+
+    /// The end of a lock decided at `now`: at least one window, and until the weighted count has
+    /// fallen below the limit, so that the key is not over it again the moment the lock ends. At
+    /// most two windows after the last counted attempt.
+    ///
+    /// ```
+    /// use portcullis_server::throttle::Window;
+    /// use portcullis_server::store::Counts;
+    /// let w = Window::new(60);
+    /// // Five failures by 610 in the bucket from 600: one window from now.
+    /// assert_eq!(w.lock_until(Counts { previous: 0, current: 5 }, 610, 5), 670);
+    /// // Twenty (a spray) by 610: until enough of them have slid out of the next bucket.
+    /// assert_eq!(w.lock_until(Counts { previous: 0, current: 20 }, 610, 5), 706);
+    /// ```
+    pub fn lock_until(self, counts: Counts, now: i64, limit: u64) -> i64 {
         now.saturating_add(self.0)
+            .max(self.free_at(counts, now, limit))
     }
 }
 
@@ -220,8 +274,17 @@ impl Locks {
         });
     }
 
-    /// Reads the locks other instances recorded since the last call.
+    /// Forgets the locks that have ended, so that once nothing is locked the request path is
+    /// back to one atomic load.
+    pub fn sweep(&self, now: i64) {
+        if !self.is_empty() {
+            self.with(|map| map.retain(|_, until| *until > now));
+        }
+    }
+
+    /// Reads the locks other instances recorded since the last call, and forgets ended ones.
     pub async fn sync(&self, store: &dyn Store, now: i64) -> Result<(), StoreError> {
+        self.sweep(now);
         let seen = self.seen.load(Ordering::Relaxed);
         let rows = store
             .locks_after(seen.saturating_sub(LOCK_LOOKBACK), now)
@@ -308,7 +371,7 @@ impl Throttle {
         let mut wait = None;
         for (limited, counts) in keys.iter().zip(counts) {
             if self.window.over(*counts, now, limited.limit) {
-                let until = self.window.lock_end(now);
+                let until = self.window.lock_until(*counts, now, limited.limit);
                 self.locks.insert(limited.key.clone(), until, now);
                 self.store.lock_key(limited.key.as_str(), until).await?;
                 wait = Some(until - now);
@@ -444,8 +507,30 @@ mod tests {
         assert!(!w.over(counts(6, 0), 1051, 3));
         assert!(w.over(counts(6, 1), 1066, 3));
         assert!(!w.over(counts(6, 1), 1067, 3));
-        assert_eq!(w.lock_end(1050), 1150);
+        assert_eq!(w.lock_until(counts(0, 3), 1050, 3), 1150);
+        // At the limit late in a bucket: free once the window has passed the failures.
+        assert_eq!(w.free_at(counts(0, 3), 1099, 3), 1101);
+        assert_eq!(w.free_at(counts(0, 12), 1050, 3), 1176);
+        assert_eq!(w.lock_until(counts(0, 12), 1050, 3), 1176);
+        assert_eq!(w.free_at(counts(6, 1), 1010, 3), 1067);
+        assert_eq!(w.free_at(counts(0, 2), 1010, 3), 1010);
         assert_eq!(w.expires_at(w.bucket(1050)), 1200);
+    }
+
+    #[test]
+    fn an_address_is_an_ipv4_address_or_an_ipv6_64() {
+        let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+        assert_eq!(address(ip("198.51.100.1")), "198.51.100.1");
+        assert_eq!(address(ip("::ffff:198.51.100.1")), "198.51.100.1");
+        assert_eq!(address(ip("2001:db8:1:2::1")), "2001:db8:1:2::/64");
+        assert_eq!(
+            Key::sign_in_address(ip("2001:db8:1:2::1")),
+            Key::sign_in_address(ip("2001:db8:1:2:ffff::78"))
+        );
+        assert_ne!(
+            Key::sign_in_address(ip("2001:db8:1:2::1")),
+            Key::sign_in_address(ip("2001:db8:1:3::1"))
+        );
     }
 
     #[test]
@@ -466,5 +551,11 @@ mod tests {
         locks.insert(key.clone(), 15, 10);
         assert_eq!(locks.until(&[&key], 10), Some(20));
         assert_eq!(locks.until(&[&key], 20), None);
+        assert!(!locks.is_empty());
+        locks.sweep(20);
+        assert!(
+            locks.is_empty(),
+            "an ended lock no longer costs the request path"
+        );
     }
 }

@@ -121,35 +121,47 @@ async fn an_unreachable_issuer_is_a_fixed_503_with_no_detail() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         format!("http://{}", listener.local_addr().unwrap())
     };
-    let validator = portcullis_resource::Validator::builder(&dead, API).build();
-    let app = Router::new()
-        .route("/data", get(|t: AccessToken| async move { t.subject }))
-        .layer(BearerLayer::new(validator, "api"));
-    let api = serve(app).await;
-    let answer = reqwest::Client::new()
-        .get(format!("{api}/data"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 503);
-    let challenge = answer.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
-    let body = answer.text().await.unwrap();
-    let port = dead.rsplit(':').next().unwrap();
-    for leak in [
-        dead.as_str(),
-        port,
-        "connect",
-        "refused",
-        "tcp",
-        "sending request",
-    ] {
-        assert!(
-            !body.to_lowercase().contains(leak) && !challenge.to_lowercase().contains(leak),
-            "{leak:?} reaches an anonymous caller: {body} / {challenge}"
-        );
+    // Local validation (the JWKS cannot be fetched) and introspection (the endpoint cannot be
+    // found) alike.
+    let local = portcullis_resource::Validator::builder(&dead, API).build();
+    let introspecting = portcullis_resource::Validator::builder(&dead, API)
+        .introspection(
+            "api-client",
+            "api-secret-api-secret-api-secret-00",
+            std::time::Duration::from_secs(10),
+        )
+        .build();
+    for validator in [local, introspecting] {
+        let app = Router::new()
+            .route("/data", get(|t: AccessToken| async move { t.subject }))
+            .layer(BearerLayer::new(validator, "api"));
+        let api = serve(app).await;
+        let answer = reqwest::Client::new()
+            .get(format!("{api}/data"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 503);
+        let challenge = answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body = answer.text().await.unwrap();
+        assert!(body.contains("cannot be checked right now"), "{body}");
+        let port = dead.rsplit(':').next().unwrap();
+        for leak in [
+            dead.as_str(),
+            port,
+            "connect",
+            "refused",
+            "tcp",
+            "sending request",
+        ] {
+            assert!(
+                !body.to_lowercase().contains(leak) && !challenge.to_lowercase().contains(leak),
+                "{leak:?} reaches an anonymous caller: {body} / {challenge}"
+            );
+        }
     }
 }

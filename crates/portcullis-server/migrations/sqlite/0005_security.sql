@@ -6,8 +6,10 @@ ALTER TABLE refresh_tokens ADD COLUMN grace_used_at INTEGER;
 -- Users an administrator disabled cannot sign in.
 ALTER TABLE users ADD COLUMN disabled_at INTEGER;
 
--- Ending what a user started (password change, disable, delete) finds their sessions and grants.
+-- Ending what a user started (password change, disable, delete) finds their sessions, codes and
+-- grants.
 CREATE INDEX sessions_by_user ON sessions (user_id);
+CREATE INDEX authorization_codes_by_user ON authorization_codes (user_id);
 CREATE INDEX grants_by_user ON grants (user_id);
 
 -- Failed-attempt counters shared by every instance: one row per hashed key and time bucket.

@@ -83,6 +83,7 @@ fn error_response(state: &AppState, error: AuthorizeError) -> Response {
         AuthorizeError::Page { title, message } => {
             state.pages.error(StatusCode::BAD_REQUEST, &title, &message)
         }
+        AuthorizeError::Internal => state.pages.internal_error(),
         AuthorizeError::Redirect {
             redirect_uri,
             state: client_state,
@@ -116,10 +117,7 @@ fn redirect(location: &str) -> Response {
 fn server_error(state: &AppState, what: impl std::fmt::Display) -> AuthorizeError {
     tracing::error!(error = %what, "authorization endpoint failed");
     let _ = state;
-    AuthorizeError::Page {
-        title: "Something went wrong".into(),
-        message: "The server could not finish signing you in. Please try again.".into(),
-    }
+    AuthorizeError::Internal
 }
 
 fn redirect_error(
@@ -204,14 +202,17 @@ async fn flow(
                     let minutes = (wait + 59) / 60;
                     let error =
                         format!("Too many failed attempts. Try again in {minutes} minute(s).");
-                    return Ok(login_page(
+                    let mut page = login_page(
                         state,
                         headers,
                         request,
                         StatusCode::TOO_MANY_REQUESTS,
                         Some(&error),
                         &username,
-                    ));
+                    );
+                    page.headers_mut()
+                        .insert(header::RETRY_AFTER, HeaderValue::from(wait.max(1)));
+                    return Ok(page);
                 }
                 Err(e) => return Err(server_error(state, e)),
             };

@@ -68,6 +68,9 @@ pub enum AuthorizeError {
         /// Explanation.
         message: String,
     },
+    /// Our own failure (storage, randomness): a 500 page with a fixed message and the request
+    /// id; the cause has been logged.
+    Internal,
     /// Sent back to the client's redirect URI.
     Redirect {
         /// The checked redirect URI.

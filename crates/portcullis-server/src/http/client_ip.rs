@@ -102,7 +102,7 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
     for hop in hops {
         let parsed = std::str::from_utf8(hop)
             .ok()
-            .and_then(|h| h.trim().parse::<IpAddr>().ok());
+            .and_then(|h| forwarded_address(h.trim()));
         let Some(ip) = parsed else {
             warn_once_unparsable();
             return peer;
@@ -113,6 +113,15 @@ pub fn client_ip(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr
         }
     }
     client
+}
+
+/// One `X-Forwarded-For` entry: an address, or an address with the port some proxies append
+/// (`198.51.100.7:51234`, `[2001:db8::7]:51234`).
+fn forwarded_address(entry: &str) -> Option<IpAddr> {
+    entry
+        .parse::<IpAddr>()
+        .ok()
+        .or_else(|| entry.parse::<SocketAddr>().ok().map(|s| s.ip()))
 }
 
 fn warn_once_unparsable() {
@@ -186,6 +195,15 @@ mod tests {
                 &trusted
             ),
             "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        // Some proxies append the client's port.
+        assert_eq!(
+            client_ip(proxy, &headers(&["198.51.100.7:51234"]), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            client_ip(proxy, &headers(&["[2001:db8::7]:443"]), &trusted),
+            "2001:db8::7".parse::<IpAddr>().unwrap()
         );
         // Junk in the deciding position: the proxy's own address.
         assert_eq!(

@@ -3,8 +3,9 @@
 //!
 //! Any web page can send a browser to `/logout`, so a request alone does not end the session
 //! (§2: the OP should ask the user when it cannot tell the request came from the relying party).
-//! It ends at once only with a valid `id_token_hint`: an ID token we signed for the user who is
-//! signed in. Otherwise the user sees a confirmation page whose button POSTs the request back with
+//! It ends at once only with a valid `id_token_hint`: an ID token we signed for the session that is
+//! signed in (its `sub` and `auth_time`; an ID token from an earlier session does not count).
+//! Otherwise the user sees a confirmation page whose button POSTs the request back with
 //! the CSRF token.
 
 use super::AppState;
@@ -55,7 +56,8 @@ pub async fn logout(
         }
         let aud = claims.get("aud").and_then(|a| a.as_str())?.to_owned();
         let sub = claims.get("sub").and_then(|s| s.as_str())?.to_owned();
-        Some((aud, sub))
+        let auth_time = claims.get("auth_time").and_then(|t| t.as_i64())?;
+        Some((aud, (sub, auth_time)))
     });
     let client_id = match (get("client_id"), &hint) {
         (Some(given), Some((aud, _))) if given != *aud => {
@@ -83,9 +85,9 @@ pub async fn logout(
         }
     };
     let session = state.cookies.session(&headers).map(token_hash);
-    let signed_in_user = match &session {
+    let signed_in = match &session {
         Some(hash) => match state.store.session(hash, now.0).await {
-            Ok(found) => found.map(|(user_id, _)| user_id),
+            Ok(found) => found,
             Err(error) => return unavailable(&state, &error),
         },
         None => None,
@@ -100,10 +102,10 @@ pub async fn logout(
         }
         true
     } else {
-        match (&signed_in_user, &hint) {
+        match (&signed_in, &hint) {
             // Nobody is signed in: there is nothing to end, and nothing to ask.
             (None, _) => true,
-            (Some(user), Some((_, sub))) => user == sub,
+            (Some(session), Some((_, for_session))) => session == for_session,
             (Some(_), None) => false,
         }
     };
@@ -159,9 +161,5 @@ pub async fn logout(
 
 fn unavailable(state: &AppState, error: &crate::store::StoreError) -> Response {
     tracing::error!(%error, "logout: cannot read or end the session");
-    state.pages.error(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Try again",
-        "You could not be signed out just now.",
-    )
+    state.pages.internal_error()
 }

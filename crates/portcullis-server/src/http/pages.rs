@@ -62,6 +62,22 @@ impl Pages {
     pub fn error(&self, status: StatusCode, title: &str, message: &str) -> Response {
         self.render(status, "error.html", context! { title, message })
     }
+
+    /// Our own failure: a 500 page that says nothing of the cause (the caller has logged it) but
+    /// gives the request id to quote.
+    pub fn internal_error(&self) -> Response {
+        let message = match crate::metrics::current_request_id() {
+            Some(id) => format!(
+                "The server could not finish this request. Please try again; if it keeps happening, quote request id {id}."
+            ),
+            None => "The server could not finish this request. Please try again.".to_owned(),
+        };
+        self.error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Something went wrong",
+            &message,
+        )
+    }
 }
 
 /// `X-Frame-Options`, CSP `frame-ancestors 'none'` (no clickjacking), `no-store`, no referrer.

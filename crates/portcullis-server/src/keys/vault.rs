@@ -139,11 +139,9 @@ impl KeyVault {
             .ok_or_else(|| VaultError::Corrupt(row.kid.clone()))
     }
 
-    /// Start-up (and every admin command that touches keys): checks the master key against the
-    /// database before anything is written. With a right key, every key still stored plain is
-    /// sealed, in one transaction: a database used without a master key is sealed at the first
-    /// start with one, and while a key is set no key row stays plain.
-    pub async fn unlock(&self, store: &dyn Store) -> Result<(), KeysError> {
+    /// Checks the master key against the database and works out what sealing is due, writing
+    /// nothing: a wrong key, or none for a sealed database, fails here.
+    async fn decide(&self, store: &dyn Store) -> Result<Option<Sealing>, KeysError> {
         let check = store
             .server_secrets()
             .await?
@@ -156,11 +154,21 @@ impl KeyVault {
             (None, None) if keys.iter().any(|k| is_sealed(&k.private_der)) => {
                 return Err(VaultError::Missing.into());
             }
-            (None, None) => return Ok(()),
+            (None, None) => return Ok(None),
             (Some(_), Some(check)) => match self.open_bytes(CHECK_NAME.as_bytes(), &check) {
                 Some(plain) if plain == CHECK_PLAINTEXT => None,
                 _ => return Err(VaultError::WrongKey.into()),
             },
+            // Sealed keys without a check value (copied in by hand): they must open with this key,
+            // or a check value made now would bless the wrong one.
+            (Some(_), None)
+                if keys
+                    .iter()
+                    .filter(|k| is_sealed(&k.private_der))
+                    .any(|k| self.open(k).is_err()) =>
+            {
+                return Err(VaultError::WrongKey.into());
+            }
             (Some(_), None) => Some(self.seal_bytes(CHECK_NAME.as_bytes(), CHECK_PLAINTEXT)?),
         };
         let mut sealed = Vec::new();
@@ -170,6 +178,24 @@ impl KeyVault {
                 self.seal(&row.kid, &row.alg, &row.private_der)?,
             ));
         }
+        Ok(Some(Sealing { new_check, sealed }))
+    }
+
+    /// Checks the master key against an existing database without writing anything, so that a
+    /// start that is refused (no key, or the wrong one) leaves the database exactly as it was,
+    /// schema included: start-up runs this before the migrations.
+    pub async fn check(&self, store: &dyn Store) -> Result<(), KeysError> {
+        self.decide(store).await.map(|_| ())
+    }
+
+    /// Start-up (and every admin command that touches keys): checks the master key as
+    /// [`KeyVault::check`] does, then seals every key still stored plain, in one transaction: a
+    /// database used without a master key is sealed at the first start with one, and while a key
+    /// is set no key row stays plain.
+    pub async fn unlock(&self, store: &dyn Store) -> Result<(), KeysError> {
+        let Some(Sealing { new_check, sealed }) = self.decide(store).await? else {
+            return Ok(());
+        };
         if new_check.is_none() && sealed.is_empty() {
             return Ok(());
         }
@@ -184,4 +210,12 @@ impl KeyVault {
         }
         Ok(())
     }
+}
+
+/// What [`KeyVault::unlock`] has to write.
+struct Sealing {
+    /// The check value to record, on the first start with a master key.
+    new_check: Option<Vec<u8>>,
+    /// Key rows stored plain, sealed: (kid, stored form).
+    sealed: Vec<(String, Vec<u8>)>,
 }

@@ -197,6 +197,44 @@ impl From<&UserRecord> for UserRow {
     }
 }
 
+/// Keys and the master-key check travel together: an import may not mix plain keys with a check
+/// value, bring sealed keys without the check that tells their key, or land on a database that has
+/// a check value of its own (a `keys …` command run there with some master key).
+pub(super) fn check_sealing(
+    records: &[DumpRecord],
+    target_has_check: bool,
+) -> Result<(), super::StoreError> {
+    let refuse = |why: &str| Err(super::StoreError::ImportRefused(why.to_owned()));
+    if target_has_check {
+        return refuse(
+            "the target database already has a master key check value; import into a new \
+             database (create it with `portcullis migrate`, which makes no keys)",
+        );
+    }
+    let has_check = records.iter().any(|r| {
+        matches!(r, DumpRecord::ServerSecret { name, .. } if name == crate::keys::vault_check_name())
+    });
+    let (mut sealed, mut plain) = (0, 0);
+    for record in records {
+        if let DumpRecord::Key { private_der, .. } = record {
+            if crate::keys::is_sealed(private_der) {
+                sealed += 1;
+            } else {
+                plain += 1;
+            }
+        }
+    }
+    if has_check && plain > 0 {
+        return refuse("the export has plain signing keys beside a master key check value");
+    }
+    if !has_check && sealed > 0 {
+        return refuse(
+            "the export has encrypted signing keys but no master key check value to tell their key",
+        );
+    }
+    Ok(())
+}
+
 /// Everything a store holds that an export carries, in the order an import must write it.
 pub async fn export(store: &dyn super::Store) -> Result<Vec<DumpRecord>, super::StoreError> {
     let mut records = Vec::new();

@@ -62,6 +62,9 @@ fn client_from_row(row: &sqlx::postgres::PgRow) -> Result<ClientRow, sqlx::Error
     })
 }
 
+/// How long a wake-up waits for the rest of a burst of notifications.
+const NOTIFY_COALESCE: Duration = Duration::from_millis(25);
+
 struct PgChangeFeed {
     listener: PgListener,
 }
@@ -70,7 +73,13 @@ struct PgChangeFeed {
 impl ChangeFeed for PgChangeFeed {
     async fn changed(&mut self) {
         match self.listener.try_recv().await {
-            Ok(Some(_)) => {}
+            // A burst of notifications (a lock per attacking address, say) wakes the watcher
+            // once, not once each: wait a moment and drop what has arrived meanwhile, since one
+            // reload reads everything anyway.
+            Ok(Some(_)) => {
+                tokio::time::sleep(NOTIFY_COALESCE).await;
+                while self.listener.next_buffered().is_some() {}
+            }
             // The connection dropped; the next call reconnects. Whatever was sent meanwhile is
             // lost, so report a possible change and let the registry compare revisions.
             Ok(None) => tokio::time::sleep(Duration::from_millis(200)).await,

@@ -182,6 +182,10 @@ pub async fn import(pool: &PgPool, records: &[DumpRecord]) -> Result<(), StoreEr
     if existing > 0 {
         return Err(super::import_target_not_empty());
     }
+    super::dump::check_sealing(
+        records,
+        super::shared::postgres::has_master_key_check(&mut tx).await?,
+    )?;
     for record in records {
         let query = match record {
             DumpRecord::ServerSecret { name, value } => sqlx::query(

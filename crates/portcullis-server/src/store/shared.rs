@@ -30,6 +30,17 @@ macro_rules! shared_queries {
         use crate::store::sign_in::{Ended, IssuedTokens, UserRow};
         use sqlx::Row;
 
+        /// Whether the database has a master-key check value (its keys are sealed).
+        pub async fn has_master_key_check(conn: &mut $conn) -> Result<bool, sqlx::Error> {
+            let found: Option<i64> = sqlx::query_scalar(
+                "SELECT CAST(1 AS BIGINT) FROM server_secrets WHERE name = $1",
+            )
+            .bind(crate::keys::vault_check_name())
+            .fetch_optional(&mut *conn)
+            .await?;
+            Ok(found.is_some())
+        }
+
         /// The store's own guard for "while a master key is set, no key row is plain": a plain key
         /// may not join a database that has a master-key check value, whoever adds it.
         pub async fn refuse_plain_key(
@@ -39,17 +50,12 @@ macro_rules! shared_queries {
             if crate::keys::is_sealed(private_der) {
                 return Ok(());
             }
-            let sealed: Option<i64> =
-                sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM server_secrets WHERE name = $1")
-                    .bind(crate::keys::vault_check_name())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            match sealed {
-                Some(_) => Err(StoreError::Conflict(
+            if has_master_key_check(conn).await? {
+                return Err(StoreError::Conflict(
                     "a plain signing key in a database whose keys are encrypted: a master key is required".into(),
-                )),
-                None => Ok(()),
+                ));
             }
+            Ok(())
         }
 
         /// Stores what an exchange issued under `grant_id`: the refresh token (if any) and the
@@ -222,8 +228,9 @@ macro_rules! shared_queries {
             Ok(())
         }
 
-        /// Ends a user's browser sessions and revokes their grants (and so every refresh token
-        /// and recorded access token under them); returns how many of each.
+        /// Ends a user's browser sessions, deletes their codes not yet redeemed, and revokes
+        /// their grants (and so every refresh token and recorded access token under them);
+        /// returns how many sessions and grants.
         pub async fn end_user(
             conn: &mut $conn,
             user_id: &str,
@@ -234,6 +241,10 @@ macro_rules! shared_queries {
                 .execute(&mut *conn)
                 .await?
                 .rows_affected();
+            sqlx::query("DELETE FROM authorization_codes WHERE user_id = $1 AND used_at IS NULL")
+                .bind(user_id)
+                .execute(&mut *conn)
+                .await?;
             let grants = sqlx::query(
                 "UPDATE grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL",
             )

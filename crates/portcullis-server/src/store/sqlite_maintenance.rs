@@ -157,6 +157,10 @@ pub async fn import(pool: &SqlitePool, records: &[DumpRecord]) -> Result<(), Sto
     if existing > 0 {
         return Err(super::import_target_not_empty());
     }
+    super::dump::check_sealing(
+        records,
+        super::shared::sqlite::has_master_key_check(&mut tx).await?,
+    )?;
     for record in records {
         let query = match record {
             DumpRecord::ServerSecret { name, value } => sqlx::query(

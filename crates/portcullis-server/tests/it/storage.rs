@@ -584,3 +584,109 @@ async fn failure_counters_count_atomically_lock_across_readers_and_expire() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_plain_key_cannot_join_a_database_whose_keys_are_sealed() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        let sealed = keys::KeyVault::from_master_key(&portcullis_core::Secret::new(
+            "a-master-key-of-at-least-thirty-two-chars",
+        ))
+        .unwrap();
+        // A sealed database: a check value and sealed keys.
+        sealed.unlock(store.as_ref()).await.unwrap();
+        keys::ensure_signing_keys(store.as_ref(), &sealed, UnixTime(NOW))
+            .await
+            .unwrap();
+        // Whoever writes without the key (a process that skipped the check) is refused by the
+        // store itself, for a first key and for a rotation alike.
+        let plain = keys::KeyVault::none();
+        let refused = keys::rotate(store.as_ref(), &plain, Algorithm::ES256, UnixTime(NOW), 0)
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("master key is required"), "{refused}");
+        let rows = store.signing_keys().await.unwrap();
+        assert!(
+            rows.iter().all(|r| keys::is_sealed(&r.private_der)),
+            "{}",
+            db.backend()
+        );
+        // With the key, a rotation is sealed and accepted.
+        keys::rotate(store.as_ref(), &sealed, Algorithm::ES256, UnixTime(NOW), 0)
+            .await
+            .unwrap();
+        assert_eq!(store.signing_keys().await.unwrap().len(), rows.len() + 1);
+    }
+}
+
+/// A new, empty database on the same backend as `db`.
+async fn another_like(db: &TestDatabase) -> TestDatabase {
+    match db.backend() {
+        "postgres" => TestDatabase::postgres().await.unwrap(),
+        _ => TestDatabase::sqlite(),
+    }
+}
+
+#[tokio::test]
+async fn an_import_keeps_keys_and_their_check_value_together() {
+    for db in TestDatabase::both().await {
+        let source = open(&db).await;
+        let vault = keys::KeyVault::from_master_key(&portcullis_core::Secret::new(
+            "a-master-key-of-at-least-thirty-two-chars",
+        ))
+        .unwrap();
+        vault.unlock(source.as_ref()).await.unwrap();
+        keys::ensure_signing_keys(source.as_ref(), &vault, UnixTime(NOW))
+            .await
+            .unwrap();
+        let sealed = store::dump::export(source.as_ref()).await.unwrap();
+        let check = |r: &DumpRecord| matches!(r, DumpRecord::ServerSecret { name, .. } if name == "master_key_check");
+        let backend = db.backend();
+
+        // Sealed keys without their check value.
+        let target = another_like(&db).await;
+        let without_check: Vec<DumpRecord> = sealed.iter().filter(|r| !check(r)).cloned().collect();
+        let refused = open(&target)
+            .await
+            .import(&without_check)
+            .await
+            .unwrap_err();
+        assert!(
+            refused.to_string().contains("no master key check value"),
+            "{backend}: {refused}"
+        );
+        // Plain keys beside a check value.
+        let plain_db = another_like(&db).await;
+        let plain_store = open(&plain_db).await;
+        keys::ensure_signing_keys(plain_store.as_ref(), &keys::KeyVault::none(), UnixTime(NOW))
+            .await
+            .unwrap();
+        let mut mixed = store::dump::export(plain_store.as_ref()).await.unwrap();
+        mixed.extend(sealed.iter().filter(|r| check(r)).cloned());
+        let refused = open(&target).await.import(&mixed).await.unwrap_err();
+        assert!(
+            refused.to_string().contains("plain signing keys"),
+            "{backend}: {refused}"
+        );
+        // A target that has a check value of its own (a `keys …` command ran there).
+        let own_check = another_like(&db).await;
+        let own = open(&own_check).await;
+        vault.unlock(own.as_ref()).await.unwrap();
+        let refused = own.import(&sealed).await.unwrap_err();
+        assert!(
+            refused
+                .to_string()
+                .contains("already has a master key check value"),
+            "{backend}: {refused}"
+        );
+        // Nothing was written by the refusals; the whole export goes in.
+        let target_store = open(&target).await;
+        assert!(target_store.signing_keys().await.unwrap().is_empty());
+        target_store.import(&sealed).await.unwrap();
+        assert_eq!(
+            target_store.signing_keys().await.unwrap().len(),
+            source.signing_keys().await.unwrap().len()
+        );
+    }
+}

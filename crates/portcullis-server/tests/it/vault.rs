@@ -123,3 +123,33 @@ async fn a_database_used_without_a_master_key_is_sealed_on_the_first_start_with_
     );
     assert_eq!(kid_in_use(&sealed).await, kid, "the same keys, now sealed");
 }
+
+#[tokio::test]
+async fn sealed_keys_without_their_check_value_refuse_another_key() {
+    let db = TestDatabase::for_suite().await;
+    let first = start(&db, Some(KEY)).await.unwrap();
+    drop(first);
+    // The check value is lost (a hand-made copy of the keys alone, say).
+    crate::databases::execute(
+        &db,
+        "DELETE FROM server_secrets WHERE name = 'master_key_check'",
+    )
+    .await;
+    let store = portcullis_server::store::open(&db.url).await.unwrap();
+    let before = state(store.as_ref()).await;
+    // Another key must not bless itself with a new check value over keys it cannot open.
+    let error = start(&db, Some(OTHER)).await.err().unwrap();
+    assert!(error.contains("does not match"), "{error}");
+    assert_eq!(state(store.as_ref()).await, before, "nothing changed");
+    // The right key starts, and records the check value again.
+    let again = start(&db, Some(KEY)).await.unwrap();
+    assert!(
+        again
+            .store
+            .server_secrets()
+            .await
+            .unwrap()
+            .iter()
+            .any(|(name, _)| name == "master_key_check")
+    );
+}

@@ -396,6 +396,39 @@ async fn failure_limits_hold_across_instances() {
 
     // The same for wrong passwords at the sign-in page.
     let web = web_client(|| limited(dir_a.path()));
+
+    // A burst of wrong passwords for one username, spread over both instances at once: no more
+    // are checked than the limit, in total.
+    let (ok, _, err) = run(limited(dir_a.path()).env("BOB_PW", PASSWORD).args([
+        "user",
+        "create",
+        "bob",
+        "--password-env",
+        "BOB_PW",
+    ]));
+    assert!(ok, "{err}");
+    let (a, b) = (std::sync::Arc::new(a), std::sync::Arc::new(b));
+    let mut burst = Vec::new();
+    for n in 0..30 {
+        let server = if n % 2 == 0 { a.clone() } else { b.clone() };
+        let bob = WebClient {
+            id: web.id.clone(),
+            secret: web.secret.clone(),
+            username: "bob".into(),
+        };
+        burst.push(tokio::spawn(async move {
+            sign_in_status(&server, &bob, "not-bobs-password").await
+        }));
+    }
+    let mut statuses = Vec::new();
+    for task in burst {
+        statuses.push(task.await.unwrap());
+    }
+    let checked = statuses.iter().filter(|s| **s == 401).count();
+    assert!(
+        checked <= 4 && statuses.iter().all(|s| *s == 401 || *s == 429),
+        "{checked} checked: {statuses:?}"
+    );
     for server in [&a, &b, &a, &b] {
         assert_eq!(sign_in_status(server, &web, "not-the-password").await, 401);
     }

@@ -224,15 +224,24 @@ async fn a_password_change_a_disable_and_a_delete_end_what_the_user_started() {
 
     let before = sign_in(&server, &web).await;
     assert!(session_alive(&server, &web, &before.session_cookie).await);
+    // A code the old password got, not redeemed yet.
+    let pending = crate::instances::obtain_code(&server, &web).await;
     let (ok, out, err) = run(portcullis(dir.path())
         .env("NEW_PW", "a-brand-new-password")
         .args(["user", "set-password", "alice", "--password-env", "NEW_PW"]));
     assert!(ok, "{err}");
     assert!(
-        out.contains("ended 1 session") && out.contains("revoked 1 grant"),
+        out.contains("ended 2 sessions") && out.contains("revoked 1 grant"),
         "set-password says what it ended: {out}"
     );
     assert_ended(&server, &web, &before, "set-password").await;
+    let (status, body) =
+        crate::instances::post_token(&server, &web, &crate::instances::code_form(&pending)).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "a code from before the change still worked: {body}"
+    );
 
     let (ok, _, err) = run(portcullis(dir.path())
         .env("PW", crate::instances::PASSWORD)

@@ -42,3 +42,31 @@ async fn a_storage_failure_is_a_fixed_server_error_with_the_request_id() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_storage_failure_on_a_page_is_a_fixed_500_with_the_request_id() {
+    let app = spawn_app().await;
+    let p = party(&app, |_| {}).await;
+    let mut browser = crate::sign_in::flow::Browser::new(&app);
+    crate::sign_in::flow::obtain_code(&app, &mut browser, &p, &[]).await;
+    crate::databases::execute(&app.database, "DROP TABLE sessions").await;
+    let page = browser
+        .http
+        .get(format!(
+            "{}{}",
+            app.base,
+            crate::sign_in::flow::authorize_url(&p, &[])
+        ))
+        .header("cookie", browser.cookie_header())
+        .header("x-request-id", "req-internal-2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 500);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("Something went wrong"), "{body}");
+    assert!(body.contains("req-internal-2"), "{body}");
+    for leak in ["sessions", "no such", "relation", "database", "sqlx"] {
+        assert!(!body.to_lowercase().contains(leak), "{leak:?} in {body}");
+    }
+}

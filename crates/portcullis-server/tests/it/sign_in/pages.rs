@@ -188,6 +188,12 @@ async fn failed_sign_ins_are_throttled_per_username_and_per_address() {
     let locked = browser.sign_in(&login, &p.username, PASSWORD).await;
     assert_eq!(locked.status, 429, "even the right password waits");
     assert!(locked.body.contains("Too many failed attempts"));
+    let retry: i64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=600).contains(&retry), "{retry}");
     // The same address trying other usernames is not locked by one username's failures...
     let other = browser
         .sign_in(&login, "someone-else", "whatever-password")
