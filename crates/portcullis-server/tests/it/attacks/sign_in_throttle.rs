@@ -60,6 +60,9 @@ async fn a_burst_of_wrong_passwords_is_checked_at_most_the_limit_and_the_right_o
             other => panic!("a wrong password answered {other}"),
         }
     }
+    eprintln!(
+        "burst: {checked} wrong passwords checked, {refused} refused; the right one: {right}"
+    );
     assert!(
         checked <= 5,
         "{checked} wrong passwords were checked (limit 5), {refused} refused"
