@@ -1,17 +1,16 @@
 //! Finding the token endpoint from an issuer: RFC 8414 metadata, then OpenID Connect Discovery; the
-//! issuer in the document must match exactly.
+//! issuer in the document must be the one configured, exactly (`portcullis_core::issuer`).
 
 use crate::error::ClientError;
+use portcullis_core::issuer::{check_issuer, metadata_urls};
 
-/// The `token_endpoint` of `issuer`.
-pub async fn token_endpoint(http: &reqwest::Client, issuer: &str) -> Result<String, ClientError> {
-    let issuer = issuer.trim_end_matches('/');
+/// The metadata document of `issuer`, from the first place that has one naming `issuer` exactly.
+pub async fn metadata(
+    http: &reqwest::Client,
+    issuer: &str,
+) -> Result<serde_json::Value, ClientError> {
     let mut problems = Vec::new();
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
-        let url = format!("{issuer}{path}");
+    for url in metadata_urls(issuer) {
         let doc: serde_json::Value = match http.get(&url).send().await {
             Ok(r) if r.status().is_success() => match r.json().await {
                 Ok(doc) => doc,
@@ -25,21 +24,23 @@ pub async fn token_endpoint(http: &reqwest::Client, issuer: &str) -> Result<Stri
                 continue;
             }
             Err(e) => {
-                problems.push(format!("{url}: {e}"));
+                problems.push(format!("{url}: {}", crate::error::describe_error(&e)));
                 continue;
             }
         };
-        if doc["issuer"].as_str() != Some(issuer) {
-            problems.push(format!(
-                "{url} names issuer {} instead of {issuer}",
-                doc["issuer"]
-            ));
-            continue;
+        match check_issuer(issuer, doc["issuer"].as_str()) {
+            Ok(()) => return Ok(doc),
+            Err(mismatch) => problems.push(format!("{url}: {mismatch}")),
         }
-        if let Some(endpoint) = doc["token_endpoint"].as_str() {
-            return Ok(endpoint.to_owned());
-        }
-        problems.push(format!("{url} has no token_endpoint"));
     }
     Err(ClientError::Discovery(problems.join("; ")))
+}
+
+/// The `token_endpoint` of `issuer`.
+pub async fn token_endpoint(http: &reqwest::Client, issuer: &str) -> Result<String, ClientError> {
+    let doc = metadata(http, issuer).await?;
+    doc["token_endpoint"]
+        .as_str()
+        .map(str::to_owned)
+        .ok_or_else(|| ClientError::Discovery(format!("{issuer} publishes no token_endpoint")))
 }

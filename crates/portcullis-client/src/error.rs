@@ -44,4 +44,30 @@ pub enum ClientError {
     /// Discovery failed.
     #[error("discovery: {0}")]
     Discovery(String),
+    /// The ID token of a sign-in does not check out (signature, issuer, audience, expiry, nonce).
+    #[error("the ID token is not valid: {0}")]
+    IdToken(String),
+}
+
+/// A reqwest error in words a person can act on: what happened, then its causes, never a bare
+/// "builder error" or "error sending request".
+pub fn describe_error(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "the request timed out".into();
+    }
+    if e.is_connect() {
+        return "connection refused or host unreachable".into();
+    }
+    let mut text = if e.is_builder() {
+        "the request could not be built".to_owned()
+    } else {
+        e.to_string()
+    };
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }

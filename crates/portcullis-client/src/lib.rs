@@ -13,9 +13,11 @@
 //! be a string or missing, `token_type` missing or in another case, errors come typed.
 #![forbid(unsafe_code)]
 
+mod callback_page;
 mod config;
 pub mod discovery;
 mod error;
+mod id_token;
 pub mod login;
 mod middleware;
 mod source;
@@ -23,7 +25,7 @@ pub mod store;
 mod token;
 
 pub use config::{AuthMethod, ClientCredentials, Endpoint};
-pub use error::ClientError;
+pub use error::{ClientError, describe_error};
 pub use login::{LoginSettings, access_token, login};
 pub use middleware::{BearerAuth, CallError, send_with_token};
 pub use source::TokenSource;

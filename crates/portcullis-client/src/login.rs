@@ -9,7 +9,6 @@ use aws_lc_rs::{digest, rand::SecureRandom};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::{Clock, Secret};
-use serde_json::Value;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -24,6 +23,11 @@ pub struct LoginSettings {
     pub client_secret: Option<Secret>,
     /// Requested scope.
     pub scope: String,
+    /// RFC 8707 resource indicators (the APIs the access token is for), sent on the authorization
+    /// and token requests.
+    pub resources: Vec<String>,
+    /// Audiences as some servers name them (`audience`, space-separated), sent the same way.
+    pub audience: Option<String>,
     /// How long to wait for the browser.
     pub wait: Duration,
 }
@@ -39,40 +43,31 @@ fn random_b64(bytes: usize) -> Result<String, ClientError> {
 struct Endpoints {
     authorize: String,
     token: String,
+    jwks: Option<String>,
     iss_supported: bool,
 }
 
 async fn endpoints(http: &reqwest::Client, issuer: &str) -> Result<Endpoints, ClientError> {
-    for path in [
-        "/.well-known/oauth-authorization-server",
-        "/.well-known/openid-configuration",
-    ] {
-        let Ok(r) = http.get(format!("{issuer}{path}")).send().await else {
-            continue;
-        };
-        let Ok(doc) = r.json::<Value>().await else {
-            continue;
-        };
-        if doc["issuer"].as_str() != Some(issuer) {
-            continue;
-        }
-        if let (Some(a), Some(t)) = (
-            doc["authorization_endpoint"].as_str(),
-            doc["token_endpoint"].as_str(),
-        ) {
-            return Ok(Endpoints {
-                authorize: a.to_owned(),
-                token: t.to_owned(),
-                iss_supported: doc["authorization_response_iss_parameter_supported"] == true,
-            });
-        }
+    let doc = crate::discovery::metadata(http, issuer).await?;
+    match (
+        doc["authorization_endpoint"].as_str(),
+        doc["token_endpoint"].as_str(),
+    ) {
+        (Some(a), Some(t)) => Ok(Endpoints {
+            authorize: a.to_owned(),
+            token: t.to_owned(),
+            jwks: doc["jwks_uri"].as_str().map(str::to_owned),
+            iss_supported: doc["authorization_response_iss_parameter_supported"] == true,
+        }),
+        _ => Err(ClientError::Discovery(format!(
+            "{issuer} publishes no authorization_endpoint and token_endpoint"
+        ))),
     }
-    Err(ClientError::Discovery(format!(
-        "{issuer} publishes no metadata with an authorization_endpoint"
-    )))
 }
 
-/// Runs the sign-in. `show_url` receives the authorize URL (to open a browser or print it).
+/// Runs the sign-in. `show_url` receives the authorize URL (to open a browser or print it). The
+/// browser waits on the loopback page until the code has been exchanged (and, for `openid`, the
+/// ID token checked), so the page it shows says how the sign-in really ended.
 pub async fn login(
     settings: &LoginSettings,
     clock: &dyn Clock,
@@ -82,7 +77,7 @@ pub async fn login(
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap_or_default();
-    let issuer = settings.issuer.trim_end_matches('/').to_owned();
+    let issuer = settings.issuer.clone();
     let ep = endpoints(&http, &issuer).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -95,72 +90,127 @@ pub async fn login(
     let verifier = random_b64(32)?;
     let challenge = B64.encode(digest::digest(&digest::SHA256, verifier.as_bytes()).as_ref());
     let state = random_b64(16)?;
+    let nonce = random_b64(16)?;
+    let query = authorize_query(
+        settings,
+        &[
+            ("redirect_uri", &redirect_uri),
+            ("state", &state),
+            ("nonce", &nonce),
+            ("code_challenge", &challenge),
+        ],
+    );
+    let separator = if ep.authorize.contains('?') { '&' } else { '?' };
+    show_url(&format!("{}{separator}{query}", ep.authorize));
+
+    let (socket, params) = tokio::time::timeout(settings.wait, receive_callback(listener))
+        .await
+        .map_err(|_| ClientError::Config(vec!["no answer from the browser in time".into()]))??;
+    let outcome = async {
+        let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
+        if get("state").as_deref() != Some(state.as_str()) {
+            return Err(ClientError::Config(vec![
+                "the state in the redirect does not match: not our sign-in".into(),
+            ]));
+        }
+        match get("iss") {
+            Some(iss) if iss != issuer => {
+                return Err(ClientError::Config(vec![format!(
+                    "the redirect comes from issuer {iss}, not {issuer} (RFC 9207)"
+                )]));
+            }
+            None if ep.iss_supported => {
+                return Err(ClientError::Config(vec![
+                    "the redirect lacks the iss the server promised (RFC 9207)".into(),
+                ]));
+            }
+            _ => {}
+        }
+        if let Some(error) = get("error") {
+            return Err(ClientError::OAuth {
+                error,
+                description: get("error_description"),
+                uri: get("error_uri"),
+                status: 302,
+                body: String::new(),
+            });
+        }
+        let code = get("code")
+            .ok_or_else(|| ClientError::Config(vec!["the redirect has no code".into()]))?;
+        let mut form = vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code),
+            ("redirect_uri", redirect_uri.clone()),
+            ("code_verifier", verifier.clone()),
+        ];
+        add_audiences(&mut form, settings);
+        let tokens = exchange(
+            &http,
+            &ep.token,
+            &settings.client_id,
+            settings.client_secret.as_ref(),
+            &mut form,
+            clock,
+        )
+        .await?;
+        if settings.scope.split(' ').any(|s| s == "openid") {
+            let id_token = tokens.id_token.as_deref().ok_or_else(|| {
+                ClientError::IdToken("the scope has openid but the answer has no id_token".into())
+            })?;
+            crate::id_token::check(
+                &http,
+                id_token,
+                &crate::id_token::Expected {
+                    issuer: &issuer,
+                    client_id: &settings.client_id,
+                    nonce: &nonce,
+                    jwks_uri: ep.jwks.as_deref(),
+                },
+                clock,
+            )
+            .await?;
+        }
+        Ok(StoredTokens {
+            issuer: issuer.clone(),
+            token_endpoint: ep.token.clone(),
+            client_id: settings.client_id.clone(),
+            ..tokens
+        })
+    }
+    .await;
+    crate::callback_page::answer(socket, outcome.as_ref().err()).await;
+    outcome
+}
+
+/// The query of the authorization request. (Built apart from `login`, whose future must stay
+/// `Send`: the serializer is not.)
+fn authorize_query(settings: &LoginSettings, this_sign_in: &[(&str, &str)]) -> String {
     let mut query = form_urlencoded::Serializer::new(String::new());
     query
         .append_pair("response_type", "code")
         .append_pair("client_id", &settings.client_id)
-        .append_pair("redirect_uri", &redirect_uri)
         .append_pair("scope", &settings.scope)
-        .append_pair("state", &state)
-        .append_pair("code_challenge", &challenge)
         .append_pair("code_challenge_method", "S256");
-    let separator = if ep.authorize.contains('?') { '&' } else { '?' };
-    show_url(&format!("{}{separator}{}", ep.authorize, query.finish()));
+    for (name, value) in this_sign_in {
+        query.append_pair(name, value);
+    }
+    for resource in &settings.resources {
+        query.append_pair("resource", resource);
+    }
+    if let Some(audience) = &settings.audience {
+        query.append_pair("audience", audience);
+    }
+    query.finish()
+}
 
-    let params = tokio::time::timeout(settings.wait, receive_callback(listener))
-        .await
-        .map_err(|_| ClientError::Config(vec!["no answer from the browser in time".into()]))??;
-    let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    if get("state").as_deref() != Some(state.as_str()) {
-        return Err(ClientError::Config(vec![
-            "the state in the redirect does not match: not our sign-in".into(),
-        ]));
+/// The `resource` and `audience` parameters of a token request.
+fn add_audiences(form: &mut Vec<(&str, String)>, settings: &LoginSettings) {
+    for resource in &settings.resources {
+        form.push(("resource", resource.clone()));
     }
-    match get("iss") {
-        Some(iss) if iss != issuer => {
-            return Err(ClientError::Config(vec![format!(
-                "the redirect comes from issuer {iss}, not {issuer} (RFC 9207)"
-            )]));
-        }
-        None if ep.iss_supported => {
-            return Err(ClientError::Config(vec![
-                "the redirect lacks the iss the server promised (RFC 9207)".into(),
-            ]));
-        }
-        _ => {}
+    if let Some(audience) = &settings.audience {
+        form.push(("audience", audience.clone()));
     }
-    if let Some(error) = get("error") {
-        return Err(ClientError::OAuth {
-            error,
-            description: get("error_description"),
-            uri: get("error_uri"),
-            status: 302,
-            body: String::new(),
-        });
-    }
-    let code =
-        get("code").ok_or_else(|| ClientError::Config(vec!["the redirect has no code".into()]))?;
-    let mut form = vec![
-        ("grant_type", "authorization_code".to_owned()),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-        ("code_verifier", verifier),
-    ];
-    let tokens = exchange(
-        &http,
-        &ep.token,
-        &settings.client_id,
-        settings.client_secret.as_ref(),
-        &mut form,
-        clock,
-    )
-    .await?;
-    Ok(StoredTokens {
-        issuer,
-        token_endpoint: ep.token,
-        client_id: settings.client_id.clone(),
-        ..tokens
-    })
 }
 
 async fn exchange(
@@ -187,7 +237,7 @@ async fn exchange(
         .await
         .map_err(|e| ClientError::Network {
             url: token_endpoint.to_owned(),
-            reason: e.to_string(),
+            reason: crate::error::describe_error(&e),
         })?;
     let status = response.status().as_u16();
     let content_type = response
@@ -208,10 +258,13 @@ async fn exchange(
         refresh_token: token.refresh_token.as_ref().map(|s| s.expose().to_owned()),
         id_token: token.id_token.clone(),
         scope: token.scope.clone(),
+        client_secret_env: None,
     })
 }
 
 /// A valid access token from the store, refreshed (and saved) when it has expired or is about to.
+/// A confidential client's refresh needs its secret: pass the one the sign-in used (its variable's
+/// name is in [`StoredTokens::client_secret_env`]).
 pub async fn access_token(
     store: &dyn TokenStore,
     key: &str,
@@ -251,16 +304,18 @@ pub async fn access_token(
         issuer: stored.issuer.clone(),
         refresh_token: fresh.refresh_token.clone().or(stored.refresh_token.clone()),
         id_token: fresh.id_token.clone().or(stored.id_token.clone()),
+        client_secret_env: stored.client_secret_env.clone(),
         ..fresh
     };
     store.save(key, &updated)?;
     Ok(updated)
 }
 
-/// Waits for the browser's one request to the loopback listener and answers it with a short page.
+/// Waits for the browser's request to `/callback` on the loopback listener; other paths (a
+/// browser asking for a favicon) get a 404. The socket is kept open for the answer.
 async fn receive_callback(
     listener: tokio::net::TcpListener,
-) -> Result<Vec<(String, String)>, ClientError> {
+) -> Result<(tokio::net::TcpStream, Vec<(String, String)>), ClientError> {
     loop {
         let (mut socket, _) = listener
             .accept()
@@ -285,12 +340,31 @@ async fn receive_callback(
         let params: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect();
-        let page = "<!doctype html><title>Signed in</title><p>You can close this window and return to the terminal.</p>";
-        let response = format!(
-            "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{page}",
-            page.len()
+        return Ok((socket, params));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sign_in_can_run_on_any_thread() {
+        fn send<T: Send>(_: T) {}
+        let settings = LoginSettings {
+            issuer: "https://id.example.com".into(),
+            client_id: "cli".into(),
+            client_secret: None,
+            scope: "openid".into(),
+            resources: vec!["https://api.example.com".into()],
+            audience: None,
+            wait: Duration::from_secs(1),
+        };
+        send(login(&settings, &portcullis_core::SystemClock, |_| {}));
+        let query = authorize_query(&settings, &[("state", "s")]);
+        assert!(
+            query.contains("resource=https%3A%2F%2Fapi.example.com"),
+            "{query}"
         );
-        let _ = socket.write_all(response.as_bytes()).await;
-        return Ok(params);
     }
 }

@@ -229,7 +229,7 @@ impl TokenSource {
                     None,
                     ClientError::Network {
                         url: url.clone(),
-                        reason: describe(&e),
+                        reason: crate::error::describe_error(&e),
                     },
                 ),
                 Ok(response) => {
@@ -251,7 +251,7 @@ impl TokenSource {
                         Err(e) => {
                             let err = ClientError::Network {
                                 url: url.clone(),
-                                reason: describe(&e),
+                                reason: crate::error::describe_error(&e),
                             };
                             if let Some(wait) = self.backoff(attempt, None, started) {
                                 tokio::time::sleep(wait).await;
@@ -297,16 +297,6 @@ impl TokenSource {
             cap.mul_f64(jitter())
         });
         (started.elapsed() + wait <= c.retry_budget).then_some(wait)
-    }
-}
-
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "the request timed out".into()
-    } else if e.is_connect() {
-        "connection refused or host unreachable".into()
-    } else {
-        e.to_string()
     }
 }
 

@@ -25,6 +25,10 @@ pub struct StoredTokens {
     pub id_token: Option<String>,
     /// The granted scope.
     pub scope: Option<String>,
+    /// For a confidential client: the name of the environment variable its secret was read from,
+    /// to read it again for a refresh. The secret itself is never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_env: Option<String>,
 }
 
 impl std::fmt::Debug for StoredTokens {

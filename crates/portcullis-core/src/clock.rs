@@ -15,6 +15,36 @@ impl UnixTime {
                 .saturating_add(i64::try_from(seconds).unwrap_or(i64::MAX)),
         )
     }
+
+    /// The time as RFC 3339 in UTC, to the second.
+    ///
+    /// ```
+    /// use portcullis_core::UnixTime;
+    /// assert_eq!(UnixTime(0).rfc3339(), "1970-01-01T00:00:00Z");
+    /// assert_eq!(UnixTime(1_796_220_705).rfc3339(), "2026-12-02T14:11:45Z");
+    /// assert_eq!(UnixTime(951_782_400).rfc3339(), "2000-02-29T00:00:00Z");
+    /// ```
+    pub fn rfc3339(self) -> String {
+        let days = self.0.div_euclid(86_400);
+        let second_of_day = self.0.rem_euclid(86_400);
+        // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let day_of_era = z.rem_euclid(146_097);
+        let year_of_era =
+            (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+        let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+        let mp = (5 * day_of_year + 2) / 153;
+        let day = day_of_year - (153 * mp + 2) / 5 + 1;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 };
+        let year = year_of_era + era * 400 + i64::from(month <= 2);
+        format!(
+            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+            second_of_day / 3600,
+            second_of_day % 3600 / 60,
+            second_of_day % 60
+        )
+    }
 }
 
 /// A source of the current time.

@@ -70,6 +70,8 @@ pub enum TokenRequest {
         redirect_uri: Option<String>,
         /// The PKCE verifier.
         code_verifier: Option<String>,
+        /// Requested audiences of the access token (RFC 8707 `resource`, `audience`).
+        audiences: Vec<String>,
     },
     /// `grant_type=refresh_token` (RFC 6749 §6).
     RefreshToken {
@@ -77,6 +79,8 @@ pub enum TokenRequest {
         refresh_token: String,
         /// A narrower scope, or `None` for the scope of the original grant.
         scope: Option<Scope>,
+        /// Requested audiences of the access token (RFC 8707 `resource`, `audience`).
+        audiences: Vec<String>,
     },
 }
 
@@ -119,7 +123,7 @@ impl TokenRequest {
                     .is_some_and(|v| !crate::pkce::is_valid_verifier(v))
                 {
                     return Err(TokenRequestError::Invalid(
-                        "code_verifier must be 43 to 128 unreserved characters (RFC 7636 §4.1)"
+                        "code_verifier must be 43 to 128 unreserved characters (RFC 7636 section 4.1)"
                             .into(),
                     ));
                 }
@@ -127,11 +131,13 @@ impl TokenRequest {
                     code,
                     redirect_uri: form.get("redirect_uri")?.map(str::to_owned),
                     code_verifier,
+                    audiences: requested_audiences(form)?,
                 })
             }
             "refresh_token" => Ok(TokenRequest::RefreshToken {
                 refresh_token: required(form, "refresh_token")?,
                 scope: form.get("scope")?.map(Scope::parse).transpose()?,
+                audiences: requested_audiences(form)?,
             }),
             other => Err(TokenRequestError::UnsupportedGrantType(other.to_owned())),
         }

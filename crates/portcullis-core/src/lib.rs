@@ -2,7 +2,8 @@
 //! types, and the rules that make a value of each type valid.
 //!
 //! This crate does no I/O and has no async code, so the client, the resource-server validator and the
-//! server agree on the wire format without any of them pulling in the others' dependencies.
+//! server agree on the wire format without any of them pulling in the others' dependencies. Its one
+//! heavier dependency is aws-lc-rs, which every other crate uses already, for checking signatures.
 #![forbid(unsafe_code)]
 
 pub mod basic;
@@ -13,6 +14,7 @@ pub mod form;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod grant;
+pub mod issuer;
 pub mod jose;
 pub mod jws;
 pub mod pkce;
@@ -20,6 +22,7 @@ pub mod redirect;
 pub mod scope;
 pub mod secret;
 pub mod token;
+pub mod verifying_key;
 
 pub use client::{ApplicationType, ClientId, TokenEndpointAuthMethod};
 pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
@@ -30,3 +33,4 @@ pub use jose::{Algorithm, Jwk, JwkSet};
 pub use scope::{Scope, ScopeError};
 pub use secret::Secret;
 pub use token::{AccessTokenClaims, Audience, TokenResponse};
+pub use verifying_key::VerifyingKey;

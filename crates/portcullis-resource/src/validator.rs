@@ -140,7 +140,9 @@ impl ValidatorBuilder {
             .timeout(self.timeout)
             .build()
             .unwrap_or_default();
-        let issuer = self.issuer.trim_end_matches('/').to_owned();
+        // Exactly as given: tokens' `iss` and the metadata's `issuer` must be identical to it
+        // (RFC 8414 §3.3), trailing `/` and all.
+        let issuer = self.issuer;
         let mode = match self.introspection {
             None => Mode::Local(KeyStore::new(
                 http.clone(),

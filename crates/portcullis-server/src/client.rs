@@ -97,6 +97,30 @@ impl Default for ClientMetadata {
     }
 }
 
+impl ClientMetadata {
+    /// Every field, the unset ones included (with what is in force, or `null` where the server's
+    /// default applies), for `portcullis client show`.
+    pub fn described(&self) -> serde_json::Value {
+        serde_json::json!({
+            "client_name": self.client_name,
+            "grant_types": self.grant_types,
+            "redirect_uris": self.redirect_uris,
+            "response_types": self.response_types,
+            "scope": self.scope,
+            "default_scope": self.default_scope.as_deref().unwrap_or(&self.scope),
+            "audience": self.audience,
+            "token_endpoint_auth_method": self.token_endpoint_auth_method,
+            "access_token_signed_response_alg": self.access_token_signed_response_alg,
+            "id_token_signed_response_alg": self.id_token_signed_response_alg,
+            "require_pkce": self.require_pkce,
+            "first_party": self.first_party,
+            "post_logout_redirect_uris": self.post_logout_redirect_uris,
+            "refresh_token_without_offline_access": self.refresh_token_without_offline_access,
+            "application_type": self.application_type().as_str(),
+        })
+    }
+}
+
 /// Metadata that breaks a rule; the message says which and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
@@ -204,5 +228,32 @@ impl Client {
             scope,
             default_scope,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn described_names_every_field() {
+        let full = ClientMetadata {
+            client_name: Some("n".into()),
+            default_scope: Some(String::new()),
+            token_endpoint_auth_method: Some(TokenEndpointAuthMethod::ClientSecretPost),
+            access_token_signed_response_alg: Some(Algorithm::ES256),
+            id_token_signed_response_alg: Some(Algorithm::RS256),
+            require_pkce: false,
+            first_party: true,
+            post_logout_redirect_uris: vec!["https://a.example/bye".into()],
+            refresh_token_without_offline_access: true,
+            application_type: Some(ApplicationType::Native),
+            ..ClientMetadata::default()
+        };
+        let stored = serde_json::to_value(&full).unwrap();
+        let shown = ClientMetadata::default().described();
+        for key in stored.as_object().unwrap().keys() {
+            assert!(shown.get(key).is_some(), "client show leaves out {key}");
+        }
     }
 }

@@ -16,6 +16,10 @@ pub const ENV_PREFIX: &str = "PORTCULLIS_";
 /// it sets `master_key`, the usual way to give it.)
 const ENV_NOT_KEYS: &[&str] = &["PORTCULLIS_CONFIG", "PORTCULLIS_LOG"];
 
+/// Variables of the test suite (`PORTCULLIS_TEST_POSTGRES`, `PORTCULLIS_TEST_DATABASE`), which a
+/// developer may well have exported in the shell they also run `portcullis` in.
+const ENV_TEST_PREFIX: &str = "PORTCULLIS_TEST_";
+
 /// The whole configuration of `portcullis serve`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -45,7 +49,7 @@ pub struct Config {
     #[serde(default)]
     pub cors: CorsConfig,
     /// Proxies (addresses or ADDRESS/PREFIX networks) whose `X-Forwarded-For` is believed.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub trusted_proxies: Vec<String>,
     /// The master key that encrypts private signing keys at rest (`PORTCULLIS_MASTER_KEY`); at
     /// least 32 characters. Prefer `master_key_file`.
@@ -69,6 +73,9 @@ pub struct Config {
     /// Sign-in settings.
     #[serde(default)]
     pub sign_in: SignInConfig,
+    /// Words for scopes on the consent page: `[scopes."photos:read"] description = "…"`.
+    #[serde(default)]
+    pub scopes: BTreeMap<String, ScopeConfig>,
     /// Clients created or updated at start.
     #[serde(default)]
     pub clients: Vec<DeclaredClient>,
@@ -136,6 +143,14 @@ pub struct SignInConfig {
         deserialize_with = "number_or_string"
     )]
     pub password_hash_concurrency: u64,
+}
+
+/// One `[scopes.NAME]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScopeConfig {
+    /// What the consent page says the scope lets the application do, in place of the name.
+    pub description: String,
 }
 
 /// One `[[users]]` table.
@@ -255,7 +270,7 @@ pub struct TlsConfig {
 pub struct CorsConfig {
     /// Exact origins (`https://app.example.com`) that may call the token, userinfo,
     /// introspection and revocation endpoints from a browser. Discovery and the JWKS are public.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "list")]
     pub allowed_origins: Vec<String>,
 }
 
@@ -323,6 +338,32 @@ fn default_cleanup_interval() -> Seconds {
 }
 fn default_cleanup_batch() -> u64 {
     500
+}
+
+/// A list of strings, written as a TOML array, or (as every environment variable is a string) as
+/// one string: a JSON array (`["a", "b"]`) or comma-separated values (`a, b`). An empty string is
+/// an empty list.
+fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        List(Vec<String>),
+        Text(String),
+    }
+    match Raw::deserialize(d).map_err(|_| serde::de::Error::custom("expected a list of strings"))? {
+        Raw::List(items) => Ok(items),
+        Raw::Text(text) if text.trim_start().starts_with('[') => {
+            serde_json::from_str::<Vec<String>>(&text).map_err(|e| {
+                serde::de::Error::custom(format!("'{text}' is not a JSON array of strings: {e}"))
+            })
+        }
+        Raw::Text(text) => Ok(text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect()),
+    }
 }
 
 fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
@@ -677,6 +718,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             limits: LimitsConfig::default(),
             sign_in: SignInConfig::default(),
+            scopes: BTreeMap::new(),
             clients: Vec::new(),
             users: Vec::new(),
         }
@@ -721,7 +763,10 @@ impl Config {
             let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
                 continue;
             };
-            if ENV_NOT_KEYS.contains(&name.as_str()) || rest.is_empty() {
+            if ENV_NOT_KEYS.contains(&name.as_str())
+                || name.starts_with(ENV_TEST_PREFIX)
+                || rest.is_empty()
+            {
                 continue;
             }
             let path: Vec<String> = rest.split("__").map(|p| p.to_ascii_lowercase()).collect();
@@ -889,6 +934,18 @@ impl Config {
                 key("sign_in.password_hash_concurrency")
             )));
         }
+        for (name, scope) in &self.scopes {
+            let at = format!("scopes.{name}");
+            if portcullis_core::Scope::parse(name).map(|s| s.iter().count()) != Ok(1) {
+                return Err(ConfigError(format!("{at}: '{name}' is not one scope name")));
+            }
+            let words = scope.description.trim();
+            if words.is_empty() || words.chars().count() > 200 {
+                return Err(ConfigError(format!(
+                    "{at}.description: must be 1 to 200 characters"
+                )));
+            }
+        }
         for (i, client) in self.clients.iter().enumerate() {
             let at = format!("clients[{i}] (client_id '{}')", client.client_id);
             client
@@ -1036,6 +1093,47 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(both.contains("not both"), "{both}");
+    }
+
+    #[test]
+    fn the_test_suites_variables_are_not_settings() {
+        let c = Config::from_sources(
+            "",
+            env(&[
+                ("PORTCULLIS_TEST_POSTGRES", "postgres://x@y/z"),
+                ("PORTCULLIS_TEST_DATABASE", "postgres"),
+            ]),
+        );
+        assert!(c.is_ok(), "{:?}", c.err());
+    }
+
+    #[test]
+    fn list_keys_come_from_the_environment_as_commas_or_json() {
+        let c = Config::from_sources(
+            "",
+            env(&[
+                ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+                (
+                    "PORTCULLIS_CORS__ALLOWED_ORIGINS",
+                    r#"["https://a.example", "https://b.example"]"#,
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "192.0.2.7"]);
+        assert_eq!(
+            c.cors.allowed_origins,
+            ["https://a.example", "https://b.example"]
+        );
+        let c = Config::from_sources("trusted_proxies = [\"10.0.0.1\"]", env(&[])).unwrap();
+        assert_eq!(c.trusted_proxies, ["10.0.0.1"]);
+        let e = Config::from_sources("", env(&[("PORTCULLIS_TRUSTED_PROXIES", "[oops")]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("trusted_proxies") && e.contains("PORTCULLIS_TRUSTED_PROXIES"),
+            "{e}"
+        );
     }
 
     #[test]

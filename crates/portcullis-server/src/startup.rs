@@ -158,6 +158,13 @@ impl Server {
     /// that listens on port 0 gets an issuer with the real port.
     pub async fn build(config: Config, clock: Arc<dyn Clock>) -> Result<Server, StartupError> {
         let vault = Arc::new(config.key_vault()?);
+        // The port first: a port in use stops start-up before a database file is made.
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|reason| StartupError::Bind {
+                addr: config.listen,
+                reason,
+            })?;
         let store_err = |reason| StartupError::Store {
             url: crate::config::redact_url(&config.database),
             reason,
@@ -185,12 +192,6 @@ impl Server {
         .map_err(|e| StartupError::Setup(e.to_string()))?;
         apply_declared_users(&config, store.as_ref(), &passwords, clock.as_ref()).await?;
         let pages = Pages::new().map_err(|e| StartupError::Setup(e.to_string()))?;
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|reason| StartupError::Bind {
-                addr: config.listen,
-                reason,
-            })?;
         let local = listener.local_addr().map_err(|reason| StartupError::Bind {
             addr: config.listen,
             reason,
@@ -267,6 +268,11 @@ impl Server {
             trusted_proxies,
             metrics: crate::metrics::Metrics::new(),
             cors_origins: config.cors.allowed_origins.clone(),
+            scope_descriptions: config
+                .scopes
+                .iter()
+                .map(|(name, s)| (name.clone(), s.description.trim().to_owned()))
+                .collect(),
         });
         Ok(Server {
             listener,
@@ -290,6 +296,12 @@ impl Server {
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The URL the listener answers on: `https://` when `[tls]` is set.
+    pub fn url(&self) -> std::io::Result<String> {
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        Ok(format!("{scheme}://{}", self.local_addr()?))
     }
 
     /// The issuer identifier in use.
@@ -352,6 +364,7 @@ pub fn store_options(config: &Config) -> store::StoreOptions {
             .and_then(|n| u32::try_from(n).ok()),
         acquire_timeout: Duration::from_secs(config.database_pool.acquire_timeout.0),
         migrate: true,
+        create: true,
     }
 }
 

@@ -2,7 +2,53 @@
 //! Each subcommand is a thin shell over `portcullis-server`.
 #![forbid(unsafe_code)]
 
+/// `println!` that returns an error instead of panicking when stdout is closed (`| head`); `main`
+/// ends quietly on that error.
+macro_rules! outln {
+    () => {
+        $crate::write_stdout(format_args!("\n"))?
+    };
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+/// `print!` with the same care.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::write_stdout(format_args!($($arg)*))?
+    };
+}
+
 mod cmd;
+
+/// Writes to stdout; a closed pipe is an error `main` recognises and ends on quietly.
+pub fn write_stdout(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_fmt(text)?;
+    stdout.flush()
+}
+
+/// A mistake in how the command was called (exit 2), with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Usage {
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it, if a line helps.
+    pub hint: Option<&'static str>,
+}
+
+impl Usage {
+    /// A usage error without a hint.
+    pub fn new(message: impl Into<String>) -> Self {
+        Usage {
+            message: message.into(),
+            hint: None,
+        }
+    }
+}
 
 use clap::{Parser, Subcommand};
 use portcullis_server::config::LogFormat;
@@ -57,11 +103,13 @@ enum Command {
     Login(cmd::login::LoginArgs),
     /// Call an API with the cached token, like curl.
     Call(cmd::login::CallArgs),
-    /// Show a JWT's header and claims and check its signature against the issuer's keys.
+    /// Show a JWT's header, claims and expiry, and check its signature against a trusted issuer's
+    /// keys.
     Decode {
-        /// The token.
+        /// The token, or - to read it from standard input.
         token: String,
-        /// The issuer whose keys to check against (default: the token's iss).
+        /// The trusted issuer (default: ISSUER, else the server's configured issuer). A token
+        /// naming another issuer is not checked.
         #[arg(long)]
         issuer: Option<String>,
     },
@@ -91,7 +139,14 @@ fn main() -> ExitCode {
             Command::Token(args) => return cmd::token::run(args).await,
             Command::Login(args) => return cmd::login::run(args).await,
             Command::Call(args) => return cmd::login::run_call(args).await,
-            Command::Decode { token, issuer } => return cmd::decode::run(&token, issuer).await,
+            Command::Decode { token, issuer } => {
+                // The server's configured issuer is one a token may be checked against; a
+                // configuration that does not load simply offers none.
+                let configured = portcullis_server::Config::load(cli.config.as_deref())
+                    .ok()
+                    .map(|c| cmd::issuer(&c));
+                return cmd::decode::run(&token, issuer, configured).await;
+            }
             _ => {}
         }
         let config = portcullis_server::Config::load(cli.config.as_deref())?;
@@ -111,6 +166,8 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`| head`): nothing more to say, and nobody to say it to.
+        Err(e) if broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             let (code, hint) = exit_code(&e);
             eprintln!("error: {e:#}");
@@ -122,16 +179,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// Exit codes: 1 anything else, 2 configuration, 3 the authorization server refused, 4 a server
-/// could not be reached, 5 an answer that makes no sense; with a hint on what to fix.
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+/// Exit codes: 1 anything else, 2 configuration or usage, 3 the authorization server refused, 4 a
+/// server could not be reached, 5 an answer that makes no sense; with a hint on what to fix.
 fn exit_code(e: &anyhow::Error) -> (u8, Option<&'static str>) {
     use portcullis_client::ClientError;
+    if let Some(usage) = e.downcast_ref::<Usage>() {
+        return (2, usage.hint);
+    }
     match e.downcast_ref::<ClientError>() {
-        Some(ClientError::Config(_)) => (
+        // The hint only where the message is about a variable that is not set: a config error
+        // of another kind gets no advice that contradicts it.
+        Some(ClientError::Config(problems)) => (
             2,
-            Some(
-                "set CLIENT_ID, CLIENT_SECRET and TOKEN_URL (or ISSUER) in the environment or a .env file",
-            ),
+            problems
+                .iter()
+                .any(|p| p.ends_with("is not set"))
+                .then_some("set them in the environment or in a .env file in this directory"),
         ),
         Some(ClientError::OAuth { error, .. }) if error == "invalid_client" => {
             (3, Some("the client_id or client_secret is wrong"))
@@ -155,6 +226,7 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<&'static str>) {
             4,
             Some("is ISSUER the issuer URL exactly as the server names itself?"),
         ),
+        Some(ClientError::IdToken(_)) => (5, None),
         None => (1, None),
     }
 }

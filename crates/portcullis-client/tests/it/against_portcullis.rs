@@ -99,10 +99,14 @@ async fn both_methods_discovery_and_a_shared_cache() {
         &iss.id,
         &iss.secret,
     );
-    assert!(
-        TokenSource::new(mismatch).token().await.is_ok(),
-        "a trailing slash on our side is tolerated"
-    );
+    // One rule for issuers (RFC 8414 §3.3): identical, and a trailing '/' is part of it; the
+    // message says that is all that differs.
+    let e = TokenSource::new(mismatch)
+        .token()
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("trailing '/'"), "{e}");
 }
 
 /// An API that refuses the first token it sees and accepts any other.

@@ -6,5 +6,6 @@ mod fake;
 
 mod against_portcullis;
 mod config;
+mod id_token;
 mod stored;
 mod tolerance;

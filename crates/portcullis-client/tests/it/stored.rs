@@ -23,6 +23,7 @@ async fn expired_tokens_are_refreshed_and_saved() {
         refresh_token: Some("r1".into()),
         id_token: None,
         scope: Some("openid".into()),
+        client_secret_env: None,
     };
     store.save("default", &first).unwrap();
     #[cfg(unix)]

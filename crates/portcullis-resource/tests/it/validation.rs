@@ -312,3 +312,19 @@ async fn introspection_mode_sees_revocation_at_once() {
     assert!(cached.validate(&other).await.is_ok());
     assert!(cached.validate(&other).await.is_ok());
 }
+
+#[tokio::test]
+async fn the_issuer_is_compared_exactly_trailing_slash_and_all() {
+    let iss = issuer().await;
+    let token = iss.token("read", Algorithm::ES256).await;
+    assert!(iss.validator().build().validate(&token).await.is_ok());
+    // The same server with a '/' added: its metadata names another issuer (RFC 8414 §3.3), so no
+    // keys are fetched and nothing validates; the reason goes to the log, not the caller.
+    let slash = portcullis_resource::Validator::builder(&format!("{}/", iss.base), API)
+        .clock(std::sync::Arc::new(iss.clock.clone()))
+        .build();
+    match slash.validate(&token).await {
+        Err(ValidationError::Unavailable(why)) => assert!(why.contains("trailing '/'"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -18,6 +18,9 @@ use portcullis_core::{ErrorCode, FormParams, Scope, Secret};
 use request::{AuthorizationRequest, AuthorizeError, redirect_with};
 use std::sync::Arc;
 
+/// How long after the sign-in that showed it a consent form still counts as part of that sign-in.
+const CONSENT_FORM_LIFETIME: i64 = 600;
+
 /// A signed-in user, as far as this request knows.
 struct SignedIn {
     user_id: String,
@@ -80,8 +83,20 @@ pub async fn authorize(
 
 fn error_response(state: &AppState, error: AuthorizeError) -> Response {
     match error {
-        AuthorizeError::Page { title, message } => {
-            state.pages.error(StatusCode::BAD_REQUEST, &title, &message)
+        AuthorizeError::Page {
+            code,
+            title,
+            message,
+        } => {
+            // The page is for the user; the developer finds why in the log, by the request id
+            // the page shows.
+            tracing::info!(error = code.as_str(), reason = %message, "authorization request refused");
+            state.pages.error_with_code(
+                StatusCode::BAD_REQUEST,
+                Some(code.as_str()),
+                &title,
+                &message,
+            )
         }
         AuthorizeError::Internal => state.pages.internal_error(),
         AuthorizeError::Redirect {
@@ -200,8 +215,8 @@ async fn flow(
                 Ok(Reserved::Go(reservation)) => reservation,
                 Ok(Reserved::Wait(wait)) => {
                     let minutes = (wait + 59) / 60;
-                    let error =
-                        format!("Too many failed attempts. Try again in {minutes} minute(s).");
+                    let unit = if minutes == 1 { "minute" } else { "minutes" };
+                    let error = format!("Too many failed attempts. Try again in {minutes} {unit}.");
                     let mut page = login_page(
                         state,
                         headers,
@@ -287,10 +302,25 @@ async fn flow(
         _ => {}
     }
 
+    // A consent form shown right after a sign-in carries that sign-in's time: Allow then counts as
+    // part of the same authentication, so prompt=login and max_age=0 (which a sign-in a few
+    // seconds old no longer meets) do not send the user back to the login page forever.
+    let signed_in_for_this_form = |s: &SignedIn| {
+        action == Some("allow")
+            && form.get("login_time").ok().flatten() == Some(s.auth_time.to_string().as_str())
+            && (0..=CONSENT_FORM_LIFETIME).contains(&(now - s.auth_time))
+    };
     let needs_login = match &signed_in {
         None => true,
-        Some(s) if s.fresh => false,
-        Some(s) => request.prompt.login || request.max_age.is_some_and(|m| now - s.auth_time > m),
+        Some(s) if s.fresh || signed_in_for_this_form(s) => false,
+        // max_age=0 asks for a sign-in now, as prompt=login does (OpenID Connect Core §3.1.2.1),
+        // even when the session is less than a second old.
+        Some(s) => {
+            request.prompt.login
+                || request
+                    .max_age
+                    .is_some_and(|m| m == 0 || now - s.auth_time > m)
+        }
     };
     if needs_login {
         if request.prompt.none {
@@ -341,7 +371,8 @@ async fn flow(
                 "the user has not consented",
             ));
         }
-        let mut response = consent_page(state, headers, request, &user.user_id).await?;
+        let login_time = user.fresh.then_some(user.auth_time);
+        let mut response = consent_page(state, headers, request, &user.user_id, login_time).await?;
         append_cookies(&mut response, set_cookies);
         return Ok(response);
     }
@@ -432,8 +463,12 @@ fn login_page(
     response
 }
 
-/// Scope names in words for the consent page.
-fn describe_scope(scope: &str) -> String {
+/// Scope names in words for the consent page: the configured description, else ours for the
+/// OpenID Connect scopes, else the name itself.
+fn describe_scope(state: &AppState, scope: &str) -> String {
+    if let Some(words) = state.scope_descriptions.get(scope) {
+        return words.clone();
+    }
     match scope {
         "openid" => "Confirm who you are".into(),
         "profile" => "See your name and username".into(),
@@ -448,6 +483,7 @@ async fn consent_page(
     headers: &HeaderMap,
     request: &AuthorizationRequest,
     user_id: &str,
+    login_time: Option<i64>,
 ) -> Result<Response, AuthorizeError> {
     let user = state
         .store
@@ -460,7 +496,7 @@ async fn consent_page(
     let scopes: Vec<minijinja::Value> = request
         .scope
         .iter()
-        .map(|name| context! { name, description => describe_scope(name) })
+        .map(|name| context! { name, description => describe_scope(state, name) })
         .collect();
     let (csrf, set) = csrf_for(state, headers);
     let mut response = state.pages.render(
@@ -472,6 +508,7 @@ async fn consent_page(
             scopes,
             params => hidden_params(request),
             csrf,
+            login_time,
         },
     );
     append_cookies(&mut response, set.into_iter().collect());

@@ -63,6 +63,8 @@ pub struct AuthorizationRequest {
 pub enum AuthorizeError {
     /// Shown to the user; never a redirect.
     Page {
+        /// The OAuth error code, shown on the page for the developer.
+        code: ErrorCode,
         /// Heading.
         title: String,
         /// Explanation.
@@ -84,8 +86,9 @@ pub enum AuthorizeError {
     },
 }
 
-fn page(title: &str, message: impl Into<String>) -> AuthorizeError {
+fn page(code: ErrorCode, title: &str, message: impl Into<String>) -> AuthorizeError {
     AuthorizeError::Page {
+        code,
         title: title.to_owned(),
         message: message.into(),
     }
@@ -102,20 +105,23 @@ impl AuthorizationRequest {
                 .map_err(|_| format!("{name} is repeated"))
         };
         let client_id = one("client_id")
-            .map_err(|m| page("Invalid request", m))?
+            .map_err(|m| page(ErrorCode::InvalidRequest, "Invalid request", m))?
             .ok_or_else(|| {
                 page(
+                    ErrorCode::InvalidRequest,
                     "Invalid request",
                     "The request does not name a client (client_id is missing).",
                 )
             })?;
         let client = snapshot.client(&client_id).cloned().ok_or_else(|| {
             page(
+                ErrorCode::InvalidClient,
                 "Unknown application",
                 "The application that sent you here is not registered with this server.",
             )
         })?;
-        let given = one("redirect_uri").map_err(|m| page("Invalid request", m))?;
+        let given = one("redirect_uri")
+            .map_err(|m| page(ErrorCode::InvalidRequest, "Invalid request", m))?;
         let registered = &client.metadata.redirect_uris;
         let (redirect_uri, redirect_uri_sent) = match &given {
             Some(uri)
@@ -127,6 +133,7 @@ impl AuthorizationRequest {
             }
             Some(_) => {
                 return Err(page(
+                    ErrorCode::InvalidRequest,
                     "Invalid redirect",
                     "The application asked to send you to an address it has not registered, so you were not sent there.",
                 ));
@@ -134,6 +141,7 @@ impl AuthorizationRequest {
             None if registered.len() == 1 => (registered[0].clone(), false),
             None => {
                 return Err(page(
+                    ErrorCode::InvalidRequest,
                     "Invalid request",
                     "The request has no redirect_uri and the application has several.",
                 ));

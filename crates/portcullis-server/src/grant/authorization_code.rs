@@ -30,6 +30,7 @@ pub async fn exchange(
     code: &str,
     redirect_uri: Option<&str>,
     code_verifier: Option<&str>,
+    audiences: &[String],
 ) -> Result<TokenResponse, TokenError> {
     require_grant(client, GrantType::AuthorizationCode)?;
     let now = state.clock.now();
@@ -120,6 +121,7 @@ pub async fn exchange(
             auth_time: row.auth_time,
             nonce: row.nonce.as_deref(),
             grant_expires_at: grant.expires_at,
+            audiences,
         },
     )?;
     let claimed = store

@@ -39,26 +39,7 @@ pub fn issue(
             ));
         }
     };
-    let audiences = if audiences.is_empty() {
-        if client.metadata.audience.is_empty() {
-            vec![settings.issuer.clone()]
-        } else {
-            client.metadata.audience.clone()
-        }
-    } else {
-        for aud in &audiences {
-            let registered = client.metadata.audience.contains(aud);
-            // With nothing registered the default audience is the issuer, so it may be asked for.
-            let issuer_default = client.metadata.audience.is_empty() && *aud == settings.issuer;
-            if !registered && !issuer_default {
-                return Err(TokenError::new(
-                    ErrorCode::InvalidTarget,
-                    format!("audience not allowed for this client: {aud}"),
-                ));
-            }
-        }
-        dedup(audiences)
-    };
+    let audiences = super::audiences_for(&settings.issuer, client, audiences)?;
     let token = mint(
         settings,
         keys,
@@ -76,14 +57,4 @@ pub fn issue(
         refresh_token: None,
         id_token: None,
     })
-}
-
-fn dedup(list: Vec<String>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::with_capacity(list.len());
-    for item in list {
-        if !out.contains(&item) {
-            out.push(item);
-        }
-    }
-    out
 }

@@ -37,3 +37,38 @@ fn require_grant(
         ))
     }
 }
+
+/// The audiences of an access token (RFC 8707): each requested one must be registered for the
+/// client (`invalid_target` otherwise); none requested means every registered audience, or the
+/// issuer when the client has none.
+fn audiences_for(
+    issuer: &str,
+    client: &crate::client::Client,
+    requested: Vec<String>,
+) -> Result<Vec<String>, TokenError> {
+    let registered = &client.metadata.audience;
+    if requested.is_empty() {
+        return Ok(if registered.is_empty() {
+            vec![issuer.to_owned()]
+        } else {
+            registered.clone()
+        });
+    }
+    for aud in &requested {
+        // With nothing registered the default audience is the issuer, so it may be asked for.
+        let issuer_default = registered.is_empty() && aud == issuer;
+        if !registered.contains(aud) && !issuer_default {
+            return Err(TokenError::new(
+                ErrorCode::InvalidTarget,
+                format!("audience not allowed for this client: {aud}"),
+            ));
+        }
+    }
+    let mut out: Vec<String> = Vec::with_capacity(requested.len());
+    for aud in requested {
+        if !out.contains(&aud) {
+            out.push(aud);
+        }
+    }
+    Ok(out)
+}

@@ -18,6 +18,7 @@ pub async fn exchange(
     client: &Client,
     refresh_token: &str,
     scope: Option<Scope>,
+    audiences: &[String],
 ) -> Result<TokenResponse, TokenError> {
     require_grant(client, GrantType::RefreshToken)?;
     let now = state.clock.now();
@@ -83,6 +84,7 @@ pub async fn exchange(
             auth_time: grant.auth_time,
             nonce: None,
             grant_expires_at: grant.expires_at,
+            audiences,
         },
     )?;
     // Rotation always issues a successor, whatever the narrowed scope says about offline_access.

@@ -65,6 +65,8 @@ pub struct UserGrant<'a> {
     pub nonce: Option<&'a str>,
     /// Absolute end of the grant; refresh tokens never outlive it.
     pub grant_expires_at: i64,
+    /// The audiences asked for with `resource`/`audience` (none: every registered one).
+    pub audiences: &'a [String],
 }
 
 /// Minted tokens: the response for the client and what to store.
@@ -95,11 +97,7 @@ pub fn mint_user_tokens(
     now: UnixTime,
     grant: &UserGrant<'_>,
 ) -> Result<Minted, TokenError> {
-    let audiences = if grant.client.metadata.audience.is_empty() {
-        vec![settings.issuer.clone()]
-    } else {
-        grant.client.metadata.audience.clone()
-    };
+    let audiences = super::audiences_for(&settings.issuer, grant.client, grant.audiences.to_vec())?;
     let access = mint(
         settings,
         keys,

@@ -67,6 +67,8 @@ pub struct AppState {
     pub metrics: crate::metrics::Metrics,
     /// Origins allowed to call the token, userinfo, introspection and revocation endpoints.
     pub cors_origins: Vec<String>,
+    /// The consent page's words for configured scopes (`[scopes.NAME] description`).
+    pub scope_descriptions: std::collections::HashMap<String, String>,
 }
 
 impl AppState {

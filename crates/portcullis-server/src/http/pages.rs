@@ -58,24 +58,36 @@ impl Pages {
         response
     }
 
-    /// An error page; the browser stays here and is never redirected.
+    /// An error page; the browser stays here and is never redirected. It shows the request id, so
+    /// a developer can find the log line that says why.
     pub fn error(&self, status: StatusCode, title: &str, message: &str) -> Response {
-        self.render(status, "error.html", context! { title, message })
+        self.error_with_code(status, None, title, message)
+    }
+
+    /// An error page naming the OAuth error code as well.
+    pub fn error_with_code(
+        &self,
+        status: StatusCode,
+        code: Option<&str>,
+        title: &str,
+        message: &str,
+    ) -> Response {
+        let request_id = crate::metrics::current_request_id();
+        self.render(
+            status,
+            "error.html",
+            context! { title, message, code, request_id },
+        )
     }
 
     /// Our own failure: a 500 page that says nothing of the cause (the caller has logged it) but
     /// gives the request id to quote.
     pub fn internal_error(&self) -> Response {
-        let message = match crate::metrics::current_request_id() {
-            Some(id) => format!(
-                "The server could not finish this request. Please try again; if it keeps happening, quote request id {id}."
-            ),
-            None => "The server could not finish this request. Please try again.".to_owned(),
-        };
-        self.error(
+        self.error_with_code(
             StatusCode::INTERNAL_SERVER_ERROR,
+            Some("server_error"),
             "Something went wrong",
-            &message,
+            "The server could not finish this request. Please try again; if it keeps happening, quote the request id below.",
         )
     }
 }

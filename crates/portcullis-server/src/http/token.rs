@@ -180,6 +180,7 @@ async fn handle(
             code,
             redirect_uri,
             code_verifier,
+            audiences,
         } => {
             authorization_code::exchange(
                 state,
@@ -188,13 +189,18 @@ async fn handle(
                 &code,
                 redirect_uri.as_deref(),
                 code_verifier.as_deref(),
+                &audiences,
             )
             .await?
         }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
-        } => refresh_token::exchange(state, &snapshot, &client, &refresh_token, scope).await?,
+            audiences,
+        } => {
+            refresh_token::exchange(state, &snapshot, &client, &refresh_token, scope, &audiences)
+                .await?
+        }
     };
     state.metrics.token_issued(grant.as_str());
     tracing::info!(

@@ -54,6 +54,9 @@ pub enum StoreError {
     /// An import was refused before anything was written.
     #[error("import refused: {0}")]
     ImportRefused(String),
+    /// There is no database file, and this command may not create one.
+    #[error("there is no database at {0}")]
+    Missing(String),
 }
 
 /// How to open a store.
@@ -66,6 +69,10 @@ pub struct StoreOptions {
     pub acquire_timeout: Duration,
     /// Whether to apply pending migrations on open.
     pub migrate: bool,
+    /// Whether a missing SQLite file may be created. Only `serve` and `migrate` create a
+    /// database; the admin commands open an existing one, so that one run in the wrong directory
+    /// does not silently start an empty database there.
+    pub create: bool,
 }
 
 impl Default for StoreOptions {
@@ -74,6 +81,7 @@ impl Default for StoreOptions {
             max_connections: None,
             acquire_timeout: Duration::from_secs(5),
             migrate: true,
+            create: true,
         }
     }
 }

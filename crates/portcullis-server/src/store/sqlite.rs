@@ -26,15 +26,23 @@ impl SqliteStore {
         Ok(store)
     }
 
-    /// Opens (creating if needed) the database at `url` without migrating it.
+    /// Opens the database at `url` without migrating it, creating the file only when
+    /// `store_options.create` allows.
     pub async fn connect(url: &str, store_options: &StoreOptions) -> Result<Self, StoreError> {
         let options = SqliteConnectOptions::from_str(url)?
-            .create_if_missing(true)
+            .create_if_missing(store_options.create)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true);
-        create_private_file(options.get_filename());
+        let path = options.get_filename();
+        let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
+        if store_options.create {
+            create_private_file(path);
+        } else if !in_memory && !path.exists() {
+            let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+            return Err(StoreError::Missing(shown.display().to_string()));
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(store_options.max_connections.unwrap_or(4))
             .acquire_timeout(store_options.acquire_timeout)

@@ -202,19 +202,54 @@ fn client_id(s: &str) -> anyhow::Result<ClientId> {
     Ok(ClientId::parse(s)?)
 }
 
+/// Every field of a client, unset ones included, with RFC 3339 times.
 fn describe(row: &ClientRow, metadata: &ClientMetadata) -> serde_json::Value {
-    let mut value = serde_json::to_value(metadata).unwrap_or_else(|_| json!({}));
-    if let Some(object) = value.as_object_mut() {
-        object.insert("client_id".into(), json!(row.client_id));
-        // The type in force, also when it was left to the default.
+    let mut value = json!({ "client_id": row.client_id });
+    if let (Some(object), Some(fields)) = (value.as_object_mut(), metadata.described().as_object())
+    {
+        object.extend(fields.clone());
         object.insert(
-            "application_type".into(),
-            json!(metadata.application_type().as_str()),
+            "created_at".into(),
+            json!(super::time(Some(row.created_at))),
         );
-        object.insert("created_at".into(), json!(row.created_at));
-        object.insert("updated_at".into(), json!(row.updated_at));
+        object.insert(
+            "updated_at".into(),
+            json!(super::time(Some(row.updated_at))),
+        );
     }
     value
+}
+
+/// What to do next with a new client, in a line that fits its grant types.
+fn next_step(config: &Config, id: &str, secret: Option<&str>, m: &ClientMetadata) -> String {
+    let issuer = super::issuer(config);
+    if let (true, Some(secret)) = (
+        m.grant_types.contains(&GrantType::ClientCredentials),
+        secret,
+    ) {
+        return format!(
+            "Get a token:   curl -s -u '{id}:{secret}' -d grant_type=client_credentials {issuer}/token"
+        );
+    }
+    if m.grant_types.contains(&GrantType::AuthorizationCode) {
+        let redirect = m.redirect_uris.first().map_or("", String::as_str);
+        let loopback =
+            redirect.starts_with("http://127.0.0.1") || redirect.starts_with("http://[::1]");
+        if loopback && m.application_type() == portcullis_core::ApplicationType::Native {
+            return format!("Sign in:       portcullis login --issuer {issuer} --client-id {id}");
+        }
+        let mut query = form_urlencoded::Serializer::new(String::new());
+        query
+            .append_pair("response_type", "code")
+            .append_pair("client_id", id)
+            .append_pair("redirect_uri", redirect)
+            .append_pair("scope", &m.scope);
+        return format!(
+            "Sign a user in: send the browser to {issuer}/authorize?{}&state=…&code_challenge=…&code_challenge_method=S256",
+            query.finish()
+        );
+    }
+    String::new()
 }
 
 /// Runs a client command.
@@ -229,10 +264,20 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             json,
         } => {
             let id = id.as_deref().map(client_id).transpose()?;
+            let public = fields.auth_method == Some(TokenEndpointAuthMethod::None);
+            if public && fields.grant_types.is_empty() {
+                return Err(crate::Usage {
+                    message: "a public client (--auth-method none) cannot use client_credentials, the default grant".into(),
+                    hint: Some(
+                        "add --grant-type authorization_code --grant-type refresh_token and a --redirect-uri",
+                    ),
+                }
+                .into());
+            }
             let metadata = fields.apply(ClientMetadata::default());
             let supplied = secret_env.is_some();
             let saved = admin
-                .create(id, metadata, secret_source(secret_env)?)
+                .create(id, metadata.clone(), secret_source(secret_env)?)
                 .await?;
             // A secret the caller supplied is theirs already: never echo it.
             let secret = saved
@@ -241,20 +286,19 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
                 .filter(|_| !supplied)
                 .map(Secret::expose);
             if json {
-                println!(
+                outln!(
                     "{}",
                     json!({"client_id": saved.client_id.as_str(), "client_secret": secret})
                 );
             } else {
-                println!("client_id:     {}", saved.client_id);
+                outln!("client_id:     {}", saved.client_id);
                 if let Some(secret) = secret {
-                    println!("client_secret: {secret}");
-                    println!("The secret is shown only this once: store it now.");
-                    println!(
-                        "Get a token:   curl -s -u '{}:{secret}' -d grant_type=client_credentials {}/token",
-                        saved.client_id,
-                        super::issuer(&config)
-                    );
+                    outln!("client_secret: {secret}");
+                    outln!("The secret is shown only this once: store it now.");
+                }
+                let next = next_step(&config, saved.client_id.as_str(), secret, &metadata);
+                if !next.is_empty() {
+                    outln!("{next}");
                 }
             }
         }
@@ -262,22 +306,24 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             let clients = admin.list().await?;
             if json {
                 let all: Vec<_> = clients.iter().map(|(r, m)| describe(r, m)).collect();
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                outln!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                println!(
-                    "{:<32} {:<24} {:<28} scope",
-                    "client_id", "client_name", "grant_types"
+                let rows = clients
+                    .iter()
+                    .map(|(row, m)| {
+                        let grants: Vec<_> = m.grant_types.iter().map(|g| g.as_str()).collect();
+                        vec![
+                            row.client_id.clone(),
+                            m.client_name.clone().unwrap_or_else(|| "-".into()),
+                            grants.join(","),
+                            m.scope.clone(),
+                        ]
+                    })
+                    .collect();
+                out!(
+                    "{}",
+                    super::table(&["client_id", "client_name", "grant_types", "scope"], rows)
                 );
-                for (row, m) in &clients {
-                    let grants: Vec<_> = m.grant_types.iter().map(|g| g.as_str()).collect();
-                    println!(
-                        "{:<32} {:<24} {:<28} {}",
-                        row.client_id,
-                        m.client_name.as_deref().unwrap_or("-"),
-                        grants.join(","),
-                        m.scope
-                    );
-                }
             }
         }
         ClientCommand::Show {
@@ -287,11 +333,9 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             let (row, metadata) = admin.show(&client_id(&id)?).await?;
             let value = describe(&row, &metadata);
             if json {
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else if let Some(object) = value.as_object() {
-                for (k, v) in object {
-                    println!("{k:<36} {v}");
-                }
+                outln!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                out!("{}", super::fields_table(&value));
             }
         }
         ClientCommand::Update {
@@ -301,12 +345,12 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             let id = client_id(&id)?;
             let (_, metadata) = admin.show(&id).await?;
             admin.update(&id, fields.apply(metadata)).await?;
-            println!("updated {id}");
+            outln!("updated {id}");
         }
         ClientCommand::Delete { client_id: id } => {
             let id = client_id(&id)?;
             admin.delete(&id).await?;
-            println!("deleted {id}");
+            outln!("deleted {id}");
         }
         ClientCommand::RotateSecret {
             client_id: id,
@@ -316,14 +360,14 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             let id = client_id(&id)?;
             let secret = admin.rotate_secret(&id, secret_source(secret_env)?).await?;
             if json {
-                println!(
+                outln!(
                     "{}",
                     json!({"client_id": id.as_str(), "client_secret": secret.expose()})
                 );
             } else {
-                println!("client_id:     {id}");
-                println!("client_secret: {}", secret.expose());
-                println!("The old secret no longer works. The new one is shown only this once.");
+                outln!("client_id:     {id}");
+                outln!("client_secret: {}", secret.expose());
+                outln!("The old secret no longer works. The new one is shown only this once.");
             }
         }
     }

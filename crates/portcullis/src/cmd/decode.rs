@@ -1,9 +1,14 @@
-//! `portcullis decode TOKEN`: header and claims, and whether the signature verifies against the
-//! issuer's published keys.
+//! `portcullis decode TOKEN|-`: the header and claims, when it expires, and whether the signature
+//! verifies against the keys of a *trusted* issuer. The token's own `iss` is not trusted: any
+//! server on the network can sign a token naming itself, and its own keys would verify it. The
+//! trusted issuer is `--issuer`, else `ISSUER` (environment or `.env`), else the issuer the
+//! server's configuration gives (`issuer`, `PORTCULLIS_ISSUER`, or its default from `listen`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::{Clock, SystemClock, UnixTime, VerifyingKey};
 use serde_json::{Map, Value, json};
+use std::io::Read;
 
 /// The claims of a JWT, unverified.
 pub fn claims(token: &str) -> Option<Map<String, Value>> {
@@ -15,25 +20,72 @@ fn header(token: &str) -> Option<Map<String, Value>> {
     serde_json::from_slice(&B64.decode(token.split('.').next()?).ok()?).ok()
 }
 
-/// Runs `portcullis decode`; fails when the signature does not verify.
-pub async fn run(token: &str, issuer: Option<String>) -> anyhow::Result<()> {
+/// Runs `portcullis decode`; succeeds only when the token's signature verifies against a trusted
+/// issuer's keys and it has not expired.
+pub async fn run(
+    token: &str,
+    issuer: Option<String>,
+    configured: Option<String>,
+) -> anyhow::Result<()> {
+    let token = if token == "-" {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        text
+    } else {
+        token.to_owned()
+    };
     let token = token.trim();
     let (Some(h), Some(c)) = (header(token), claims(token)) else {
-        anyhow::bail!("not a JWT: expected three base64url parts separated by dots");
+        return Err(crate::Usage::new(
+            "not a JWT: expected three base64url parts separated by dots",
+        )
+        .into());
     };
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&json!({ "header": h, "claims": c }))?
     );
-    let issuer = issuer
-        .or_else(|| c.get("iss").and_then(Value::as_str).map(str::to_owned))
-        .ok_or_else(|| anyhow::anyhow!("the token names no issuer; pass --issuer"))?;
+    let now = SystemClock.now().0;
+    let expired = match c.get("exp").and_then(Value::as_i64) {
+        Some(exp) => {
+            let when = UnixTime(exp).rfc3339();
+            if now >= exp {
+                eprintln!("expires:   {when} (expired)");
+                true
+            } else {
+                eprintln!("expires:   {when} (in {} s)", exp - now);
+                false
+            }
+        }
+        None => {
+            eprintln!("expires:   never (no exp claim)");
+            false
+        }
+    };
+    let named = c.get("iss").and_then(Value::as_str).unwrap_or_default();
+    let trusted = issuer
+        .or_else(|| super::token::env("ISSUER"))
+        .or(configured);
+    let Some(trusted) = trusted else {
+        anyhow::bail!(
+            "signature: not checked (no trusted issuer: pass --issuer or set ISSUER; the token names {named})"
+        );
+    };
+    match portcullis_core::issuer::check_issuer(&trusted, Some(named)) {
+        Ok(()) => {}
+        Err(portcullis_core::issuer::IssuerMismatch::TrailingSlash { .. }) => anyhow::bail!(
+            "signature: not checked (issuer not trusted: the token names {named}, the trusted issuer is {trusted}; they differ only in the trailing '/', so give the issuer exactly as the token names it)"
+        ),
+        Err(_) => anyhow::bail!(
+            "signature: not checked (issuer not trusted: the token names {named:?}, the trusted issuer is {trusted})"
+        ),
+    }
     let http = reqwest::Client::new();
-    let doc = portcullis_resource::jwks::discover(&http, issuer.trim_end_matches('/')).await?;
+    let doc = portcullis_resource::jwks::discover(&http, &trusted).await?;
     let jwks_uri = doc
         .get("jwks_uri")
         .and_then(Value::as_str)
-        .ok_or_else(|| anyhow::anyhow!("{issuer} publishes no jwks_uri"))?;
+        .ok_or_else(|| anyhow::anyhow!("{trusted} publishes no jwks_uri"))?;
     let set: portcullis_core::JwkSet = http.get(jwks_uri).send().await?.json().await?;
     let kid = h.get("kid").and_then(Value::as_str).unwrap_or_default();
     let alg = h.get("alg").and_then(Value::as_str).unwrap_or_default();
@@ -41,17 +93,19 @@ pub async fn run(token: &str, issuer: Option<String>) -> anyhow::Result<()> {
         .keys
         .iter()
         .find(|k| k.kid == kid)
-        .and_then(portcullis_resource::jwks::VerifyingKey::from_jwk)
+        .and_then(VerifyingKey::from_jwk)
         .filter(|k| k.alg.as_str() == alg);
     let (signed, signature) = token.rsplit_once('.').unwrap_or_default();
     let valid = key.is_some_and(|k| {
         B64.decode(signature)
             .is_ok_and(|s| k.verify(signed.as_bytes(), &s))
     });
-    if valid {
-        eprintln!("signature: valid ({alg}, kid {kid}, keys from {jwks_uri})");
-        Ok(())
-    } else {
-        anyhow::bail!("signature: NOT valid against the keys at {jwks_uri} (kid {kid}, alg {alg})")
+    if !valid {
+        anyhow::bail!("signature: NOT valid against the keys at {jwks_uri} (kid {kid}, alg {alg})");
     }
+    eprintln!("signature: valid ({alg}, kid {kid}, keys of {trusted})");
+    if expired {
+        anyhow::bail!("the token has expired");
+    }
+    Ok(())
 }

@@ -41,52 +41,66 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
                 .access_token_lifetime
                 .0
                 .max(config.tokens.id_token_lifetime.0);
-            let rows: Vec<_> = set
+            let keys: Vec<_> = set
                 .iter()
                 .map(|k| {
                     json!({
                         "kid": k.key.kid(),
                         "alg": k.key.alg().as_str(),
                         "state": k.state(now, lifetime).as_str(),
-                        "created_at": k.created_at.0,
-                        "activates_at": k.activates_at.0,
-                        "retires_at": k.retires_at.map(|t| t.0),
+                        "created_at": super::time(Some(k.created_at.0)),
+                        "activates_at": super::time(Some(k.activates_at.0)),
+                        "retires_at": k.retires_at.map(|t| super::time(Some(t.0))),
                     })
                 })
                 .collect();
             if json {
-                println!("{}", serde_json::to_string_pretty(&rows)?);
+                outln!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
-                println!(
-                    "{:<44} {:<6} {:<8} {:<12} {:<12} retires_at",
-                    "kid", "alg", "state", "created_at", "activates_at"
+                let rows = set
+                    .iter()
+                    .map(|k| {
+                        vec![
+                            k.key.kid().to_owned(),
+                            k.key.alg().as_str().to_owned(),
+                            k.state(now, lifetime).as_str().to_owned(),
+                            super::time(Some(k.created_at.0)),
+                            super::time(Some(k.activates_at.0)),
+                            super::time(k.retires_at.map(|t| t.0)),
+                        ]
+                    })
+                    .collect();
+                out!(
+                    "{}",
+                    super::table(
+                        &[
+                            "kid",
+                            "alg",
+                            "state",
+                            "created_at",
+                            "activates_at",
+                            "retires_at"
+                        ],
+                        rows
+                    )
                 );
-                for r in &rows {
-                    println!(
-                        "{:<44} {:<6} {:<8} {:<12} {:<12} {}",
-                        r["kid"].as_str().unwrap_or_default(),
-                        r["alg"].as_str().unwrap_or_default(),
-                        r["state"].as_str().unwrap_or_default(),
-                        r["created_at"],
-                        r["activates_at"],
-                        r["retires_at"]
-                    );
-                }
             }
         }
         KeysCommand::Rotate { alg, json } => {
             let alg = alg.unwrap_or(config.tokens.signing_alg);
             let delay = config.keys.activation_delay.0;
             let row = keys::rotate(store.as_ref(), &vault, alg, now, delay).await?;
+            let activates_at = super::time(Some(row.activates_at));
             if json {
-                println!(
+                outln!(
                     "{}",
-                    json!({"kid": row.kid, "alg": row.alg, "activates_at": row.activates_at})
+                    json!({"kid": row.kid, "alg": row.alg, "activates_at": activates_at})
                 );
             } else {
-                println!(
-                    "new {} key {} is published now and signs from {} ({delay}s from now)",
-                    row.alg, row.kid, row.activates_at
+                outln!(
+                    "new {} key {} is published now and signs from {activates_at} ({delay}s from now)",
+                    row.alg,
+                    row.kid
                 );
             }
         }

@@ -1,27 +1,37 @@
 //! `portcullis login` (authorization code with PKCE through the browser) and `portcullis call`
 //! (an API request with the cached token, like curl).
 
-use super::token::{CredentialArgs, get};
+use super::token::{CredentialArgs, env, get};
+use crate::Usage;
 use clap::Args;
-use portcullis_client::{FileTokenStore, LoginSettings, TokenStore};
+use portcullis_client::{ClientError, FileTokenStore, LoginSettings, StoredTokens, TokenStore};
 use portcullis_core::{Secret, SystemClock};
 use std::time::Duration;
 
-/// `login` flags.
+/// `login` flags; each falls back to the variable `token` reads (ISSUER, CLIENT_ID, CLIENT_SECRET),
+/// in the environment or `.env`.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
-    /// The issuer to sign in with.
+    /// The issuer to sign in with (ISSUER).
     #[arg(long)]
-    pub issuer: String,
-    /// The client, registered with the redirect URI http://127.0.0.1/callback.
+    pub issuer: Option<String>,
+    /// The client (CLIENT_ID), registered with the redirect URI http://127.0.0.1/callback as a
+    /// native app.
     #[arg(long)]
-    pub client_id: String,
-    /// The secret of a confidential client, read from this variable.
+    pub client_id: Option<String>,
+    /// Read a confidential client's secret from this variable instead of CLIENT_SECRET. A public
+    /// client has none: leave both unset.
     #[arg(long, value_name = "VAR")]
     pub client_secret_env: Option<String>,
     /// Requested scope.
     #[arg(long, default_value = "openid profile offline_access")]
     pub scope: String,
+    /// An API the access token is for (RFC 8707 resource; repeatable).
+    #[arg(long = "resource", value_name = "URI")]
+    pub resources: Vec<String>,
+    /// Audiences the access token is for, space-separated (sent as `audience`).
+    #[arg(long)]
+    pub audience: Option<String>,
     /// Print the URL instead of opening a browser.
     #[arg(long)]
     pub no_browser: bool,
@@ -30,22 +40,41 @@ pub struct LoginArgs {
 /// The key the last sign-in is saved under, for `call`.
 pub const DEFAULT_KEY: &str = "default";
 
-fn secret(var: &Option<String>) -> anyhow::Result<Option<Secret>> {
-    match var {
-        None => Ok(None),
-        Some(v) => Ok(Some(Secret::new(std::env::var(v).map_err(|_| {
-            anyhow::anyhow!("environment variable {v} is not set")
-        })?))),
-    }
+/// The secret read from `var`, a missing variable named in the error.
+fn secret_from(var: &str) -> Result<Secret, Usage> {
+    env(var)
+        .map(Secret::new)
+        .ok_or_else(|| Usage::new(format!("environment variable {var} is not set")))
 }
 
 /// Runs `portcullis login`.
 pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
+    let issuer = args
+        .issuer
+        .clone()
+        .or_else(|| env("ISSUER"))
+        .ok_or_else(|| Usage {
+            message: "no issuer: pass --issuer or set ISSUER".into(),
+            hint: None,
+        })?;
+    let client_id = args
+        .client_id
+        .clone()
+        .or_else(|| env("CLIENT_ID"))
+        .ok_or_else(|| Usage::new("no client: pass --client-id or set CLIENT_ID"))?;
+    // A confidential client's secret: from --client-secret-env VAR, else CLIENT_SECRET when set.
+    let secret_var = match &args.client_secret_env {
+        Some(var) => Some(var.clone()),
+        None => env("CLIENT_SECRET").map(|_| "CLIENT_SECRET".to_owned()),
+    };
+    let client_secret = secret_var.as_deref().map(secret_from).transpose()?;
     let settings = LoginSettings {
-        issuer: args.issuer.clone(),
-        client_id: args.client_id.clone(),
-        client_secret: secret(&args.client_secret_env)?,
+        issuer,
+        client_id,
+        client_secret,
         scope: args.scope.clone(),
+        resources: args.resources.clone(),
+        audience: args.audience.clone(),
         wait: Duration::from_secs(300),
     };
     let no_browser = args.no_browser;
@@ -67,6 +96,11 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
         eprintln!("{url}");
     })
     .await?;
+    // The secret's variable, never the secret: `call` reads it again to refresh.
+    let tokens = StoredTokens {
+        client_secret_env: secret_var,
+        ..tokens
+    };
     let store = FileTokenStore::default_location()?;
     store.save(DEFAULT_KEY, &tokens)?;
     store.save(&format!("{}|{}", tokens.issuer, tokens.client_id), &tokens)?;
@@ -104,45 +138,86 @@ async fn bearer(args: &CallArgs, fresh: bool) -> anyhow::Result<String> {
         return Ok(token.access_token);
     }
     let store = FileTokenStore::default_location()?;
-    let tokens = portcullis_client::access_token(&store, DEFAULT_KEY, None, &SystemClock).await?;
+    let Some(saved) = store.load(DEFAULT_KEY)? else {
+        return Err(Usage::new(
+            "no credentials: set CLIENT_ID, CLIENT_SECRET and TOKEN_URL (or ISSUER) for client \
+             credentials, or sign in first with portcullis login",
+        )
+        .into());
+    };
+    // A confidential sign-in refreshes with its secret, read again from the same variable.
+    let secret = saved
+        .client_secret_env
+        .as_deref()
+        .map(|var| {
+            secret_from(var).map_err(|_| {
+                Usage::new(format!(
+                    "the sign-in was made with the client secret in {var}, which is not set: set it \
+                     to refresh, or sign in again"
+                ))
+            })
+        })
+        .transpose()?;
+    let tokens =
+        portcullis_client::access_token(&store, DEFAULT_KEY, secret.as_ref(), &SystemClock).await?;
     Ok(tokens.access_token)
+}
+
+/// The request `call` sends, checked before anything is sent: a malformed URL, method or header
+/// is a usage error, not a network one.
+fn request_parts(
+    args: &CallArgs,
+) -> Result<(reqwest::Method, reqwest::Url, reqwest::header::HeaderMap), Usage> {
+    let method = reqwest::Method::from_bytes(args.method.to_uppercase().as_bytes())
+        .map_err(|_| Usage::new(format!("'{}' is not an HTTP method", args.method)))?;
+    let url = reqwest::Url::parse(&args.url)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
+        .ok_or_else(|| Usage::new(format!("'{}' is not an http(s) URL", args.url)))?;
+    let mut headers = reqwest::header::HeaderMap::new();
+    for h in &args.headers {
+        let bad = || Usage::new(format!("header '{h}' must look like 'Name: value'"));
+        let (name, value) = h.split_once(':').ok_or_else(bad)?;
+        let name =
+            reqwest::header::HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| bad())?;
+        let value = reqwest::header::HeaderValue::from_str(value.trim()).map_err(|_| bad())?;
+        headers.append(name, value);
+    }
+    Ok((method, url, headers))
 }
 
 /// Runs `portcullis call`; fails unless the API answers 2xx.
 pub async fn run_call(args: CallArgs) -> anyhow::Result<()> {
-    let method = reqwest::Method::from_bytes(args.method.to_uppercase().as_bytes())
-        .map_err(|_| anyhow::anyhow!("'{}' is not an HTTP method", args.method))?;
+    let (method, url, headers) = request_parts(&args)?;
     let http = reqwest::Client::new();
     let mut attempt = 0;
     loop {
         attempt += 1;
         let token = bearer(&args, attempt > 1).await?;
-        let mut request = http.request(method.clone(), &args.url).bearer_auth(&token);
-        for h in &args.headers {
-            let (name, value) = h
-                .split_once(':')
-                .ok_or_else(|| anyhow::anyhow!("header '{h}' must look like 'Name: value'"))?;
-            request = request.header(name.trim(), value.trim());
-        }
+        let mut request = http
+            .request(method.clone(), url.clone())
+            .headers(headers.clone())
+            .bearer_auth(&token);
         if let Some(d) = &args.data {
             request = request.body(d.clone());
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot reach {}: {e}", args.url))?;
+        // An API that cannot be reached is exit 4, as a token endpoint that cannot be.
+        let response = request.send().await.map_err(|e| ClientError::Network {
+            url: url.to_string(),
+            reason: portcullis_client::describe_error(&e),
+        })?;
         let status = response.status();
         if status == reqwest::StatusCode::UNAUTHORIZED && attempt == 1 {
             continue;
         }
         let body = response.text().await.unwrap_or_default();
-        print!("{body}");
+        out!("{body}");
         if !body.ends_with('\n') {
-            println!();
+            outln!();
         }
         if status.is_success() {
             return Ok(());
         }
-        anyhow::bail!("{} answered HTTP {status}", args.url);
+        anyhow::bail!("{url} answered HTTP {status}");
     }
 }

@@ -3,32 +3,25 @@
 
 use clap::Subcommand;
 use portcullis_server::Config;
-use portcullis_server::store::{self, DumpRecord, MigrationStatus, Store, StoreOptions};
+use portcullis_server::store::{self, DumpRecord, MigrationStatus};
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 /// `portcullis migrate` subcommands; none means apply.
 #[derive(Debug, Subcommand)]
 pub enum MigrateCommand {
     /// Show which migrations are applied and which are pending, changing nothing.
-    Status,
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
-async fn open(config: &Config, migrate: bool) -> anyhow::Result<Arc<dyn Store>> {
-    let options = StoreOptions {
-        migrate,
-        ..portcullis_server::startup::store_options(config)
-    };
-    let url = portcullis_server::config::redact_url(&config.database);
-    store::open_with(&config.database, &options)
-        .await
-        .map_err(|e| anyhow::anyhow!("database {url}: {e}"))
-}
-
-/// Applies pending migrations, or shows the status.
+/// Applies pending migrations (creating the database if needed), or shows the status (of an
+/// existing database only).
 pub async fn run(config: Config, command: Option<MigrateCommand>) -> anyhow::Result<()> {
-    let store = open(&config, false).await?;
+    let store = super::open_store(&config, command.is_none(), false).await?;
     let url = portcullis_server::config::redact_url(&config.database);
     if command.is_none() {
         let pending = store.migration_status().await?.pending();
@@ -38,37 +31,70 @@ pub async fn run(config: Config, command: Option<MigrateCommand>) -> anyhow::Res
             .map_err(|e| anyhow::anyhow!("database {url}: {e}"))?;
         eprintln!("applied {pending} migration(s) to {url}");
     }
-    print_status(&url, &store.migration_status().await?);
-    Ok(())
+    let status = store.migration_status().await?;
+    if let Some(MigrateCommand::Status { json: true }) = command {
+        let migrations: Vec<_> = status
+            .migrations
+            .iter()
+            .map(|m| {
+                serde_json::json!({
+                    "version": m.version,
+                    "name": m.name,
+                    "applied_at": m.applied_at.map(|t| portcullis_core::UnixTime(t).rfc3339()),
+                })
+            })
+            .collect();
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "database": url,
+                "migrations": migrations,
+                "current": status.current,
+                "known": status.known,
+                "pending": status.pending(),
+            }))?
+        );
+        return Ok(());
+    }
+    print_status(&url, &status)
 }
 
-fn print_status(url: &str, status: &MigrationStatus) {
-    println!("database: {url}");
-    for m in &status.migrations {
-        let state = match m.applied_at {
-            Some(at) => format!("applied at {at}"),
-            None => "pending".to_owned(),
-        };
-        println!("  {:>4}  {:<12} {state}", m.version, m.name);
-    }
+fn print_status(url: &str, status: &MigrationStatus) -> anyhow::Result<()> {
+    outln!("database: {url}");
+    let rows = status
+        .migrations
+        .iter()
+        .map(|m| {
+            vec![
+                m.version.to_string(),
+                m.name.clone(),
+                m.applied_at.map_or("pending".to_owned(), |t| {
+                    portcullis_core::UnixTime(t).rfc3339()
+                }),
+            ]
+        })
+        .collect();
+    out!("{}", super::table(&["version", "name", "applied_at"], rows));
     if status.current > status.known {
-        println!(
+        outln!(
             "the schema (version {}) is newer than this portcullis (version {}): upgrade portcullis",
-            status.current, status.known
+            status.current,
+            status.known
         );
     } else {
-        println!(
+        outln!(
             "schema version {} of {}; {} pending",
             status.current,
             status.known,
             status.pending()
         );
     }
+    Ok(())
 }
 
 /// Writes clients, users, keys, consents and server secrets as JSON lines.
 pub async fn export(config: Config, output: Option<PathBuf>) -> anyhow::Result<()> {
-    let store = open(&config, true).await?;
+    let store = super::open_store(&config, false, true).await?;
     let records = store::dump::export(store.as_ref()).await?;
     let mut text = String::new();
     for record in &records {
@@ -123,7 +149,7 @@ pub async fn import(config: Config, input: PathBuf) -> anyhow::Result<()> {
         })?;
         records.push(record);
     }
-    let store = open(&config, true).await?;
+    let store = super::open_store(&config, false, true).await?;
     let url = portcullis_server::config::redact_url(&config.database);
     store
         .import(&records)

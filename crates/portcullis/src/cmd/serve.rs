@@ -9,12 +9,13 @@ use std::sync::Arc;
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let database = portcullis_server::config::redact_url(&config.database);
     let server = Server::build(config, Arc::new(SystemClock)).await?;
-    let addr = server.local_addr()?;
-    tracing::info!(%addr, issuer = server.issuer(), %database, "listening");
+    let shutdown = shutdown_signal()?;
+    let url = server.url()?;
+    tracing::info!(%url, issuer = server.issuer(), %database, "listening");
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
-        "Portcullis is listening on http://{addr} (issuer {})",
+        "Portcullis is listening on {url} (issuer {})",
         server.issuer()
     )?;
     writeln!(
@@ -23,31 +24,33 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     )?;
     out.flush()?;
     drop(out);
-    server.run_until(shutdown_signal()).await?;
+    server.run_until(shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
-    let interrupt = async {
+/// The future that completes on SIGINT or SIGTERM. The handlers are installed here, before the
+/// banner says the server is up, so a signal sent as soon as the banner is read is never the
+/// default action (an abrupt exit) instead of a graceful stop.
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    let (mut interrupt, mut terminate) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::interrupt())?,
+            signal(SignalKind::terminate())?,
+        )
+    };
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = interrupt.recv() => {},
+            _ = terminate.recv() => {},
+        }
+        #[cfg(not(unix))]
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {},
-        () = terminate => {},
-    }
-    tracing::info!("shutting down: finishing in-flight requests");
+        tracing::info!("shutting down: finishing in-flight requests");
+    })
 }

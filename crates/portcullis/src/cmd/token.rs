@@ -34,18 +34,15 @@ pub struct CredentialArgs {
 }
 
 impl CredentialArgs {
-    /// The settings, flags first, then the environment, then `.env`.
+    /// The name of the variable the secret is read from.
+    pub fn secret_var(&self) -> &str {
+        self.client_secret_env.as_deref().unwrap_or("CLIENT_SECRET")
+    }
+
+    /// The settings, flags first, then the environment, then `.env`. Messages about the secret
+    /// name the variable it is read from (`--client-secret-env NAME`), not CLIENT_SECRET.
     pub fn credentials(&self) -> Result<ClientCredentials, ClientError> {
-        let file: Vec<(String, String)> = dotenvy_file();
-        let env = |name: &str| {
-            std::env::var(name)
-                .ok()
-                .or_else(|| file.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
-        };
-        let secret_var = self
-            .client_secret_env
-            .clone()
-            .unwrap_or_else(|| "CLIENT_SECRET".into());
+        let secret_var = self.secret_var().to_owned();
         ClientCredentials::from_vars(|name| match name {
             "TOKEN_URL" => self.token_url.clone().or_else(|| {
                 if self.issuer.is_some() {
@@ -61,13 +58,20 @@ impl CredentialArgs {
             "AUDIENCE" => self.audience.clone().or_else(|| env(name)),
             other => env(other),
         })
+        .map_err(|e| match e {
+            ClientError::Config(problems) if secret_var != "CLIENT_SECRET" => ClientError::Config(
+                problems
+                    .into_iter()
+                    .map(|p| p.replace("CLIENT_SECRET", &secret_var))
+                    .collect(),
+            ),
+            other => other,
+        })
     }
 
     /// Whether anything names client credentials at all.
     pub fn configured(&self) -> bool {
-        self.client_id.is_some()
-            || std::env::var("CLIENT_ID").is_ok()
-            || dotenvy_file().iter().any(|(k, _)| k == "CLIENT_ID")
+        self.client_id.is_some() || env("CLIENT_ID").is_some()
     }
 }
 
@@ -76,6 +80,20 @@ fn dotenvy_file() -> Vec<(String, String)> {
     dotenvy::from_path_iter(".env")
         .map(|iter| iter.filter_map(Result::ok).collect())
         .unwrap_or_default()
+}
+
+/// A variable from the environment, else from `.env` in the working directory; empty is unset.
+pub fn env(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .or_else(|| {
+            dotenvy_file()
+                .into_iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v)
+        })
+        .map(|v| v.trim().to_owned())
+        .filter(|v| !v.is_empty())
 }
 
 /// `token` flags.
@@ -146,6 +164,7 @@ pub async fn get(
         refresh_token: None,
         id_token: None,
         scope: token.scope.clone(),
+        client_secret_env: None,
     };
     if let Some(s) = &store
         && let Err(e) = s.save(&key, &fresh)
@@ -160,7 +179,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     let credentials = args.credentials.credentials()?;
     let (token, cached) = get(credentials, !args.no_cache).await?;
     if args.access_token_only {
-        println!("{}", token.access_token);
+        outln!("{}", token.access_token);
         return Ok(());
     }
     let now = SystemClock.now().0;
@@ -172,7 +191,7 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     if let Some(s) = &token.scope {
         response["scope"] = json!(s);
     }
-    println!("{response}");
+    outln!("{response}");
     eprintln!(
         "Bearer token for {} ({}), {}, scope: {}",
         token.client_id,

@@ -111,8 +111,8 @@ fn describe(u: &UserRow) -> serde_json::Value {
         "name": u.name,
         "given_name": u.given_name,
         "family_name": u.family_name,
-        "created_at": u.created_at,
-        "updated_at": u.updated_at,
+        "created_at": super::time(Some(u.created_at)),
+        "updated_at": super::time(Some(u.updated_at)),
         "disabled": u.disabled_at.is_some(),
     })
 }
@@ -152,53 +152,62 @@ pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
             };
             let id = admin.create(&username, password.read()?, profile).await?;
             if json {
-                println!("{}", json!({"user_id": id, "username": username}));
+                outln!("{}", json!({"user_id": id, "username": username}));
             } else {
-                println!("created user {username} (sub {id})");
+                outln!("created user {username} (sub {id})");
             }
         }
         UserCommand::List { json } => {
             let users = admin.list().await?;
             if json {
                 let all: Vec<_> = users.iter().map(describe).collect();
-                println!("{}", serde_json::to_string_pretty(&all)?);
+                outln!("{}", serde_json::to_string_pretty(&all)?);
             } else {
-                println!("{:<24} {:<34} email", "username", "user_id");
-                for u in &users {
-                    println!(
-                        "{:<24} {:<34} {}",
-                        u.username,
-                        u.user_id,
-                        u.email.as_deref().unwrap_or("-")
-                    );
-                }
+                let rows = users
+                    .iter()
+                    .map(|u| {
+                        vec![
+                            u.username.clone(),
+                            u.user_id.clone(),
+                            u.email.clone().unwrap_or_else(|| "-".into()),
+                            if u.disabled_at.is_some() {
+                                "disabled"
+                            } else {
+                                ""
+                            }
+                            .to_owned(),
+                        ]
+                    })
+                    .collect();
+                out!(
+                    "{}",
+                    super::table(&["username", "user_id", "email", ""], rows)
+                );
             }
         }
         UserCommand::Show { username, json } => {
             let value = describe(&admin.show(&username).await?);
             if json {
-                println!("{}", serde_json::to_string_pretty(&value)?);
-            } else if let Some(object) = value.as_object() {
-                for (k, v) in object {
-                    println!("{k:<16} {v}");
-                }
+                outln!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                out!("{}", super::fields_table(&value));
             }
         }
         UserCommand::Delete { username } => {
             let e = admin.delete(&username).await?;
-            println!("deleted user {username}; {}", ended(e));
+            outln!("deleted user {username}; {}", ended(e));
         }
         UserCommand::SetPassword { username, password } => {
             let e = admin.set_password(&username, password.read()?).await?;
-            println!("password changed for {username}; {}", ended(e));
+            outln!("password changed for {username}; {}", ended(e));
         }
         UserCommand::Disable { username } => {
             let e = admin.disable(&username).await?;
-            println!("disabled {username}; {}", ended(e));
+            outln!("disabled {username}; {}", ended(e));
         }
         UserCommand::Enable { username } => {
             admin.enable(&username).await?;
-            println!("enabled {username}");
+            outln!("enabled {username}");
         }
     }
     Ok(())

@@ -69,7 +69,7 @@ async fn create_update_rotate_delete_while_the_server_runs() {
 
 #[tokio::test]
 async fn a_given_secret_must_be_long_enough() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::with_database();
     let (ok, _, err) = run(portcullis(dir.path())
         .env("SHORT_SECRET", "only-twenty-chars-xx")
         .args(["client", "create", "--secret-env", "SHORT_SECRET"]));
@@ -134,7 +134,7 @@ fn application_type(dir: &std::path::Path, config: Option<&std::path::Path>, id:
 
 #[test]
 fn application_type_comes_from_the_cli_the_file_and_export() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::with_database();
     let native_args = [
         "--grant-type",
         "authorization_code",

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 /// `portcullis` for client commands: no server settings and no client variables inherited.
-fn client_command(dir: &Path) -> Command {
+pub fn client_command(dir: &Path) -> Command {
     let mut c = portcullis(dir);
     for name in [
         "CLIENT_ID",
@@ -179,7 +179,8 @@ async fn call_and_decode() {
     let (ok, bare, _) = run(client_command(work.path()).args(["token", "--access-token-only"]));
     assert!(ok);
     let token = bare.trim().to_owned();
-    let (ok, out, err) = run(client_command(work.path()).args(["decode", &token]));
+    let (ok, out, err) =
+        run(client_command(work.path()).args(["decode", &token, "--issuer", &server.base]));
     assert!(ok, "{err}");
     assert!(err.contains("signature: valid"), "{err}");
     let decoded: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -188,7 +189,8 @@ async fn call_and_decode() {
     let mut forged = token.clone();
     forged.pop();
     forged.push(if token.ends_with('A') { 'B' } else { 'A' });
-    let (ok, _, err) = run(client_command(work.path()).args(["decode", &forged]));
+    let (ok, _, err) =
+        run(client_command(work.path()).args(["decode", &forged, "--issuer", &server.base]));
     assert!(!ok);
     assert!(err.contains("NOT valid"), "{err}");
 }
@@ -274,44 +276,9 @@ async fn login_through_a_browser_then_call_with_the_saved_token() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let mut lines = BufReader::new(login.stderr.take().unwrap()).lines();
-    let url = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .find(|l| l.starts_with("http"))
-        .expect("the authorize URL");
-
-    // The browser: sign in on the page, follow the redirect to the CLI's loopback listener.
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = http.get(&url).send().await.unwrap();
-    let cookies: Vec<String> = page
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .collect();
-    let html = page.text().await.unwrap();
-    let mut form = hidden_fields(&html);
-    form.extend([
-        ("username".into(), "erin".into()),
-        ("password".into(), "erins-password-123".into()),
-        ("action".into(), "login".into()),
-    ]);
-    let answer = http
-        .post(format!("{}/authorize", server.base))
-        .header("cookie", cookies.join("; "))
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    let location = answer.headers()["location"].to_str().unwrap().to_owned();
-    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
-    let landed = http.get(&location).send().await.unwrap();
-    assert_eq!(landed.status(), 200);
+    let landed =
+        sign_in_through_the_browser(&mut login, &server.base, "erin", "erins-password-123").await;
+    assert!(landed.contains("Signed in"), "{landed}");
     let status = tokio::task::spawn_blocking(move || login.wait().unwrap())
         .await
         .unwrap();
@@ -337,4 +304,74 @@ async fn login_through_a_browser_then_call_with_the_saved_token() {
     .unwrap();
     assert!(ok, "{err}");
     assert!(out.contains("erin@example.com"), "{out}");
+}
+
+/// Plays the browser for a running `portcullis login --no-browser`: reads the URL it prints, signs
+/// in on the page (with consent when asked), follows the redirect to its loopback listener and
+/// returns the page shown there.
+pub async fn sign_in_through_the_browser(
+    login: &mut std::process::Child,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> String {
+    let mut lines = BufReader::new(login.stderr.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.starts_with("http"))
+        .expect("the authorize URL");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = http.get(&url).send().await.unwrap();
+    let cookies: Vec<String> = page
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect();
+    let html = page.text().await.unwrap();
+    let mut form = hidden_fields(&html);
+    form.extend([
+        ("username".into(), username.into()),
+        ("password".into(), password.into()),
+        ("action".into(), "login".into()),
+    ]);
+    let mut answer = http
+        .post(format!("{base}/authorize"))
+        .header("cookie", cookies.join("; "))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    if answer.status() == 200 {
+        // The consent page: allow.
+        let session: Vec<String> = answer
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+            .chain(cookies.iter().cloned())
+            .collect();
+        let mut form = hidden_fields(&answer.text().await.unwrap());
+        form.push(("action".into(), "allow".into()));
+        answer = http
+            .post(format!("{base}/authorize"))
+            .header("cookie", session.join("; "))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+    }
+    assert_eq!(answer.status(), 303);
+    let location = answer.headers()["location"].to_str().unwrap().to_owned();
+    assert!(location.starts_with("http://127.0.0.1:"), "{location}");
+    let landed = http.get(&location).send().await.unwrap();
+    assert_eq!(landed.status(), 200);
+    let page = landed.text().await.unwrap();
+    // Keep reading the child's stderr so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    page
 }

@@ -81,7 +81,7 @@ fn environment_overrides_name_the_variable() {
 
 #[test]
 fn the_environment_wins_over_the_file() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::with_database();
     let file = dir.path().join("p.toml");
     std::fs::write(&file, "[tokens]\nsigning_alg = \"RS256\"\n").unwrap();
     let (ok, out, err) = run(portcullis(dir.path())

@@ -26,9 +26,16 @@ async fn migrate_applies_and_reports_on_both_backends() {
     let mut urls = vec![format!("sqlite://{}", dir.path().join("m.db").display())];
     urls.extend(pg.as_ref().map(|db| db.url.clone()));
     for url in urls {
-        let before = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
-        assert!(before.contains("0 of 5; 5 pending"), "{url}: {before}");
-        assert!(before.contains("pending"), "{before}");
+        if url.starts_with("sqlite:") {
+            // No file yet: `migrate status` does not make one.
+            let (ok, _, err) = run(portcullis(dir.path())
+                .env("PORTCULLIS_DATABASE", &url)
+                .args(["migrate", "status"]));
+            assert!(!ok && err.contains("there is no database at"), "{err}");
+        } else {
+            let before = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
+            assert!(before.contains("0 of 5; 5 pending"), "{url}: {before}");
+        }
         let (ok, out, err) = run(portcullis(dir.path())
             .env("PORTCULLIS_DATABASE", &url)
             .arg("migrate"));
@@ -36,7 +43,12 @@ async fn migrate_applies_and_reports_on_both_backends() {
         assert!(err.contains("applied 5 migration(s)"), "{err}");
         assert!(out.contains("5 of 5; 0 pending"), "{out}");
         let after = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
-        assert!(after.contains("  security     applied at"), "{after}");
+        assert!(
+            after
+                .lines()
+                .any(|l| l.starts_with('5') && l.contains("security") && l.ends_with('Z')),
+            "{after}"
+        );
     }
 }
 

@@ -17,6 +17,15 @@ pub fn portcullis(dir: &Path) -> Command {
     command
 }
 
+/// A temporary directory with a new, migrated `portcullis.db` in it: what the admin commands
+/// expect to find (only `serve` and `migrate` create a database).
+pub fn with_database() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(portcullis(dir.path()).arg("migrate"));
+    assert!(ok, "{err}");
+    dir
+}
+
 /// Runs a command to completion, returning its output as text.
 pub fn run(command: &mut Command) -> (bool, String, String) {
     let Output {

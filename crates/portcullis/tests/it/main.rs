@@ -6,9 +6,11 @@ mod helpers;
 mod postgres;
 
 mod admin;
-mod client_cli;
+mod cli_edges;
+pub mod client_cli;
 mod config;
 mod database;
+mod first_day;
 mod instances;
 mod keys;
 mod logs;

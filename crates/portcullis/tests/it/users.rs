@@ -6,7 +6,7 @@ use std::process::Stdio;
 
 #[test]
 fn create_list_show_set_password_delete() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::with_database();
     let (ok, out, err) = run(portcullis(dir.path())
         .env("ALICE_PW", "alice-first-password")
         .args([

@@ -169,3 +169,68 @@ async fn a_client_without_the_code_grant_is_refused() {
         .redirect_params();
     assert_eq!(params["error"], "unauthorized_client");
 }
+
+#[tokio::test]
+async fn error_pages_name_the_oauth_error_and_the_request_id() {
+    let app = spawn_app().await;
+    let page = app
+        .http
+        .get(format!(
+            "{}/authorize?response_type=code&client_id=nobody",
+            app.base
+        ))
+        .header("x-request-id", "page-error-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("not registered"), "{body}");
+    assert!(body.contains("<code>invalid_client</code>"), "{body}");
+    assert!(body.contains("<code>page-error-1</code>"), "{body}");
+    let p = party(&app, |_| {}).await;
+    let page = app
+        .http
+        .get(format!(
+            "{}{}",
+            app.base,
+            authorize_url(&p, &[("redirect_uri", "https://evil.example/cb")])
+        ))
+        .send()
+        .await
+        .unwrap();
+    let generated = page.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let body = page.text().await.unwrap();
+    assert!(body.contains("<code>invalid_request</code>"), "{body}");
+    assert!(body.contains(&generated), "{body}");
+}
+
+#[tokio::test]
+async fn configured_scopes_are_described_in_words_on_the_consent_page() {
+    let config = portcullis_server::Config::from_sources(
+        "[scopes.\"photos:read\"]\ndescription = \"See your photo albums\"",
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap();
+    let app = crate::helpers::spawn_with(move |c| c.scopes = config.scopes).await;
+    let p = party(&app, |_| {}).await;
+    let mut browser = Browser::new(&app);
+    let login = browser
+        .get(&authorize_url(&p, &[("scope", "openid photos:read")]))
+        .await;
+    let consent = browser
+        .sign_in(&login, &p.username, super::flow::PASSWORD)
+        .await;
+    assert!(
+        consent.body.contains("See your photo albums"),
+        "{}",
+        consent.body
+    );
+    let bad = portcullis_server::Config::from_sources(
+        "[scopes.\"two words\"]\ndescription = \"x\"",
+        Vec::<(String, String)>::new(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(bad.contains("scopes.two words"), "{bad}");
+}

@@ -288,6 +288,84 @@ async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
     assert_eq!(info["sub"], p.user_id);
     assert_eq!(info["email"], "alice@example.com");
 
+    // A client that asks for a fresh sign-in (prompt=login, then max_age=0) of a user who has not
+    // consented to it yet: sign in, Allow, and the browser lands at the app, not back at the login
+    // page.
+    for forcing in [("prompt", "login"), ("max_age", "0")] {
+        let other = party(&app, |m| m.redirect_uris = vec![redirect.clone()]).await;
+        let url = format!(
+            "{}{}",
+            app.base,
+            authorize_url(&other, &[("redirect_uri", &redirect), forcing])
+        );
+        driver.go(&url).await;
+        driver.wait_for_text("Photo Gallery").await;
+        driver.type_into("#username", &other.username).await;
+        driver.type_into("#password", PASSWORD).await;
+        driver.click("#sign-in").await;
+        driver.wait_for_text("See your email address").await;
+        driver.click("#allow").await;
+        driver.wait_for_text("Signed in to the photo gallery").await;
+        let landed = driver.url().await;
+        assert!(
+            landed.starts_with(&redirect) && landed.contains("code="),
+            "{forcing:?}: {landed}"
+        );
+    }
+
+    // A command-line sign-in (RFC 8252): the loopback page at the end is styled like the pages
+    // above and says how it went, once the code has really been exchanged.
+    for (choice, says) in [("#allow", "Signed in"), ("#deny", "Sign-in failed")] {
+        // A client of its own each time, so that a remembered consent does not skip the page.
+        let cli = party(&app, |m| {
+            m.redirect_uris = vec!["http://127.0.0.1/callback".into()];
+            m.token_endpoint_auth_method = Some(portcullis_core::TokenEndpointAuthMethod::None);
+        })
+        .await;
+        let settings = portcullis_client::LoginSettings {
+            issuer: app.issuer.clone(),
+            client_id: cli.client_id.clone(),
+            client_secret: None,
+            scope: "openid email offline_access".into(),
+            resources: Vec::new(),
+            audience: None,
+            wait: std::time::Duration::from_secs(30),
+        };
+        let (tx, rx) = tokio::sync::oneshot::channel::<String>();
+        let login = tokio::spawn(async move {
+            portcullis_client::login(&settings, &portcullis_core::SystemClock, |url| {
+                let _ = tx.send(url.to_owned());
+            })
+            .await
+        });
+        driver.go(&rx.await.unwrap()).await;
+        driver.wait_for_text("Photo Gallery").await;
+        if driver.text().await.contains("Password") {
+            driver.type_into("#username", &cli.username).await;
+            driver.type_into("#password", PASSWORD).await;
+            driver.click("#sign-in").await;
+            driver.wait_for_text("See your email address").await;
+        }
+        driver.click(choice).await;
+        let text = driver.wait_for_text(says).await;
+        let result = login.await.unwrap();
+        if choice == "#allow" {
+            assert!(result.is_ok(), "{result:?}");
+            driver.screenshot("cli-signed-in.png").await;
+        } else {
+            assert!(
+                text.contains("access_denied"),
+                "the page names the error: {text}"
+            );
+            assert!(result.is_err());
+            driver.screenshot("cli-sign-in-failed.png").await;
+        }
+        assert!(
+            text.to_lowercase().contains("portcullis"),
+            "styled like the sign-in pages: {text}"
+        );
+    }
+
     // An error page renders too.
     driver
         .go(&format!("{}/authorize?client_id=nobody", app.base))

@@ -202,3 +202,50 @@ async fn confidential_clients_must_authenticate() {
     answer.assert_error(401, "invalid_client");
     assert_eq!(exchange(&app, &p, &code, Some(VERIFIER)).await.status, 200);
 }
+
+#[tokio::test]
+async fn the_code_exchange_may_narrow_the_audience_of_the_access_token() {
+    let app = crate::helpers::spawn_app().await;
+    let p = super::flow::party(&app, |m| {
+        m.audience = vec!["https://a.example".into(), "https://b.example".into()];
+    })
+    .await;
+    let exchange_with = |extra: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        let p = &p;
+        async move {
+            let mut browser = super::flow::Browser::new(app);
+            let code = super::flow::obtain_code(app, &mut browser, p, &[]).await["code"].clone();
+            let mut form = vec![
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code),
+                ("redirect_uri", super::flow::REDIRECT.to_owned()),
+                ("code_verifier", super::flow::VERIFIER.to_owned()),
+                ("client_id", p.client_id.clone()),
+                ("client_secret", p.client_secret.clone().unwrap()),
+            ];
+            form.extend(extra.into_iter().map(|(k, v)| (k, v.to_owned())));
+            app.send(app.token_request().form(&form)).await
+        }
+    };
+    let aud = |answer: &crate::helpers::Answer| {
+        let token = answer.body["access_token"].as_str().unwrap();
+        let claims = token.split('.').nth(1).unwrap();
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims)
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["aud"].clone()
+    };
+    let all = exchange_with(vec![]).await;
+    assert_eq!(
+        aud(&all),
+        serde_json::json!(["https://a.example", "https://b.example"])
+    );
+    let narrowed = exchange_with(vec![("resource", "https://b.example")]).await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    assert_eq!(aud(&narrowed), serde_json::json!("https://b.example"));
+    exchange_with(vec![("resource", "https://c.example")])
+        .await
+        .assert_error(400, "invalid_target");
+}

@@ -7,5 +7,6 @@ mod authorize_errors;
 mod codes;
 mod oidc;
 mod pages;
+mod prompt;
 pub mod refresh;
 mod users;

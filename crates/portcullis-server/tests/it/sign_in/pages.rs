@@ -187,7 +187,11 @@ async fn failed_sign_ins_are_throttled_per_username_and_per_address() {
     }
     let locked = browser.sign_in(&login, &p.username, PASSWORD).await;
     assert_eq!(locked.status, 429, "even the right password waits");
-    assert!(locked.body.contains("Too many failed attempts"));
+    assert!(
+        locked.body.contains("Try again in 5 minutes."),
+        "in words: {}",
+        locked.body
+    );
     let retry: i64 = locked.headers["retry-after"]
         .to_str()
         .unwrap()

@@ -1,0 +1,95 @@
+//! Checking the ID token a sign-in returns (OpenID Connect Core §3.1.3.7): signed by a key the
+//! issuer publishes, with the algorithm that key is for; `iss` the issuer exactly; `aud` naming
+//! this client; not expired; and carrying the `nonce` this sign-in sent.
+
+use crate::error::ClientError;
+use portcullis_core::jws::CompactJws;
+use portcullis_core::{Algorithm, Clock, JwkSet, VerifyingKey};
+use serde_json::Value;
+
+/// Clock skew tolerated on `exp`.
+const LEEWAY_SECS: i64 = 60;
+
+/// What the ID token must say.
+pub struct Expected<'a> {
+    /// The issuer, exactly.
+    pub issuer: &'a str,
+    /// This client.
+    pub client_id: &'a str,
+    /// The nonce sent with the authorization request.
+    pub nonce: &'a str,
+    /// Where the issuer's keys are.
+    pub jwks_uri: Option<&'a str>,
+}
+
+/// Checks `token` against `expected`.
+pub async fn check(
+    http: &reqwest::Client,
+    token: &str,
+    expected: &Expected<'_>,
+    clock: &dyn Clock,
+) -> Result<(), ClientError> {
+    let bad = |why: &str| ClientError::IdToken(why.to_owned());
+    let jws = CompactJws::parse(token).map_err(|_| bad("not a compact JWS"))?;
+    let alg: Algorithm = jws
+        .header_str("alg")
+        .and_then(|a| a.parse().ok())
+        .ok_or_else(|| bad("its alg is not one we accept (ES256, RS256, EdDSA)"))?;
+    let jwks_uri = expected
+        .jwks_uri
+        .ok_or_else(|| bad("the issuer publishes no jwks_uri to check it with"))?;
+    let set: JwkSet = http
+        .get(jwks_uri)
+        .send()
+        .await
+        .map_err(|e| ClientError::Network {
+            url: jwks_uri.to_owned(),
+            reason: crate::error::describe_error(&e),
+        })?
+        .json()
+        .await
+        .map_err(|e| bad(&format!("{jwks_uri} is not a JWK set: {e}")))?;
+    let kid = jws.header_str("kid");
+    let signed = set
+        .keys
+        .iter()
+        .filter(|k| kid.is_none_or(|kid| k.kid == kid))
+        .filter_map(VerifyingKey::from_jwk)
+        .filter(|k| k.alg == alg)
+        .any(|k| k.verify(jws.signing_input, &jws.signature));
+    if !signed {
+        return Err(bad("the signature does not verify with the issuer's keys"));
+    }
+    let claims = jws.claims().map_err(|_| bad("unreadable claims"))?;
+    if let Err(mismatch) = portcullis_core::issuer::check_issuer(
+        expected.issuer,
+        claims.get("iss").and_then(Value::as_str),
+    ) {
+        return Err(bad(&format!("iss: {mismatch}")));
+    }
+    let for_us = match claims.get("aud") {
+        Some(Value::String(a)) => a == expected.client_id,
+        Some(Value::Array(list)) => list.iter().any(|a| a.as_str() == Some(expected.client_id)),
+        _ => false,
+    };
+    if !for_us {
+        return Err(bad("its aud does not name this client"));
+    }
+    let exp = claims
+        .get("exp")
+        .and_then(Value::as_i64)
+        .ok_or_else(|| bad("it has no exp"))?;
+    if clock.now().0 >= exp + LEEWAY_SECS {
+        return Err(bad("it has expired"));
+    }
+    let nonce_ok = claims
+        .get("nonce")
+        .and_then(Value::as_str)
+        .is_some_and(|n| {
+            portcullis_core::secret::constant_time_eq(n.as_bytes(), expected.nonce.as_bytes())
+        });
+    if !nonce_ok {
+        return Err(bad("its nonce is not the one this sign-in sent"));
+    }
+    Ok(())
+}
