@@ -10,6 +10,7 @@ pub async fn metadata(
     issuer: &str,
 ) -> Result<serde_json::Value, ClientError> {
     let mut problems = Vec::new();
+    let mut answered = false;
     for url in metadata_urls(issuer) {
         let doc: serde_json::Value = match http.get(&url).send().await {
             Ok(r) if r.status().is_success() => match r.json().await {
@@ -30,8 +31,15 @@ pub async fn metadata(
         };
         match check_issuer(issuer, doc["issuer"].as_str()) {
             Ok(()) => return Ok(doc),
-            Err(mismatch) => problems.push(format!("{url}: {mismatch}")),
+            Err(mismatch) => {
+                answered = true;
+                problems.push(format!("{url}: {mismatch}"));
+            }
         }
+    }
+    if answered {
+        // The server was reached and named another issuer: the configured one is wrong.
+        return Err(ClientError::Config(problems));
     }
     Err(ClientError::Discovery(problems.join("; ")))
 }

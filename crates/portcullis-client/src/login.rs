@@ -143,7 +143,7 @@ pub async fn login(
             ("redirect_uri", redirect_uri.clone()),
             ("code_verifier", verifier.clone()),
         ];
-        add_audiences(&mut form, settings);
+        add_audiences(&mut form, &settings.resources, settings.audience.as_deref());
         let tokens = exchange(
             &http,
             &ep.token,
@@ -174,6 +174,8 @@ pub async fn login(
             issuer: issuer.clone(),
             token_endpoint: ep.token.clone(),
             client_id: settings.client_id.clone(),
+            resources: settings.resources.clone(),
+            audience: settings.audience.clone(),
             ..tokens
         })
     }
@@ -204,12 +206,12 @@ fn authorize_query(settings: &LoginSettings, this_sign_in: &[(&str, &str)]) -> S
 }
 
 /// The `resource` and `audience` parameters of a token request.
-fn add_audiences(form: &mut Vec<(&str, String)>, settings: &LoginSettings) {
-    for resource in &settings.resources {
+fn add_audiences(form: &mut Vec<(&str, String)>, resources: &[String], audience: Option<&str>) {
+    for resource in resources {
         form.push(("resource", resource.clone()));
     }
-    if let Some(audience) = &settings.audience {
-        form.push(("audience", audience.clone()));
+    if let Some(audience) = audience {
+        form.push(("audience", audience.to_owned()));
     }
 }
 
@@ -259,6 +261,8 @@ async fn exchange(
         id_token: token.id_token.clone(),
         scope: token.scope.clone(),
         client_secret_env: None,
+        resources: Vec::new(),
+        audience: None,
     })
 }
 
@@ -291,6 +295,8 @@ pub async fn access_token(
         ("grant_type", "refresh_token".to_owned()),
         ("refresh_token", refresh),
     ];
+    // The same audiences as the sign-in asked for, or the refreshed token would be for all.
+    add_audiences(&mut form, &stored.resources, stored.audience.as_deref());
     let fresh = exchange(
         &http,
         &stored.token_endpoint,
@@ -305,6 +311,8 @@ pub async fn access_token(
         refresh_token: fresh.refresh_token.clone().or(stored.refresh_token.clone()),
         id_token: fresh.id_token.clone().or(stored.id_token.clone()),
         client_secret_env: stored.client_secret_env.clone(),
+        resources: stored.resources.clone(),
+        audience: stored.audience.clone(),
         ..fresh
     };
     store.save(key, &updated)?;

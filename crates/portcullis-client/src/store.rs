@@ -29,6 +29,12 @@ pub struct StoredTokens {
     /// to read it again for a refresh. The secret itself is never stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_env: Option<String>,
+    /// The RFC 8707 resources the sign-in asked for, asked for again at every refresh.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resources: Vec<String>,
+    /// The `audience` the sign-in asked for, asked for again at every refresh.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audience: Option<String>,
 }
 
 impl std::fmt::Debug for StoredTokens {

@@ -24,6 +24,8 @@ async fn expired_tokens_are_refreshed_and_saved() {
         id_token: None,
         scope: Some("openid".into()),
         client_secret_env: None,
+        resources: Vec::new(),
+        audience: None,
     };
     store.save("default", &first).unwrap();
     #[cfg(unix)]

@@ -132,18 +132,27 @@ pub struct CallArgs {
     pub credentials: CredentialArgs,
 }
 
+/// Which token `call` sends: client credentials named by flags; else the saved sign-in, when
+/// there is one for the configured client (or no client is configured: `login` reads the same
+/// `CLIENT_ID`); else client credentials from the environment.
 async fn bearer(args: &CallArgs, fresh: bool) -> anyhow::Result<String> {
-    if args.credentials.configured() {
+    let store = FileTokenStore::default_location()?;
+    let saved = store.load(DEFAULT_KEY)?;
+    let configured = args.credentials.client_id();
+    let use_login = !args.credentials.flagged()
+        && saved
+            .as_ref()
+            .is_some_and(|s| configured.as_deref().is_none_or(|id| id == s.client_id));
+    let Some(saved) = saved.filter(|_| use_login) else {
+        if configured.is_none() {
+            return Err(Usage::new(
+                "no credentials: set CLIENT_ID, CLIENT_SECRET and TOKEN_URL (or ISSUER) for client \
+                 credentials, or sign in first with portcullis login",
+            )
+            .into());
+        }
         let (token, _) = get(args.credentials.credentials()?, !fresh).await?;
         return Ok(token.access_token);
-    }
-    let store = FileTokenStore::default_location()?;
-    let Some(saved) = store.load(DEFAULT_KEY)? else {
-        return Err(Usage::new(
-            "no credentials: set CLIENT_ID, CLIENT_SECRET and TOKEN_URL (or ISSUER) for client \
-             credentials, or sign in first with portcullis login",
-        )
-        .into());
     };
     // A confidential sign-in refreshes with its secret, read again from the same variable.
     let secret = saved

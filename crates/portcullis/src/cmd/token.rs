@@ -69,9 +69,17 @@ impl CredentialArgs {
         })
     }
 
-    /// Whether anything names client credentials at all.
-    pub fn configured(&self) -> bool {
-        self.client_id.is_some() || env("CLIENT_ID").is_some()
+    /// Whether a flag names client credentials.
+    pub fn flagged(&self) -> bool {
+        self.client_id.is_some()
+            || self.token_url.is_some()
+            || self.issuer.is_some()
+            || self.client_secret_env.is_some()
+    }
+
+    /// The client_id the flags or the environment name, if any.
+    pub fn client_id(&self) -> Option<String> {
+        self.client_id.clone().or_else(|| env("CLIENT_ID"))
     }
 }
 
@@ -165,6 +173,8 @@ pub async fn get(
         id_token: None,
         scope: token.scope.clone(),
         client_secret_env: None,
+        resources: Vec::new(),
+        audience: None,
     };
     if let Some(s) = &store
         && let Err(e) = s.save(&key, &fresh)

@@ -32,8 +32,20 @@ fn confidential_cli_client(dir: &std::path::Path) -> (String, String) {
             "openid email offline_access",
             "--first-party",
             "true",
+            "--audience",
+            "https://api-one.example",
+            "--audience",
+            "https://api-two.example",
         ],
     )
+}
+
+/// The `aud` of the access token saved by `login`.
+fn saved_audience(saved: &std::path::Path) -> serde_json::Value {
+    let stored: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(saved).unwrap()).unwrap();
+    let token = stored["default"]["access_token"].as_str().unwrap();
+    crate::client_cli::claims(token)["aud"].clone()
 }
 
 #[tokio::test]
@@ -50,6 +62,7 @@ async fn a_confidential_login_refreshes_with_its_secret_from_the_same_variable()
         .env("APP_SECRET", &secret)
         .args(["login", "--client-secret-env", "APP_SECRET", "--no-browser"])
         .args(["--scope", "openid email offline_access"])
+        .args(["--resource", "https://api-one.example"])
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -70,6 +83,11 @@ async fn a_confidential_login_refreshes_with_its_secret_from_the_same_variable()
         text.contains("\"client_secret_env\": \"APP_SECRET\""),
         "{text}"
     );
+    assert_eq!(
+        saved_audience(&saved),
+        "https://api-one.example",
+        "--resource narrows aud"
+    );
 
     // The access token has expired (as far as the store knows): `call` refreshes with the secret.
     let mut stored: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -81,11 +99,15 @@ async fn a_confidential_login_refreshes_with_its_secret_from_the_same_variable()
     let (ok, _, err) = run(client_command(work.path()).args(["call", &userinfo]));
     assert!(!ok, "refreshed without the secret");
     assert!(err.contains("APP_SECRET"), "names the variable: {err}");
+    // CLIENT_ID names the signed-in client, as it did for `login`: `call` uses the sign-in.
     let (ok, out, err) = run(client_command(work.path())
         .env("APP_SECRET", &secret)
+        .env("CLIENT_ID", &id)
         .args(["call", &userinfo]));
     assert!(ok, "{err}");
     assert!(out.contains("\"sub\""), "{out}");
+    // The refreshed token is still only for the resource the sign-in asked for.
+    assert_eq!(saved_audience(&saved), "https://api-one.example");
 }
 
 #[tokio::test]
@@ -332,6 +354,18 @@ async fn issuers_are_compared_the_same_way_everywhere() {
         .args(["token", "--issuer", &slash]));
     assert!(!ok);
     assert!(err.contains("trailing '/'"), "{err}");
+    let status = client_command(work.path())
+        .env("CLIENT_ID", &id)
+        .env("CLIENT_SECRET", &secret)
+        .args(["token", "--issuer", &slash])
+        .output()
+        .unwrap()
+        .status;
+    assert_eq!(
+        status.code(),
+        Some(2),
+        "a wrong issuer is configuration, not an outage"
+    );
     // login and decode say the same.
     let (ok, _, err) = run(client_command(work.path()).args([
         "login",

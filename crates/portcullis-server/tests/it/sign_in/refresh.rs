@@ -203,3 +203,38 @@ async fn refresh_tokens_follow_offline_access_and_the_grant_types() {
         .assert_error(400, "invalid_grant");
     assert_eq!(refresh(&app, &p, &r, None).await.status, 200);
 }
+
+#[tokio::test]
+async fn a_refresh_may_narrow_the_audience_too() {
+    let app = spawn_app().await;
+    let p = party(&app, |m| {
+        m.audience = vec!["https://a.example".into(), "https://b.example".into()];
+    })
+    .await;
+    let r = first_refresh_token(&app, &p).await;
+    let narrowed = app
+        .send(app.token_request().form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", r.as_str()),
+            ("resource", "https://a.example"),
+            ("client_id", p.client_id.as_str()),
+            ("client_secret", p.client_secret.as_deref().unwrap()),
+        ]))
+        .await;
+    assert_eq!(narrowed.status, 200, "{}", narrowed.body);
+    let token = narrowed.body["access_token"].as_str().unwrap();
+    let claims = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(token)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["aud"], "https://a.example");
+    let next = narrowed.body["refresh_token"].as_str().unwrap();
+    app.send(app.token_request().form(&[
+        ("grant_type", "refresh_token"),
+        ("refresh_token", next),
+        ("resource", "https://elsewhere.example"),
+        ("client_id", p.client_id.as_str()),
+        ("client_secret", p.client_secret.as_deref().unwrap()),
+    ]))
+    .await
+    .assert_error(400, "invalid_target");
+}
