@@ -123,12 +123,11 @@ impl ClientCredentials {
                 None
             }
         };
-        for (name, value) in [("TOKEN_URL", get("TOKEN_URL")), ("ISSUER", get("ISSUER"))] {
-            if let Some(v) =
-                value.filter(|v| !(v.starts_with("https://") || v.starts_with("http://")))
-            {
-                problems.push(format!("{name} must be an http(s) URL, not '{v}'"));
-            }
+        if let Some(v) = get("TOKEN_URL").filter(|v| !http_url(v)) {
+            problems.push(format!("TOKEN_URL must be an http(s) URL, not '{v}'"));
+        }
+        if let Some(Err(why)) = get("ISSUER").map(|v| portcullis_core::issuer::valid_issuer(&v)) {
+            problems.push(format!("ISSUER must be an issuer URL: {why}"));
         }
         let auth_method = match get("TOKEN_AUTH_METHOD").as_deref() {
             None | Some("basic") | Some("client_secret_basic") => AuthMethod::Basic,
@@ -194,4 +193,9 @@ impl ClientCredentials {
         self.skew = skew;
         self
     }
+}
+
+/// Whether `text` parses as an `http` or `https` URL with a host.
+pub(crate) fn http_url(text: &str) -> bool {
+    reqwest::Url::parse(text).is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host())
 }

@@ -15,12 +15,14 @@ pub async fn metadata(
         let doc: serde_json::Value = match http.get(&url).send().await {
             Ok(r) if r.status().is_success() => match r.json().await {
                 Ok(doc) => doc,
-                Err(e) => {
-                    problems.push(format!("{url}: {e}"));
+                Err(_) => {
+                    answered = true;
+                    problems.push(format!("{url}: not a JSON metadata document"));
                     continue;
                 }
             },
             Ok(r) => {
+                answered = true;
                 problems.push(format!("{url}: HTTP {}", r.status()));
                 continue;
             }
@@ -38,8 +40,8 @@ pub async fn metadata(
         }
     }
     if answered {
-        // The server was reached and named another issuer: the configured one is wrong.
-        return Err(ClientError::Config(problems));
+        // The server was reached but has no metadata for this issuer: the issuer is wrong.
+        return Err(ClientError::WrongIssuer(problems.join("; ")));
     }
     Err(ClientError::Discovery(problems.join("; ")))
 }

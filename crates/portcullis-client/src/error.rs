@@ -41,9 +41,17 @@ pub enum ClientError {
         /// Why.
         reason: String,
     },
-    /// Discovery failed.
+    /// Discovery failed: no metadata document could be fetched (the server was not reached).
     #[error("discovery: {0}")]
     Discovery(String),
+    /// The issuer's server answered, but with no metadata naming that issuer exactly: the
+    /// configured issuer is wrong (a typo, a trailing `/`, another server).
+    #[error("no metadata for this issuer: {0}")]
+    WrongIssuer(String),
+    /// The browser came back with a redirect that is not this sign-in's (state, issuer, no code)
+    /// or did not come back in time.
+    #[error("the sign-in did not complete: {0}")]
+    SignIn(String),
     /// The ID token of a sign-in does not check out (signature, issuer, audience, expiry, nonce).
     #[error("the ID token is not valid: {0}")]
     IdToken(String),
@@ -56,7 +64,17 @@ pub fn describe_error(e: &reqwest::Error) -> String {
         return "the request timed out".into();
     }
     if e.is_connect() {
-        return "connection refused or host unreachable".into();
+        // A TLS failure is a connect error too; say which, since the cure is different.
+        let causes = chain(e);
+        if let Some(tls) = causes.iter().find(|c| is_tls(c)) {
+            return format!(
+                "the TLS handshake failed: {tls} (to trust a private CA, point SSL_CERT_FILE at its PEM file)"
+            );
+        }
+        return match causes.last() {
+            Some(last) => format!("connection refused or host unreachable ({last})"),
+            None => "connection refused or host unreachable".into(),
+        };
     }
     let mut text = if e.is_builder() {
         "the request could not be built".to_owned()
@@ -70,4 +88,20 @@ pub fn describe_error(e: &reqwest::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// The messages of an error's causes, outermost first.
+fn chain(e: &reqwest::Error) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        out.push(c.to_string());
+        cause = c.source();
+    }
+    out
+}
+
+fn is_tls(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("certificate") || m.contains("tls") || m.contains("handshake")
 }

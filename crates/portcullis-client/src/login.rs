@@ -59,7 +59,7 @@ async fn endpoints(http: &reqwest::Client, issuer: &str) -> Result<Endpoints, Cl
             jwks: doc["jwks_uri"].as_str().map(str::to_owned),
             iss_supported: doc["authorization_response_iss_parameter_supported"] == true,
         }),
-        _ => Err(ClientError::Discovery(format!(
+        _ => Err(ClientError::WrongIssuer(format!(
             "{issuer} publishes no authorization_endpoint and token_endpoint"
         ))),
     }
@@ -78,6 +78,9 @@ pub async fn login(
         .build()
         .unwrap_or_default();
     let issuer = settings.issuer.clone();
+    portcullis_core::issuer::valid_issuer(&issuer).map_err(|why| {
+        ClientError::Config(vec![format!("the issuer must be an issuer URL: {why}")])
+    })?;
     let ep = endpoints(&http, &issuer).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -105,24 +108,24 @@ pub async fn login(
 
     let (socket, params) = tokio::time::timeout(settings.wait, receive_callback(listener))
         .await
-        .map_err(|_| ClientError::Config(vec!["no answer from the browser in time".into()]))??;
+        .map_err(|_| ClientError::SignIn("no answer from the browser in time".into()))??;
     let outcome = async {
         let get = |n: &str| params.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
         if get("state").as_deref() != Some(state.as_str()) {
-            return Err(ClientError::Config(vec![
+            return Err(ClientError::SignIn(
                 "the state in the redirect does not match: not our sign-in".into(),
-            ]));
+            ));
         }
         match get("iss") {
             Some(iss) if iss != issuer => {
-                return Err(ClientError::Config(vec![format!(
+                return Err(ClientError::SignIn(format!(
                     "the redirect comes from issuer {iss}, not {issuer} (RFC 9207)"
-                )]));
+                )));
             }
             None if ep.iss_supported => {
-                return Err(ClientError::Config(vec![
+                return Err(ClientError::SignIn(
                     "the redirect lacks the iss the server promised (RFC 9207)".into(),
-                ]));
+                ));
             }
             _ => {}
         }
@@ -135,8 +138,8 @@ pub async fn login(
                 body: String::new(),
             });
         }
-        let code = get("code")
-            .ok_or_else(|| ClientError::Config(vec!["the redirect has no code".into()]))?;
+        let code =
+            get("code").ok_or_else(|| ClientError::SignIn("the redirect has no code".into()))?;
         let mut form = vec![
             ("grant_type", "authorization_code".to_owned()),
             ("code", code),

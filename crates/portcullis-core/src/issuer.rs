@@ -9,11 +9,11 @@
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum IssuerMismatch {
     /// The document has no `issuer`.
-    #[error("the metadata names no issuer")]
+    #[error("no issuer is named")]
     Missing,
     /// Only a trailing `/` differs.
     #[error(
-        "the server names itself {published}, not {configured}: they differ only in the trailing '/'; give the issuer exactly as the server names it (RFC 8414 §3.3)"
+        "the issuer named is {published}, not {configured}: they differ only in the trailing '/'; give the issuer exactly as the server names it (RFC 8414 §3.3)"
     )]
     TrailingSlash {
         /// What was configured.
@@ -22,13 +22,45 @@ pub enum IssuerMismatch {
         published: String,
     },
     /// Another issuer altogether.
-    #[error("the metadata names issuer {published}, not {configured} (RFC 8414 §3.3)")]
+    #[error("the issuer named is {published}, not {configured} (RFC 8414 §3.3)")]
     Other {
         /// What was configured.
         configured: String,
         /// What the server says.
         published: String,
     },
+}
+
+/// Checks that `issuer` can be an issuer identifier at all: an `https` (or, for development,
+/// `http`) URL with a host and no query or fragment (RFC 8414 §2), so that a typo is a
+/// configuration error before anything is asked of the network.
+///
+/// ```
+/// use portcullis_core::issuer::valid_issuer;
+/// assert!(valid_issuer("https://id.example.com").is_ok());
+/// assert!(valid_issuer("https://tenant.auth0.com/").is_ok());
+/// assert!(valid_issuer("127.0.0.1:8080").is_err());
+/// assert!(valid_issuer("http://127.0.0.1:8080?x=1").is_err());
+/// assert!(valid_issuer("https:///path").is_err());
+/// ```
+pub fn valid_issuer(issuer: &str) -> Result<(), String> {
+    let rest = issuer
+        .strip_prefix("https://")
+        .or_else(|| issuer.strip_prefix("http://"))
+        .ok_or_else(|| format!("'{issuer}' is not an http(s) URL"))?;
+    let host = rest.split('/').next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') {
+        return Err(format!("'{issuer}' has no host"));
+    }
+    if issuer.contains(['?', '#']) {
+        return Err(format!(
+            "'{issuer}' has a query or fragment, which an issuer never has (RFC 8414 §2)"
+        ));
+    }
+    if issuer.chars().any(char::is_whitespace) {
+        return Err(format!("'{issuer}' contains a space"));
+    }
+    Ok(())
 }
 
 /// Checks the issuer a metadata document (or a token) names against the configured one.

@@ -30,6 +30,10 @@ pub fn write_stdout(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
     stdout.flush()
 }
 
+/// Where this run's client secret comes from: `Some(VAR)` once a command read it from VAR, `None`
+/// for a sign-in without one. Set once per process, so `invalid_client` can say which to check.
+pub static SECRET_SOURCE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+
 /// A mistake in how the command was called (exit 2), with what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -189,11 +193,12 @@ fn broken_pipe(e: &anyhow::Error) -> bool {
 
 /// Exit codes: 1 anything else, 2 configuration or usage, 3 the authorization server refused, 4 a
 /// server could not be reached, 5 an answer that makes no sense; with a hint on what to fix.
-fn exit_code(e: &anyhow::Error) -> (u8, Option<&'static str>) {
+fn exit_code(e: &anyhow::Error) -> (u8, Option<String>) {
     use portcullis_client::ClientError;
     if let Some(usage) = e.downcast_ref::<Usage>() {
-        return (2, usage.hint);
+        return (2, usage.hint.map(str::to_owned));
     }
+    let hint = |h: &str| Some(h.to_owned());
     match e.downcast_ref::<ClientError>() {
         // The hint only where the message is about a variable that is not set: a config error
         // of another kind gets no advice that contradicts it.
@@ -202,29 +207,47 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<&'static str>) {
             problems
                 .iter()
                 .any(|p| p.ends_with("is not set"))
-                .then_some("set them in the environment or in a .env file in this directory"),
+                .then(|| "set them in the environment or in a .env file in this directory".into()),
         ),
-        Some(ClientError::OAuth { error, .. }) if error == "invalid_client" => {
-            (3, Some("the client_id or client_secret is wrong"))
-        }
+        Some(ClientError::SignIn(_)) => (2, None),
+        Some(ClientError::WrongIssuer(_)) => (
+            2,
+            hint("is ISSUER the issuer URL exactly as the server names itself?"),
+        ),
+        Some(ClientError::OAuth { error, .. }) if error == "invalid_client" => (
+            3,
+            Some(match SECRET_SOURCE.get() {
+                Some(Some(var)) => format!("the client_id or the client secret in {var} is wrong"),
+                Some(None) => "the client_id is wrong, or the client is confidential and needs                                its secret: pass --client-secret-env VAR"
+                    .into(),
+                None => "the client_id or client_secret is wrong".into(),
+            }),
+        ),
+        Some(ClientError::OAuth { error, .. }) if error == "invalid_grant" => (
+            3,
+            hint("the sign-in is no longer valid (revoked, expired or used): sign in again"),
+        ),
         Some(ClientError::OAuth { error, .. }) if error == "invalid_scope" => {
-            (3, Some("the client may not ask for that scope"))
+            (3, hint("the client may not ask for that scope"))
         }
         Some(ClientError::OAuth { status: 404, .. }) => (
             3,
-            Some("the URL answered 404: is TOKEN_URL the token endpoint?"),
+            hint("the URL answered 404: is TOKEN_URL the token endpoint?"),
         ),
         Some(ClientError::OAuth { .. }) => (3, None),
-        Some(ClientError::Network { .. }) => {
-            (4, Some("is the server running, and is the URL right?"))
+        Some(ClientError::Network { reason, .. }) if reason.contains("TLS handshake") => (
+            4,
+            hint(
+                "the server's certificate is not trusted: set SSL_CERT_FILE to the PEM file of the \
+                 CA that signed it (a self-signed CA certificate cannot serve as the server's own)",
+            ),
+        ),
+        Some(ClientError::Network { .. }) | Some(ClientError::Discovery(_)) => {
+            (4, hint("is the server running, and is the URL right?"))
         }
         Some(ClientError::Unexpected { .. }) => (
             5,
-            Some("is TOKEN_URL the token endpoint (for Portcullis: ISSUER/token)?"),
-        ),
-        Some(ClientError::Discovery(_)) => (
-            4,
-            Some("is ISSUER the issuer URL exactly as the server names itself?"),
+            hint("is TOKEN_URL the token endpoint (for Portcullis: ISSUER/token)?"),
         ),
         Some(ClientError::IdToken(_)) => (5, None),
         None => (1, None),

@@ -64,7 +64,7 @@ pub async fn authorize(
     let snapshot = state.registry.snapshot();
     let request = match AuthorizationRequest::parse(&form, &snapshot) {
         Ok(r) => r,
-        Err(e) => return error_response(&state, e),
+        Err(e) => return error_response(&state, e, &form),
     };
     match flow(
         &state,
@@ -77,11 +77,14 @@ pub async fn authorize(
     .await
     {
         Ok(response) => response,
-        Err(e) => error_response(&state, e),
+        Err(e) => error_response(&state, e, &form),
     }
 }
 
-fn error_response(state: &AppState, error: AuthorizeError) -> Response {
+fn error_response(state: &AppState, error: AuthorizeError, form: &FormParams) -> Response {
+    // What the developer needs to find their request in the log: the client and redirect_uri
+    // as sent (a repeated parameter logs as absent).
+    let sent = |name| form.get(name).ok().flatten().unwrap_or("-");
     match error {
         AuthorizeError::Page {
             code,
@@ -90,7 +93,13 @@ fn error_response(state: &AppState, error: AuthorizeError) -> Response {
         } => {
             // The page is for the user; the developer finds why in the log, by the request id
             // the page shows.
-            tracing::info!(error = code.as_str(), reason = %message, "authorization request refused");
+            tracing::info!(
+                error = code.as_str(),
+                reason = %message,
+                client_id = sent("client_id"),
+                redirect_uri = sent("redirect_uri"),
+                "authorization request refused"
+            );
             state.pages.error_with_code(
                 StatusCode::BAD_REQUEST,
                 Some(code.as_str()),
@@ -105,6 +114,13 @@ fn error_response(state: &AppState, error: AuthorizeError) -> Response {
             code,
             description,
         } => {
+            tracing::info!(
+                error = code.as_str(),
+                reason = %description,
+                client_id = sent("client_id"),
+                %redirect_uri,
+                "authorization request refused; the error goes back to the client"
+            );
             let mut params = vec![
                 ("error", code.as_str()),
                 ("error_description", description.as_str()),
@@ -214,6 +230,14 @@ async fn flow(
             let reservation = match locked {
                 Ok(Reserved::Go(reservation)) => reservation,
                 Ok(Reserved::Wait(wait)) => {
+                    tracing::info!(
+                        target: "portcullis::audit",
+                        event = "sign_in_refused_locked",
+                        client_id = %request.client.id,
+                        ip = %peer,
+                        retry_after = wait,
+                        "sign-in refused: too many failed attempts"
+                    );
                     let minutes = (wait + 59) / 60;
                     let unit = if minutes == 1 { "minute" } else { "minutes" };
                     let error = format!("Too many failed attempts. Try again in {minutes} {unit}.");

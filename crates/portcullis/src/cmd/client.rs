@@ -7,7 +7,7 @@ use portcullis_core::{
     TokenEndpointAuthMethod,
 };
 use portcullis_server::Config;
-use portcullis_server::admin::{ClientAdmin, SecretSource};
+use portcullis_server::admin::{AdminError, ClientAdmin, SecretSource};
 use portcullis_server::client::ClientMetadata;
 use portcullis_server::store::ClientRow;
 use serde_json::json;
@@ -220,12 +220,30 @@ fn describe(row: &ClientRow, metadata: &ClientMetadata) -> serde_json::Value {
     value
 }
 
+/// A rule the new metadata breaks is a usage error (exit 2), like a missing flag.
+fn invalid_is_usage(e: AdminError) -> anyhow::Error {
+    match e {
+        AdminError::Invalid(message) => crate::Usage::new(message).into(),
+        other => other.into(),
+    }
+}
+
+/// Where the new client's secret is, for a next step that needs it.
+enum SecretShown<'a> {
+    /// Printed just above.
+    Printed(&'a str),
+    /// In the variable the caller gave it in (`--secret-env VAR`).
+    InVariable(&'a str),
+    /// None: a public client.
+    None,
+}
+
 /// What to do next with a new client, in a line that fits its grant types.
-fn next_step(config: &Config, id: &str, secret: Option<&str>, m: &ClientMetadata) -> String {
+fn next_step(config: &Config, id: &str, secret: SecretShown<'_>, m: &ClientMetadata) -> String {
     let issuer = super::issuer(config);
-    if let (true, Some(secret)) = (
+    if let (true, SecretShown::Printed(secret)) = (
         m.grant_types.contains(&GrantType::ClientCredentials),
-        secret,
+        &secret,
     ) {
         return format!(
             "Get a token:   curl -s -u '{id}:{secret}' -d grant_type=client_credentials {issuer}/token"
@@ -236,7 +254,17 @@ fn next_step(config: &Config, id: &str, secret: Option<&str>, m: &ClientMetadata
         let loopback =
             redirect.starts_with("http://127.0.0.1") || redirect.starts_with("http://[::1]");
         if loopback && m.application_type() == portcullis_core::ApplicationType::Native {
-            return format!("Sign in:       portcullis login --issuer {issuer} --client-id {id}");
+            // A confidential client signs in with its secret, which login reads from a variable.
+            let login = format!("portcullis login --issuer {issuer} --client-id {id}");
+            return match secret {
+                SecretShown::Printed(secret) => {
+                    format!("Sign in:       CLIENT_SECRET='{secret}' {login}")
+                }
+                SecretShown::InVariable(var) => {
+                    format!("Sign in:       {login} --client-secret-env {var}")
+                }
+                SecretShown::None => format!("Sign in:       {login}"),
+            };
         }
         let mut query = form_urlencoded::Serializer::new(String::new());
         query
@@ -268,17 +296,29 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             if public && fields.grant_types.is_empty() {
                 return Err(crate::Usage {
                     message: "a public client (--auth-method none) cannot use client_credentials, the default grant".into(),
-                    hint: Some(
-                        "add --grant-type authorization_code --grant-type refresh_token and a --redirect-uri",
-                    ),
+                    hint: Some(if fields.redirect_uris.is_empty() {
+                        "add --grant-type authorization_code --grant-type refresh_token and a --redirect-uri"
+                    } else {
+                        "add --grant-type authorization_code --grant-type refresh_token"
+                    }),
+                }
+                .into());
+            }
+            if fields.grant_types == [GrantType::RefreshToken] {
+                return Err(crate::Usage {
+                    message: "refresh_token alone gives the client no way to its first token"
+                        .into(),
+                    hint: Some("add --grant-type authorization_code and a --redirect-uri"),
                 }
                 .into());
             }
             let metadata = fields.apply(ClientMetadata::default());
             let supplied = secret_env.is_some();
+            let secret_var = secret_env.clone();
             let saved = admin
                 .create(id, metadata.clone(), secret_source(secret_env)?)
-                .await?;
+                .await
+                .map_err(invalid_is_usage)?;
             // A secret the caller supplied is theirs already: never echo it.
             let secret = saved
                 .secret
@@ -296,7 +336,12 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
                     outln!("client_secret: {secret}");
                     outln!("The secret is shown only this once: store it now.");
                 }
-                let next = next_step(&config, saved.client_id.as_str(), secret, &metadata);
+                let shown = match (secret, &secret_var) {
+                    (Some(secret), _) => SecretShown::Printed(secret),
+                    (None, Some(var)) if saved.secret.is_some() => SecretShown::InVariable(var),
+                    _ => SecretShown::None,
+                };
+                let next = next_step(&config, saved.client_id.as_str(), shown, &metadata);
                 if !next.is_empty() {
                     outln!("{next}");
                 }
@@ -344,7 +389,10 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
         } => {
             let id = client_id(&id)?;
             let (_, metadata) = admin.show(&id).await?;
-            admin.update(&id, fields.apply(metadata)).await?;
+            admin
+                .update(&id, fields.apply(metadata))
+                .await
+                .map_err(invalid_is_usage)?;
             outln!("updated {id}");
         }
         ClientCommand::Delete { client_id: id } => {

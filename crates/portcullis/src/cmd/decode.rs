@@ -4,8 +4,10 @@
 //! trusted issuer is `--issuer`, else `ISSUER` (environment or `.env`), else the issuer the
 //! server's configuration gives (`issuer`, `PORTCULLIS_ISSUER`, or its default from `listen`).
 
+use crate::Usage;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_client::ClientError;
 use portcullis_core::{Clock, SystemClock, UnixTime, VerifyingKey};
 use serde_json::{Map, Value, json};
 use std::io::Read;
@@ -71,6 +73,8 @@ pub async fn run(
             "signature: not checked (no trusted issuer: pass --issuer or set ISSUER; the token names {named})"
         );
     };
+    portcullis_core::issuer::valid_issuer(&trusted)
+        .map_err(|why| Usage::new(format!("the trusted issuer must be an issuer URL: {why}")))?;
     match portcullis_core::issuer::check_issuer(&trusted, Some(named)) {
         Ok(()) => {}
         Err(portcullis_core::issuer::IssuerMismatch::TrailingSlash { .. }) => anyhow::bail!(
@@ -80,13 +84,29 @@ pub async fn run(
             "signature: not checked (issuer not trusted: the token names {named:?}, the trusted issuer is {trusted})"
         ),
     }
+    // The same discovery, and so the same exit codes, as `token` and `login`.
     let http = reqwest::Client::new();
-    let doc = portcullis_resource::jwks::discover(&http, &trusted).await?;
-    let jwks_uri = doc
-        .get("jwks_uri")
-        .and_then(Value::as_str)
-        .ok_or_else(|| anyhow::anyhow!("{trusted} publishes no jwks_uri"))?;
-    let set: portcullis_core::JwkSet = http.get(jwks_uri).send().await?.json().await?;
+    let doc = portcullis_client::discovery::metadata(&http, &trusted).await?;
+    let jwks_uri = doc["jwks_uri"]
+        .as_str()
+        .ok_or_else(|| ClientError::WrongIssuer(format!("{trusted} publishes no jwks_uri")))?;
+    let unreachable = |e: reqwest::Error| ClientError::Network {
+        url: jwks_uri.to_owned(),
+        reason: portcullis_client::describe_error(&e),
+    };
+    let set: portcullis_core::JwkSet = http
+        .get(jwks_uri)
+        .send()
+        .await
+        .map_err(unreachable)?
+        .json()
+        .await
+        .map_err(|_| ClientError::Unexpected {
+            url: jwks_uri.to_owned(),
+            status: 200,
+            what: "not a JSON Web Key Set".into(),
+            body: String::new(),
+        })?;
     let kid = h.get("kid").and_then(Value::as_str).unwrap_or_default();
     let alg = h.get("alg").and_then(Value::as_str).unwrap_or_default();
     let key = set

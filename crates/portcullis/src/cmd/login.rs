@@ -68,6 +68,7 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
         None => env("CLIENT_SECRET").map(|_| "CLIENT_SECRET".to_owned()),
     };
     let client_secret = secret_var.as_deref().map(secret_from).transpose()?;
+    let _ = crate::SECRET_SOURCE.set(secret_var.clone());
     let settings = LoginSettings {
         issuer,
         client_id,
@@ -103,7 +104,6 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
     };
     let store = FileTokenStore::default_location()?;
     store.save(DEFAULT_KEY, &tokens)?;
-    store.save(&format!("{}|{}", tokens.issuer, tokens.client_id), &tokens)?;
     eprintln!(
         "Signed in to {} as client {}; tokens saved in {}",
         tokens.issuer,
@@ -155,6 +155,7 @@ async fn bearer(args: &CallArgs, fresh: bool) -> anyhow::Result<String> {
         return Ok(token.access_token);
     };
     // A confidential sign-in refreshes with its secret, read again from the same variable.
+    let _ = crate::SECRET_SOURCE.set(saved.client_secret_env.clone());
     let secret = saved
         .client_secret_env
         .as_deref()

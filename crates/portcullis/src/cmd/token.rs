@@ -43,6 +43,7 @@ impl CredentialArgs {
     /// name the variable it is read from (`--client-secret-env NAME`), not CLIENT_SECRET.
     pub fn credentials(&self) -> Result<ClientCredentials, ClientError> {
         let secret_var = self.secret_var().to_owned();
+        let _ = crate::SECRET_SOURCE.set(Some(secret_var.clone()));
         ClientCredentials::from_vars(|name| match name {
             "TOKEN_URL" => self.token_url.clone().or_else(|| {
                 if self.issuer.is_some() {

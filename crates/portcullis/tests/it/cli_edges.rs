@@ -137,6 +137,45 @@ async fn call_exits_as_documented() {
         assert_eq!(status, Some(2), "{args:?}: {err}");
         assert!(!err.contains("builder error"), "{err}");
     }
+    // An issuer or token URL that cannot be one is a usage error for every command, before
+    // anything is asked of the network.
+    for args in [
+        &[
+            "login",
+            "--no-browser",
+            "--client-id",
+            "x",
+            "--issuer",
+            "127.0.0.1:9",
+        ][..],
+        &[
+            "login",
+            "--no-browser",
+            "--client-id",
+            "x",
+            "--issuer",
+            "http://127.0.0.1:9?x=1",
+        ][..],
+        &["decode", "a.b.c", "--issuer", "not a url"][..],
+    ] {
+        let (status, err) = code(args);
+        assert_eq!(status, Some(2), "{args:?}: {err}");
+    }
+    for (name, value) in [
+        ("ISSUER", "http://127.0.0.1:9?x=1"),
+        ("TOKEN_URL", "http://[::1"),
+    ] {
+        let out = client_command(work.path())
+            .env(name, value)
+            .env("CLIENT_ID", "x")
+            .env("CLIENT_SECRET", "y")
+            .arg("token")
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}={value}: {err}");
+        assert!(err.contains(name), "{err}");
+    }
     // --client-secret-env NAME: the message names NAME.
     let (status, err) = code(&[
         "token",
@@ -155,9 +194,9 @@ async fn call_exits_as_documented() {
 }
 
 #[tokio::test]
-async fn an_unreachable_api_is_exit_4() {
+async fn exit_codes_against_a_running_server() {
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(portcullis(dir.path()), dir.path());
+    let mut server = ServerProcess::start(portcullis(dir.path()), dir.path());
     let (id, secret) = crate::helpers::create_client(dir.path(), &[]);
     server.wait_for_token_status(&id, &secret, 200).await;
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -174,6 +213,66 @@ async fn an_unreachable_api_is_exit_4() {
     let err = String::from_utf8(out.stderr).unwrap();
     assert_eq!(out.status.code(), Some(4), "{err}");
     assert!(err.contains(&dead_url), "{err}");
+
+    // The API answered, but not with 2xx: 1.
+    let exit = |token_url: String, url: String| {
+        let out = client_command(work.path())
+            .env("CLIENT_ID", &id)
+            .env("CLIENT_SECRET", &secret)
+            .env("TOKEN_URL", token_url)
+            .args(["call", &url])
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (status, err) = exit(
+        format!("{}/token", server.base),
+        format!("{}/no-such-api", server.base),
+    );
+    assert_eq!(status, Some(1), "{err}");
+    // TOKEN_URL is not a token endpoint (it answers JSON that is no token response): 5.
+    let (status, err) = exit(
+        format!("{}/.well-known/openid-configuration", server.base),
+        format!("{}/userinfo", server.base),
+    );
+    assert_eq!(status, Some(5), "{err}");
+    assert!(err.contains("ISSUER/token"), "{err}");
+    // A server that answers but has no metadata for the issuer given: the issuer is wrong, 2.
+    let out = client_command(work.path())
+        .env("CLIENT_ID", &id)
+        .env("CLIENT_SECRET", &secret)
+        .env("ISSUER", format!("{}/tenant", server.base))
+        .arg("token")
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("exactly as the server names itself"), "{err}");
+    let token = server.wait_for_token_status(&id, &secret, 200).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // A wrong secret in a named variable: the hint names the variable.
+    let out = client_command(work.path())
+        .env("MYSEC", "x".repeat(43))
+        .args(["token", "--client-id", &id, "--client-secret-env", "MYSEC"])
+        .arg("--token-url")
+        .arg(format!("{}/token", server.base))
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("the client secret in MYSEC is wrong"), "{err}");
+    // decode, when the trusted issuer cannot be reached: 4, in words.
+    server.terminate();
+    let out = client_command(work.path())
+        .args(["decode", &token, "--issuer", &server.base])
+        .output()
+        .unwrap();
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("connection refused"), "{err}");
+    assert!(!err.contains("error sending request"), "{err}");
 }
 
 #[test]
@@ -215,7 +314,59 @@ fn output_a_script_can_trust() {
     let (ok, _, err) =
         run(portcullis(dir.path()).args(["client", "create", "--auth-method", "none"]));
     assert!(!ok);
-    assert!(err.contains("--grant-type authorization_code"), "{err}");
+    assert!(
+        err.contains(
+            "--grant-type authorization_code --grant-type refresh_token and a --redirect-uri"
+        ),
+        "{err}"
+    );
+    let (ok, _, err) = run(portcullis(dir.path()).args([
+        "client",
+        "create",
+        "--auth-method",
+        "none",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+    ]));
+    assert!(!ok);
+    assert!(!err.contains("--redirect-uri"), "one was given: {err}");
+    // A confidential native client signs in with its secret: the printed line says how.
+    let native = [
+        "client",
+        "create",
+        "--grant-type",
+        "authorization_code",
+        "--redirect-uri",
+        "http://127.0.0.1/callback",
+        "--application-type",
+        "native",
+    ];
+    let (ok, out, err) = run(portcullis(dir.path()).args(native));
+    assert!(ok, "{err}");
+    let secret = out
+        .lines()
+        .find_map(|l| l.strip_prefix("client_secret:"))
+        .unwrap()
+        .trim();
+    assert!(
+        out.contains(&format!("CLIENT_SECRET='{secret}' portcullis login")),
+        "{out}"
+    );
+    let (ok, out, err) = run(portcullis(dir.path())
+        .env("NATIVE_SECRET", "n".repeat(40))
+        .args(native)
+        .args(["--secret-env", "NATIVE_SECRET"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("--client-secret-env NATIVE_SECRET"), "{out}");
+    // Metadata that breaks a rule is a usage error, as a missing flag is.
+    for args in [
+        &["client", "create", "--grant-type", "authorization_code"][..],
+        &["client", "create", "--grant-type", "refresh_token"][..],
+    ] {
+        let out = portcullis(dir.path()).args(args).output().unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    }
 
     // Every field, RFC 3339 times, aligned columns, JSON.
     let (ok, out, err) = run(portcullis(dir.path()).args(["client", "show", &id]));
@@ -329,6 +480,21 @@ async fn decode_checks_only_against_a_trusted_issuer() {
     let (ok, _, err) = run(client_command(work.path())
         .env("ISSUER", &server.base)
         .args(["decode", &foreign]));
+    assert!(!ok && err.contains("issuer not trusted"), "{err}");
+
+    // With neither, the server's configured issuer is the trusted one.
+    let config = work.path().join("server.toml");
+    std::fs::write(&config, format!("issuer = \"{}\"\n", server.base)).unwrap();
+    let configured = |token: &str| {
+        run(portcullis(work.path())
+            .env_remove("ISSUER")
+            .arg("--config")
+            .arg(&config)
+            .args(["decode", token]))
+    };
+    let (ok, _, err) = configured(&token);
+    assert!(ok && err.contains("signature: valid"), "{err}");
+    let (ok, _, err) = configured(&foreign);
     assert!(!ok && err.contains("issuer not trusted"), "{err}");
 
     // Expired: said, and a failure.

@@ -80,7 +80,8 @@ async fn token_reads_dotenv_caches_on_disk_and_explains_failures() {
         .args(["token", "--no-cache"]));
     assert!(!ok);
     assert!(
-        err.contains("invalid_client") && err.contains("client_id or client_secret is wrong"),
+        err.contains("invalid_client")
+            && err.contains("the client secret in CLIENT_SECRET is wrong"),
         "{err}"
     );
     let status = client_command(work.path())

@@ -9,6 +9,7 @@ use std::process::Command;
 fn admin_commands_never_create_a_database() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("portcullis.db");
+    std::fs::write(dir.path().join("backup.json"), "").unwrap();
     let commands: &[&[&str]] = &[
         &["client", "create", "--name", "x"],
         &["client", "list"],
@@ -16,6 +17,7 @@ fn admin_commands_never_create_a_database() {
         &["keys", "list"],
         &["migrate", "status"],
         &["export"],
+        &["import", "backup.json"],
     ];
     for args in commands {
         let (ok, _, err) = run(portcullis(dir.path()).args(*args));
@@ -162,13 +164,53 @@ fn with_tls_the_banner_and_the_cli_say_https() {
         &mut first,
     )
     .unwrap();
-    let _ = child.kill();
-    let _ = child.wait();
     assert!(
         first.starts_with("Portcullis is listening on https://127.0.0.1:"),
         "{first}"
     );
     assert!(first.contains("(issuer https://127.0.0.1:"), "{first}");
+    // The CLI reaches it once told to trust its certificate, and says so when it is not.
+    let base = first.split_whitespace().nth(4).unwrap().to_owned();
+    let token = |trust: Option<&std::path::Path>| {
+        let mut command = crate::client_cli::client_command(dir.path());
+        command.env_remove("SSL_CERT_FILE").env("S", "x".repeat(43));
+        if let Some(file) = trust {
+            command.env("SSL_CERT_FILE", file);
+        }
+        let out = command
+            .args(["token", "--client-id", "nobody", "--client-secret-env", "S"])
+            .arg("--token-url")
+            .arg(format!("{base}/token"))
+            .output()
+            .unwrap();
+        (out.status.code(), String::from_utf8(out.stderr).unwrap())
+    };
+    let (status, err) = token(None);
+    assert_eq!(status, Some(4), "{err}");
+    assert!(
+        err.contains("TLS handshake failed") && err.contains("SSL_CERT_FILE"),
+        "{err}"
+    );
+    let (status, err) = token(Some(&cert));
+    assert_eq!(
+        status,
+        Some(3),
+        "reached, and refused the made-up client: {err}"
+    );
+    assert!(err.contains("the client secret in S is wrong"), "{err}");
+    let _ = child.kill();
+    let output = child.wait_with_output().unwrap();
+    // The log line says the same.
+    let log = String::from_utf8_lossy(&output.stderr);
+    let listening = log
+        .lines()
+        .find(|l| l.contains("listening"))
+        .unwrap_or_else(|| panic!("no listening line in the log: {log}"));
+    assert!(
+        listening.contains("url=https://127.0.0.1:")
+            && listening.contains("issuer=\"https://127.0.0.1:"),
+        "{listening}"
+    );
     // The CLI's idea of the default issuer agrees.
     let (ok, out, err) = run(with_tls().args(["client", "create", "--name", "tls"]));
     assert!(ok, "{err}");
@@ -180,7 +222,16 @@ fn with_tls_the_banner_and_the_cli_say_https() {
 
 #[tokio::test]
 async fn an_authorize_error_page_leads_to_its_log_line() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = crate::helpers::with_database();
+    let (web, _) = crate::helpers::create_client(
+        dir.path(),
+        &[
+            "--grant-type",
+            "authorization_code",
+            "--redirect-uri",
+            "https://app.example.com/cb",
+        ],
+    );
     let mut command = portcullis(dir.path());
     command.env("PORTCULLIS_LOG_FORMAT", "json");
     let mut server = ServerProcess::start(command, dir.path());
@@ -195,7 +246,32 @@ async fn an_authorize_error_page_leads_to_its_log_line() {
         .unwrap();
     assert_eq!(page.status(), 400);
     assert!(page.text().await.unwrap().contains("first-day-page-1"));
+    // An error that goes back to the client is logged too.
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let back = no_redirects
+        .get(format!(
+            "{}/authorize?response_type=token&client_id={web}&redirect_uri=https://app.example.com/cb",
+            server.base
+        ))
+        .header("x-request-id", "first-day-redirect-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(back.status(), 303);
     server.terminate();
+    let logged = |id: &str| {
+        server
+            .stderr()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|v| v["span"]["request_id"] == id && v["fields"]["error"].is_string())
+    };
+    let redirected = logged("first-day-redirect-1").expect("a log line for the redirect");
+    assert_eq!(redirected["fields"]["error"], "unsupported_response_type");
+    assert_eq!(redirected["fields"]["client_id"], web.as_str());
     let line = server
         .stderr()
         .lines()
@@ -204,6 +280,7 @@ async fn an_authorize_error_page_leads_to_its_log_line() {
         .expect("a log line with the page's request id");
     assert_eq!(line["level"], "INFO");
     assert_eq!(line["fields"]["error"], "invalid_client");
+    assert_eq!(line["fields"]["client_id"], "nobody");
     assert!(
         line["fields"]["reason"]
             .as_str()

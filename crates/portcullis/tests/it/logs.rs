@@ -96,6 +96,16 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
     };
     let _ = crate::instances::sign_in_status(&server, &bob, "not-bobs-password-at-all").await;
     secrets.push("not-bobs-password-at-all".into());
+    // Enough wrong passwords lock bob's sign-in; the refusals while locked are audited.
+    let mut locked = false;
+    for _ in 0..10 {
+        if crate::instances::sign_in_status(&server, &bob, "not-bobs-password-at-all").await == 429
+        {
+            locked = true;
+            break;
+        }
+    }
+    assert!(locked, "bob's sign-in never locked");
     // A key rotation through the CLI.
     let (ok, _, err) = run(configured(dir.path()).args(["keys", "rotate"]));
     assert!(ok, "{err}");
@@ -134,6 +144,7 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
         "token_issued",
         "client_authentication_failed",
         "sign_in_failed",
+        "sign_in_refused_locked",
         "code_reused",
         "refresh_family_revoked",
         "key_rotated",

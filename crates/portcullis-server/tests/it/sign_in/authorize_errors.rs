@@ -203,6 +203,19 @@ async fn error_pages_name_the_oauth_error_and_the_request_id() {
     let body = page.text().await.unwrap();
     assert!(body.contains("<code>invalid_request</code>"), "{body}");
     assert!(body.contains(&generated), "{body}");
+    // A request with no client_id at all.
+    let page = app
+        .http
+        .get(format!("{}/authorize?response_type=code", app.base))
+        .header("x-request-id", "page-error-3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 400);
+    let body = page.text().await.unwrap();
+    assert!(body.contains("client_id"), "names the parameter: {body}");
+    assert!(body.contains("<code>invalid_request</code>"), "{body}");
+    assert!(body.contains("<code>page-error-3</code>"), "{body}");
 }
 
 #[tokio::test]
@@ -233,4 +246,13 @@ async fn configured_scopes_are_described_in_words_on_the_consent_page() {
     .unwrap_err()
     .to_string();
     assert!(bad.contains("scopes.two words"), "{bad}");
+    for description in ["", "   ", &"x".repeat(201)] {
+        let bad = portcullis_server::Config::from_sources(
+            &format!("[scopes.photos]\ndescription = \"{description}\""),
+            Vec::<(String, String)>::new(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(bad.contains("1 to 200 characters"), "{bad}");
+    }
 }
