@@ -107,7 +107,18 @@ pub async fn export(config: Config, output: Option<PathBuf>) -> anyhow::Result<(
             eprintln!("exported {} records to {}", records.len(), path.display());
         }
         None => {
-            std::io::stdout().write_all(text.as_bytes())?;
+            // A closed pipe stays an io::Error for main to end on quietly; anything else says
+            // what was being written.
+            let mut stdout = std::io::stdout().lock();
+            if let Err(e) = stdout
+                .write_all(text.as_bytes())
+                .and_then(|()| stdout.flush())
+            {
+                if e.kind() == std::io::ErrorKind::BrokenPipe {
+                    return Err(e.into());
+                }
+                anyhow::bail!("cannot write the export to standard output: {e}");
+            }
             eprintln!("exported {} records", records.len());
         }
     }
@@ -124,8 +135,9 @@ fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let mut file = open
         .open(path)
         .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
     Ok(())
 }
 

@@ -421,6 +421,23 @@ fn output_a_script_can_trust() {
         status["migrations"][0]["applied_at"].as_str().unwrap()
     ));
     assert_eq!(status["pending"], 0);
+
+    // A full disk is said as such, with what was being written.
+    #[cfg(target_os = "linux")]
+    {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let out = portcullis(dir.path())
+            .arg("export")
+            .stdout(full)
+            .output()
+            .unwrap();
+        let err = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains("cannot write the export"), "{err}");
+    }
 }
 
 fn rfc3339(text: &str) -> bool {
