@@ -12,17 +12,18 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     let url = server.url()?;
     tracing::info!(%url, issuer = server.issuer(), %database, "listening");
-    let mut out = std::io::stdout().lock();
-    writeln!(
-        out,
-        "Portcullis is listening on {url} (issuer {})",
+    // The banner is for a person watching. A closed or full stdout (`serve | head -1`, a
+    // supervisor that reads one line) must not stop a running server, so a failed write is only
+    // logged.
+    let banner = format!(
+        "Portcullis is listening on {url} (issuer {})\n\
+         Next, create a client:  portcullis client create --name my-script --scope \"read write\"\n",
         server.issuer()
-    )?;
-    writeln!(
-        out,
-        "Next, create a client:  portcullis client create --name my-script --scope \"read write\""
-    )?;
-    out.flush()?;
+    );
+    let mut out = std::io::stdout().lock();
+    if let Err(error) = out.write_all(banner.as_bytes()).and_then(|()| out.flush()) {
+        tracing::warn!(%error, "cannot write the start-up banner to stdout; serving anyway");
+    }
     drop(out);
     server.run_until(shutdown).await?;
     tracing::info!("stopped");

@@ -289,3 +289,43 @@ async fn an_authorize_error_page_leads_to_its_log_line() {
         "{line}"
     );
 }
+
+#[tokio::test]
+async fn a_closed_stdout_does_not_stop_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = portcullis(dir.path())
+        .env("PORTCULLIS_LISTEN", format!("127.0.0.1:{port}"))
+        .arg("serve")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The reader goes away before the banner is written.
+    drop(child.stdout.take());
+    let http = reqwest::Client::new();
+    let mut answers = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        if let Ok(r) = http
+            .get(format!("http://127.0.0.1:{port}/health/live"))
+            .send()
+            .await
+            && r.status() == 200
+        {
+            answers += 1;
+            if answers == 3 {
+                break;
+            }
+        }
+    }
+    let still_running = child.try_wait().unwrap().is_none();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(still_running, "the server stopped when its stdout closed");
+    assert_eq!(answers, 3, "the server did not keep answering");
+}
