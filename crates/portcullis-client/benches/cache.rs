@@ -3,6 +3,8 @@
 //!
 //! A plain timing harness against a small token endpoint started in-process.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// A benchmark measures wall time.
+#![allow(clippy::disallowed_methods)]
 
 use axum::Router;
 use axum::routing::post;

@@ -105,3 +105,15 @@ fn is_tls(message: &str) -> bool {
     let m = message.to_ascii_lowercase();
     m.contains("certificate") || m.contains("tls") || m.contains("handshake")
 }
+
+/// The HTTP client every request of this crate goes through: with `timeout`, and with redirects off
+/// (a token endpoint that redirects gets its answer reported, and the credentials are never
+/// re-sent to wherever it points). A client that cannot be built is an error, never replaced by a
+/// default one without the timeout.
+pub fn http_client(timeout: std::time::Duration) -> Result<reqwest::Client, ClientError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ClientError::Config(vec![format!("cannot build the HTTP client: {e}")]))
+}

@@ -25,7 +25,7 @@ pub mod store;
 mod token;
 
 pub use config::{AuthMethod, ClientCredentials, Endpoint};
-pub use error::{ClientError, describe_error};
+pub use error::{ClientError, describe_error, http_client};
 pub use login::{LoginSettings, access_token, login};
 pub use middleware::{BearerAuth, CallError, send_with_token};
 pub use source::TokenSource;

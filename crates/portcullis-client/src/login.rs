@@ -73,10 +73,7 @@ pub async fn login(
     clock: &dyn Clock,
     show_url: impl FnOnce(&str),
 ) -> Result<StoredTokens, ClientError> {
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default();
+    let http = crate::error::http_client(Duration::from_secs(30))?;
     let issuer = settings.issuer.clone();
     portcullis_core::issuer::valid_issuer(&issuer).map_err(|why| {
         ClientError::Config(vec![format!("the issuer must be an issuer URL: {why}")])
@@ -290,10 +287,7 @@ pub async fn access_token(
             "the sign-in has expired and has no refresh token: run portcullis login again".into(),
         ])
     })?;
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap_or_default();
+    let http = crate::error::http_client(Duration::from_secs(30))?;
     let mut form = vec![
         ("grant_type", "refresh_token".to_owned()),
         ("refresh_token", refresh),

@@ -4,10 +4,11 @@
 use crate::config::{AuthMethod, ClientCredentials, Endpoint};
 use crate::error::ClientError;
 use crate::token::{Token, read_answer};
+use portcullis_core::Stopwatch;
 use portcullis_core::{Clock, SystemClock};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The part of the settings that names one cached token.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -26,7 +27,8 @@ type Flight = Arc<tokio::sync::OnceCell<Result<Arc<Token>, ClientError>>>;
 struct Shared {
     credentials: ClientCredentials,
     clock: Arc<dyn Clock>,
-    http: reqwest::Client,
+    /// Built once; an error here is reported by every request (see [`crate::http_client`]).
+    http: Result<reqwest::Client, ClientError>,
     token: RwLock<Option<Arc<Token>>>,
     flight: Mutex<Option<Flight>>,
     token_url: tokio::sync::OnceCell<String>,
@@ -36,10 +38,7 @@ struct Shared {
 impl Shared {
     fn new(credentials: ClientCredentials, clock: Arc<dyn Clock>) -> Shared {
         Shared {
-            http: reqwest::Client::builder()
-                .timeout(credentials.timeout)
-                .build()
-                .unwrap_or_default(),
+            http: crate::error::http_client(credentials.timeout),
             credentials,
             clock,
             token: RwLock::new(None),
@@ -179,7 +178,8 @@ impl TokenSource {
                 match &self.shared.credentials.endpoint {
                     Endpoint::TokenUrl(url) => Ok(url.clone()),
                     Endpoint::Issuer(issuer) => {
-                        crate::discovery::token_endpoint(&self.shared.http, issuer).await
+                        let http = self.shared.http.as_ref().map_err(Clone::clone)?;
+                        crate::discovery::token_endpoint(http, issuer).await
                     }
                 }
             })
@@ -204,13 +204,15 @@ impl TokenSource {
             form.push(("client_id", &c.client_id));
             form.push(("client_secret", c.client_secret.expose()));
         }
-        let started = Instant::now();
+        let started = Stopwatch::start();
         let mut attempt = 0;
         loop {
             attempt += 1;
             let mut request = self
                 .shared
                 .http
+                .as_ref()
+                .map_err(Clone::clone)?
                 .post(&url)
                 .form(&form)
                 .header("accept", "application/json");
@@ -286,7 +288,7 @@ impl TokenSource {
         &self,
         attempt: u32,
         retry_after: Option<Duration>,
-        started: Instant,
+        started: Stopwatch,
     ) -> Option<Duration> {
         let c = &self.shared.credentials;
         if attempt >= c.max_attempts {
@@ -300,10 +302,11 @@ impl TokenSource {
     }
 }
 
-/// A number in [0.5, 1.0) from the standard library's per-process random hasher keys.
+/// A number in [0.5, 1.0) from the standard library's random hasher keys (each `RandomState` has
+/// new ones, so hashing a constant gives a new number each time).
 fn jitter() -> f64 {
     use std::hash::{BuildHasher, Hasher};
     let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(Instant::now().elapsed().as_nanos());
+    h.write_u8(0);
     0.5 + (h.finish() % 1000) as f64 / 2000.0
 }

@@ -38,9 +38,46 @@ pub enum FormError {
 /// assert!(form.get("scope").is_err()); // repeated, even though both are empty
 /// assert_eq!(form.get("missing").unwrap(), None);
 /// ```
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct FormParams {
     pairs: Vec<(String, String)>,
+}
+
+/// Parameters whose values are credentials: `Debug` shows them as `[redacted]`.
+const SECRET_PARAMETERS: &[&str] = &[
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "client_secret",
+    "client_assertion",
+    "password",
+    "token",
+    "subject_token",
+    "actor_token",
+    "csrf",
+];
+
+/// Names and values, with every credential's value redacted, so a form can be logged safely.
+///
+/// ```
+/// use portcullis_core::FormParams;
+/// let form = FormParams::parse(b"grant_type=authorization_code&code=abc&code_verifier=xyz").unwrap();
+/// let shown = format!("{form:?}");
+/// assert!(shown.contains("authorization_code") && !shown.contains("abc") && !shown.contains("xyz"));
+/// ```
+impl std::fmt::Debug for FormParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.pairs.iter().map(|(name, value)| {
+                let shown = if SECRET_PARAMETERS.contains(&name.as_str()) {
+                    "[redacted]"
+                } else {
+                    value.as_str()
+                };
+                (name, shown)
+            }))
+            .finish()
+    }
 }
 
 impl FormParams {

@@ -3,6 +3,7 @@
 
 use crate::form::{FormError, FormParams};
 use crate::scope::{Scope, ScopeError};
+use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 
 /// A grant type a client may be registered for (RFC 7591 §2 `grant_types`).
@@ -53,7 +54,7 @@ impl From<FormError> for TokenRequestError {
 
 /// A well-formed token request, without the client authentication parts (those are checked by the
 /// server before the grant is looked at).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum TokenRequest {
     /// `grant_type=client_credentials` (RFC 6749 §4.4.2).
     ClientCredentials {
@@ -65,18 +66,18 @@ pub enum TokenRequest {
     /// `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.5).
     AuthorizationCode {
         /// The code from the authorization response.
-        code: String,
+        code: Secret,
         /// Must equal the authorization request's `redirect_uri` when that one was sent.
         redirect_uri: Option<String>,
         /// The PKCE verifier.
-        code_verifier: Option<String>,
+        code_verifier: Option<Secret>,
         /// Requested audiences of the access token (RFC 8707 `resource`, `audience`).
         audiences: Vec<String>,
     },
     /// `grant_type=refresh_token` (RFC 6749 §6).
     RefreshToken {
         /// The refresh token.
-        refresh_token: String,
+        refresh_token: Secret,
         /// A narrower scope, or `None` for the scope of the original grant.
         scope: Option<Scope>,
         /// Requested audiences of the access token (RFC 8707 `resource`, `audience`).
@@ -116,7 +117,7 @@ impl TokenRequest {
                 })
             }
             "authorization_code" => {
-                let code = required(form, "code")?;
+                let code = Secret::new(required(form, "code")?);
                 let code_verifier = form.get("code_verifier")?.map(str::to_owned);
                 if code_verifier
                     .as_deref()
@@ -130,12 +131,12 @@ impl TokenRequest {
                 Ok(TokenRequest::AuthorizationCode {
                     code,
                     redirect_uri: form.get("redirect_uri")?.map(str::to_owned),
-                    code_verifier,
+                    code_verifier: code_verifier.map(Secret::new),
                     audiences: requested_audiences(form)?,
                 })
             }
             "refresh_token" => Ok(TokenRequest::RefreshToken {
-                refresh_token: required(form, "refresh_token")?,
+                refresh_token: Secret::new(required(form, "refresh_token")?),
                 scope: form.get("scope")?.map(Scope::parse).transpose()?,
                 audiences: requested_audiences(form)?,
             }),
@@ -198,15 +199,38 @@ mod tests {
         TokenRequest::from_form(&FormParams::parse(body.as_bytes()).unwrap())
     }
 
+    fn error(body: &str) -> TokenRequestError {
+        parse(body).expect_err("an invalid request")
+    }
+
+    #[test]
+    fn debug_redacts_codes_verifiers_and_refresh_tokens() {
+        for body in [
+            "grant_type=authorization_code&code=c0de-c0de&code_verifier=v3rifier-v3rifier-v3rifier-v3rifier-v3rifier",
+            "grant_type=refresh_token&refresh_token=c0de-c0de",
+        ] {
+            let shown = format!("{:?}", parse(body).unwrap());
+            assert!(
+                !shown.contains("c0de") && !shown.contains("v3rifier"),
+                "{shown}"
+            );
+            let form = format!("{:?}", FormParams::parse(body.as_bytes()).unwrap());
+            assert!(
+                !form.contains("c0de") && !form.contains("v3rifier"),
+                "{form}"
+            );
+        }
+    }
+
     #[test]
     fn resource_must_be_absolute_without_fragment() {
         assert_eq!(
-            parse("grant_type=client_credentials&resource=api"),
-            Err(TokenRequestError::Target)
+            error("grant_type=client_credentials&resource=api"),
+            TokenRequestError::Target
         );
         assert_eq!(
-            parse("grant_type=client_credentials&resource=https://a.example/%23x#frag"),
-            Err(TokenRequestError::Target)
+            error("grant_type=client_credentials&resource=https://a.example/%23x#frag"),
+            TokenRequestError::Target
         );
         assert!(parse("grant_type=client_credentials&resource=urn:example:api").is_ok());
     }
@@ -214,8 +238,8 @@ mod tests {
     #[test]
     fn unknown_grant_is_unsupported() {
         assert_eq!(
-            parse("grant_type=password"),
-            Err(TokenRequestError::UnsupportedGrantType("password".into()))
+            error("grant_type=password"),
+            TokenRequestError::UnsupportedGrantType("password".into())
         );
     }
 

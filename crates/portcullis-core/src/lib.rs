@@ -25,7 +25,7 @@ pub mod token;
 pub mod verifying_key;
 
 pub use client::{ApplicationType, ClientId, TokenEndpointAuthMethod};
-pub use clock::{Clock, ManualClock, SystemClock, UnixTime};
+pub use clock::{Clock, ManualClock, Stopwatch, SystemClock, UnixTime};
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormError, FormParams};
 pub use grant::{GrantType, TokenRequest, TokenRequestError};

@@ -4,6 +4,8 @@
 //! A plain timing harness (no extra dependency): each figure is the mean of many iterations after a
 //! warm-up, against a real Portcullis server started in-process on a temporary database.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// A benchmark measures wall time.
+#![allow(clippy::disallowed_methods)]
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;

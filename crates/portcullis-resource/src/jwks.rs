@@ -19,9 +19,34 @@ struct Snapshot {
     fetched: Option<i64>,
 }
 
+/// The HTTP client for the issuer: with the timeout, and with redirects off (a metadata, key or
+/// introspection URL that redirects is refused, not followed elsewhere with the API's
+/// credentials). A client that could not be built is reported at every use, never replaced by a
+/// default one without the timeout.
+#[derive(Debug, Clone)]
+pub(crate) struct Http(Result<reqwest::Client, String>);
+
+impl Http {
+    pub(crate) fn new(timeout: Duration) -> Self {
+        Http(
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}")),
+        )
+    }
+
+    pub(crate) fn client(&self) -> Result<&reqwest::Client, ValidationError> {
+        self.0
+            .as_ref()
+            .map_err(|e| ValidationError::Unavailable(e.clone()))
+    }
+}
+
 /// Keys of one issuer.
 pub struct KeyStore {
-    http: reqwest::Client,
+    http: Http,
     issuer: String,
     jwks_uri: tokio::sync::OnceCell<String>,
     current: RwLock<Arc<Snapshot>>,
@@ -45,6 +70,16 @@ impl KeyStore {
     /// when the set is older than `max_age` (so keys the issuer stopped publishing go away).
     pub fn new(
         http: reqwest::Client,
+        issuer: &str,
+        min_refetch: Duration,
+        max_age: Duration,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self::with_http(Http(Ok(http)), issuer, min_refetch, max_age, clock)
+    }
+
+    pub(crate) fn with_http(
+        http: Http,
         issuer: &str,
         min_refetch: Duration,
         max_age: Duration,
@@ -124,7 +159,7 @@ impl KeyStore {
     async fn jwks_uri(&self) -> Result<&String, ValidationError> {
         self.jwks_uri
             .get_or_try_init(|| async {
-                let doc = discover(&self.http, &self.issuer).await?;
+                let doc = discover(self.http.client()?, &self.issuer).await?;
                 doc.get("jwks_uri")
                     .and_then(|v| v.as_str())
                     .map(str::to_owned)
@@ -139,7 +174,7 @@ impl KeyStore {
         let uri = self.jwks_uri().await?.clone();
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let set: JwkSet = get_json(&self.http, &uri).await?;
+        let set: JwkSet = get_json(self.http.client()?, &uri).await?;
         let keys = set
             .keys
             .iter()

@@ -55,7 +55,7 @@ struct Inner {
     algorithms: Vec<Algorithm>,
     leeway: i64,
     mode: Mode,
-    http: reqwest::Client,
+    http: crate::jwks::Http,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, (AccessToken, i64)>>,
     cache_capacity: usize,
@@ -136,15 +136,12 @@ impl ValidatorBuilder {
 
     /// The validator.
     pub fn build(self) -> Validator {
-        let http = reqwest::Client::builder()
-            .timeout(self.timeout)
-            .build()
-            .unwrap_or_default();
+        let http = crate::jwks::Http::new(self.timeout);
         // Exactly as given: tokens' `iss` and the metadata's `issuer` must be identical to it
         // (RFC 8414 §3.3), trailing `/` and all.
         let issuer = self.issuer;
         let mode = match self.introspection {
-            None => Mode::Local(KeyStore::new(
+            None => Mode::Local(KeyStore::with_http(
                 http.clone(),
                 &issuer,
                 self.min_refetch,
@@ -328,7 +325,8 @@ impl Validator {
         };
         let url = endpoint
             .get_or_try_init(|| async {
-                let doc = crate::jwks::discover(&self.inner.http, &self.inner.issuer).await?;
+                let doc =
+                    crate::jwks::discover(self.inner.http.client()?, &self.inner.issuer).await?;
                 doc.get("introspection_endpoint")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
@@ -338,6 +336,7 @@ impl Validator {
         let response = self
             .inner
             .http
+            .client()?
             .post(url)
             .basic_auth(
                 portcullis_core::basic::form_encode(client_id),

@@ -9,7 +9,6 @@ use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
 use tracing::Instrument;
 
 /// The endpoints metrics are kept for; anything else counts as `other`.
@@ -286,7 +285,7 @@ pub fn current_request_id() -> Option<String> {
 /// runs it inside a span carrying that id so every log line names it, returns it in the answer's
 /// `X-Request-Id`, and records the endpoint, status and latency.
 pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let start = Instant::now();
+    let start = portcullis_core::Stopwatch::start();
     let endpoint = endpoint_index(request.uri().path());
     let id = request
         .headers()

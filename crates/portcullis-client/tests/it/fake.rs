@@ -16,6 +16,7 @@ pub struct Answer {
     pub body: String,
     pub retry_after: Option<&'static str>,
     pub delay: Duration,
+    pub location: Option<&'static str>,
 }
 
 pub fn json(status: u16, body: &str) -> Answer {
@@ -25,6 +26,7 @@ pub fn json(status: u16, body: &str) -> Answer {
         body: body.to_owned(),
         retry_after: None,
         delay: Duration::ZERO,
+        location: None,
     }
 }
 
@@ -57,6 +59,9 @@ pub async fn start(script: Vec<Answer>) -> Fake {
                 headers.insert("content-type", answer.content_type.parse().unwrap());
                 if let Some(r) = answer.retry_after {
                     headers.insert("retry-after", r.parse().unwrap());
+                }
+                if let Some(l) = answer.location {
+                    headers.insert("location", l.parse().unwrap());
                 }
                 response
             }

@@ -208,3 +208,24 @@ async fn an_unreachable_server_says_so() {
         "{e}"
     );
 }
+
+#[tokio::test]
+async fn a_redirect_is_reported_not_followed() {
+    // Followed, the 307 would re-send the credentials to where it points (here the same endpoint,
+    // whose next answer is a token).
+    let fake = start(vec![
+        Answer {
+            location: Some("/token"),
+            ..json(307, "")
+        },
+        json(200, r#"{"access_token":"t","token_type":"Bearer"}"#),
+    ])
+    .await;
+    let (s, _) = source(&fake.url);
+    let e = s.token().await.unwrap_err();
+    assert!(
+        matches!(e, ClientError::Unexpected { status: 307, .. }),
+        "{e:?}"
+    );
+    assert_eq!(fake.hits(), 1, "the redirect was followed");
+}

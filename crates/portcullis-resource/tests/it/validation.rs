@@ -328,3 +328,31 @@ async fn the_issuer_is_compared_exactly_trailing_slash_and_all() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn a_redirecting_issuer_is_not_followed() {
+    let iss = issuer().await;
+    let token = iss.token("read", Algorithm::ES256).await;
+    // A host that answers every request with a redirect to the real issuer's same path. Followed,
+    // its keys would validate a token that names the real issuer; they must not be.
+    let target = iss.base.clone();
+    let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+        let to = format!("{target}{}", uri.path());
+        async move { axum::response::Redirect::temporary(&to) }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let validator = portcullis_resource::Validator::builder(&iss.base, API)
+        .clock(std::sync::Arc::new(iss.clock.clone()))
+        .build();
+    assert!(validator.validate(&token).await.is_ok());
+    // The redirecting host as the issuer: nothing is followed, so nothing validates.
+    let redirected = portcullis_resource::Validator::builder(&format!("http://{addr}"), API)
+        .clock(std::sync::Arc::new(iss.clock.clone()))
+        .build();
+    match redirected.validate(&token).await {
+        Err(ValidationError::Unavailable(why)) => assert!(why.contains("307"), "{why}"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use portcullis_core::{FormParams, TokenRequest};
+use portcullis_core::{FormParams, Secret, TokenRequest};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -186,9 +186,9 @@ async fn handle(
                 state,
                 &snapshot,
                 &client,
-                &code,
+                code.expose(),
                 redirect_uri.as_deref(),
-                code_verifier.as_deref(),
+                code_verifier.as_ref().map(Secret::expose),
                 &audiences,
             )
             .await?
@@ -198,8 +198,15 @@ async fn handle(
             scope,
             audiences,
         } => {
-            refresh_token::exchange(state, &snapshot, &client, &refresh_token, scope, &audiences)
-                .await?
+            refresh_token::exchange(
+                state,
+                &snapshot,
+                &client,
+                refresh_token.expose(),
+                scope,
+                &audiences,
+            )
+            .await?
         }
     };
     state.metrics.token_issued(grant.as_str());

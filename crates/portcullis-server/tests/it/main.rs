@@ -1,6 +1,8 @@
 //! Integration tests: the real server on 127.0.0.1:0 with a temporary database, spoken to over
 //! HTTP. SQLite by default; `PORTCULLIS_TEST_DATABASE=postgres` runs every test on PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// Tests wait on real processes and sockets with real deadlines.
+#![allow(clippy::disallowed_methods)]
 
 mod databases;
 mod helpers;

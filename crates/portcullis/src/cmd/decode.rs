@@ -85,7 +85,7 @@ pub async fn run(
         ),
     }
     // The same discovery, and so the same exit codes, as `token` and `login`.
-    let http = reqwest::Client::new();
+    let http = portcullis_client::http_client(std::time::Duration::from_secs(30))?;
     let doc = portcullis_client::discovery::metadata(&http, &trusted).await?;
     let jwks_uri = doc["jwks_uri"]
         .as_str()

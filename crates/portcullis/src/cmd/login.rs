@@ -199,7 +199,8 @@ fn request_parts(
 /// Runs `portcullis call`; fails unless the API answers 2xx.
 pub async fn run_call(args: CallArgs) -> anyhow::Result<()> {
     let (method, url, headers) = request_parts(&args)?;
-    let http = reqwest::Client::new();
+    // Like curl: a redirect is shown, not followed (with the bearer token) to wherever it points.
+    let http = portcullis_client::http_client(Duration::from_secs(60))?;
     let mut attempt = 0;
     loop {
         attempt += 1;

@@ -1,6 +1,8 @@
 //! Tests of the `portcullis` binary itself: the real process, its flags, environment, output and
 //! signals.
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
+// Tests wait on real processes and sockets with real deadlines.
+#![allow(clippy::disallowed_methods)]
 
 mod helpers;
 mod postgres;
