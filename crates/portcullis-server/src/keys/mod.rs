@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 /// The `server_secrets` row holding the master-key check value.
 pub fn vault_check_name() -> &'static str {
-    vault::CHECK_NAME
+    crate::store::MASTER_KEY_CHECK
 }
 
 /// Where a key is in its life.

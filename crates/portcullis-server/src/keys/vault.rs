@@ -11,18 +11,15 @@ use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use portcullis_core::Secret;
 
 /// Marks a stored key as sealed; plain PKCS#8 DER starts with 0x30 and never with this.
-const SEALED: &[u8; 4] = b"PCK1";
+// The prefix marks a sealed row; the store checks it too (see `store::is_sealed`).
+const SEALED: &[u8; 4] = crate::store::SEALED_KEY_PREFIX;
 /// The `server_secrets` row holding the check value.
-pub const CHECK_NAME: &str = "master_key_check";
+pub const CHECK_NAME: &str = crate::store::MASTER_KEY_CHECK;
 const CHECK_PLAINTEXT: &[u8] = b"portcullis master key check";
 /// Shortest master key accepted (characters).
 pub const MIN_MASTER_KEY_LEN: usize = 32;
 
-/// Whether a stored private key is sealed (rather than plain PKCS#8). The store refuses to add a
-/// plain key to a database that has a master-key check value, whoever asks.
-pub fn is_sealed(stored: &[u8]) -> bool {
-    stored.starts_with(SEALED)
-}
+pub use crate::store::is_sealed;
 
 /// Seals and opens private keys; without a master key it passes them through.
 pub struct KeyVault {

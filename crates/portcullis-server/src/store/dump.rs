@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// A consent as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, sqlx::FromRow)]
 pub struct ConsentRow {
     /// The user.
     pub user_id: String,
@@ -23,7 +23,7 @@ pub struct ConsentRow {
     pub granted_at: i64,
 }
 
-/// One line of an export.
+/// One line of an export. Each kind is its row's fields beside the `kind` tag.
 ///
 /// ```
 /// use portcullis_server::store::{ConsentRow, DumpRecord};
@@ -45,68 +45,13 @@ pub enum DumpRecord {
         value: Vec<u8>,
     },
     /// A client.
-    Client {
-        /// The client id.
-        client_id: String,
-        /// The keyed hash of its secret.
-        #[serde(with = "b64_opt", default)]
-        secret_hash: Option<Vec<u8>>,
-        /// RFC 7591 metadata, as the JSON text stored.
-        metadata: String,
-        /// Created, Unix seconds.
-        created_at: i64,
-        /// Last changed, Unix seconds.
-        updated_at: i64,
-    },
+    Client(ClientRow),
     /// A user.
-    User(UserRecord),
+    User(UserRow),
     /// A signing key, private part included.
-    Key {
-        /// Key id.
-        kid: String,
-        /// JWS algorithm.
-        alg: String,
-        /// PKCS#8 DER.
-        #[serde(with = "b64")]
-        private_der: Vec<u8>,
-        /// Created.
-        created_at: i64,
-        /// Starts signing.
-        activates_at: i64,
-        /// Stops signing.
-        retires_at: Option<i64>,
-    },
+    Key(KeyRow),
     /// A consent.
     Consent(ConsentRow),
-}
-
-/// A user line; the same fields as [`UserRow`].
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct UserRecord {
-    /// Internal id (the `sub`).
-    pub user_id: String,
-    /// Sign-in name.
-    pub username: String,
-    /// Argon2id PHC string.
-    pub password_hash: String,
-    /// Email.
-    pub email: Option<String>,
-    /// Whether the email is verified.
-    pub email_verified: bool,
-    /// Full name.
-    pub name: Option<String>,
-    /// Given name.
-    pub given_name: Option<String>,
-    /// Family name.
-    pub family_name: Option<String>,
-    /// Created.
-    pub created_at: i64,
-    /// Last changed.
-    pub updated_at: i64,
-    /// Set while the user is disabled (absent in exports of older versions).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub disabled_at: Option<i64>,
 }
 
 impl std::fmt::Debug for DumpRecord {
@@ -121,9 +66,9 @@ impl DumpRecord {
     pub fn kind(&self) -> &'static str {
         match self {
             DumpRecord::ServerSecret { .. } => "server_secret",
-            DumpRecord::Client { .. } => "client",
+            DumpRecord::Client(_) => "client",
             DumpRecord::User(_) => "user",
-            DumpRecord::Key { .. } => "key",
+            DumpRecord::Key(_) => "key",
             DumpRecord::Consent(_) => "consent",
         }
     }
@@ -140,60 +85,7 @@ impl DumpRecord {
 
     /// A client row as a record.
     pub fn client(row: ClientRow) -> DumpRecord {
-        DumpRecord::Client {
-            client_id: row.client_id,
-            secret_hash: row.secret_hash,
-            metadata: row.metadata,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
-    }
-
-    /// A key row as a record.
-    pub fn key(row: KeyRow) -> DumpRecord {
-        DumpRecord::Key {
-            kid: row.kid,
-            alg: row.alg,
-            private_der: row.private_der,
-            created_at: row.created_at,
-            activates_at: row.activates_at,
-            retires_at: row.retires_at,
-        }
-    }
-
-    /// A user row as a record.
-    pub fn user(u: UserRow) -> DumpRecord {
-        DumpRecord::User(UserRecord {
-            user_id: u.user_id,
-            username: u.username,
-            password_hash: u.password_hash,
-            email: u.email,
-            email_verified: u.email_verified,
-            name: u.name,
-            given_name: u.given_name,
-            family_name: u.family_name,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-            disabled_at: u.disabled_at,
-        })
-    }
-}
-
-impl From<&UserRecord> for UserRow {
-    fn from(u: &UserRecord) -> UserRow {
-        UserRow {
-            user_id: u.user_id.clone(),
-            username: u.username.clone(),
-            password_hash: u.password_hash.clone(),
-            email: u.email.clone(),
-            email_verified: u.email_verified,
-            name: u.name.clone(),
-            given_name: u.given_name.clone(),
-            family_name: u.family_name.clone(),
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-            disabled_at: u.disabled_at,
-        }
+        DumpRecord::Client(row)
     }
 }
 
@@ -211,13 +103,13 @@ pub(super) fn check_sealing(
              database (create it with `portcullis migrate`, which makes no keys)",
         );
     }
-    let has_check = records.iter().any(|r| {
-        matches!(r, DumpRecord::ServerSecret { name, .. } if name == crate::keys::vault_check_name())
-    });
+    let has_check = records.iter().any(
+        |r| matches!(r, DumpRecord::ServerSecret { name, .. } if name == super::MASTER_KEY_CHECK),
+    );
     let (mut sealed, mut plain) = (0, 0);
     for record in records {
-        if let DumpRecord::Key { private_der, .. } = record {
-            if crate::keys::is_sealed(private_der) {
+        if let DumpRecord::Key(key) = record {
+            if super::is_sealed(&key.private_der) {
                 sealed += 1;
             } else {
                 plain += 1;
@@ -241,14 +133,14 @@ pub async fn export(store: &dyn super::Store) -> Result<Vec<DumpRecord>, super::
     for (name, value) in store.server_secrets().await? {
         records.push(DumpRecord::ServerSecret { name, value });
     }
-    records.extend(store.clients().await?.into_iter().map(DumpRecord::client));
-    records.extend(store.users().await?.into_iter().map(DumpRecord::user));
-    records.extend(store.signing_keys().await?.into_iter().map(DumpRecord::key));
+    records.extend(store.clients().await?.into_iter().map(DumpRecord::Client));
+    records.extend(store.users().await?.into_iter().map(DumpRecord::User));
+    records.extend(store.signing_keys().await?.into_iter().map(DumpRecord::Key));
     records.extend(store.consents().await?.into_iter().map(DumpRecord::Consent));
     Ok(records)
 }
 
-mod b64 {
+pub(super) mod b64 {
     use super::*;
     pub fn serialize<S: Serializer>(v: &[u8], s: S) -> Result<S::Ok, S::Error> {
         s.serialize_str(&URL_SAFE_NO_PAD.encode(v))
@@ -261,7 +153,7 @@ mod b64 {
     }
 }
 
-mod b64_opt {
+pub(super) mod b64_opt {
     use super::*;
     pub fn serialize<S: Serializer>(v: &Option<Vec<u8>>, s: S) -> Result<S::Ok, S::Error> {
         match v {

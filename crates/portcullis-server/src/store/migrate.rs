@@ -11,40 +11,29 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
+// One list for both backends: each has its own SQL file per step, with the same versions.
 macro_rules! migrations {
-    ($dir:literal) => {
-        &[
-            Migration {
-                version: 1,
-                name: "init",
-                sql: include_str!(concat!("../../migrations/", $dir, "/0001_init.sql")),
-            },
-            Migration {
-                version: 2,
-                name: "sign_in",
-                sql: include_str!(concat!("../../migrations/", $dir, "/0002_sign_in.sql")),
-            },
-            Migration {
-                version: 3,
-                name: "revocation",
-                sql: include_str!(concat!("../../migrations/", $dir, "/0003_revocation.sql")),
-            },
-            Migration {
-                version: 4,
-                name: "cleanup",
-                sql: include_str!(concat!("../../migrations/", $dir, "/0004_cleanup.sql")),
-            },
-            Migration {
-                version: 5,
-                name: "security",
-                sql: include_str!(concat!("../../migrations/", $dir, "/0005_security.sql")),
-            },
-        ]
+    ($($version:literal $name:literal $file:literal;)*) => {
+        pub const SQLITE: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../migrations/sqlite/", $file)),
+        }),*];
+        pub const POSTGRES: &[Migration] = &[$(Migration {
+            version: $version,
+            name: $name,
+            sql: include_str!(concat!("../../migrations/postgres/", $file)),
+        }),*];
     };
 }
 
-pub const SQLITE: &[Migration] = migrations!("sqlite");
-pub const POSTGRES: &[Migration] = migrations!("postgres");
+migrations! {
+    1 "init" "0001_init.sql";
+    2 "sign_in" "0002_sign_in.sql";
+    3 "revocation" "0003_revocation.sql";
+    4 "cleanup" "0004_cleanup.sql";
+    5 "security" "0005_security.sql";
+}
 
 /// One migration and whether it is applied.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,17 +4,18 @@
 //!
 //! Two backends implement it: SQLite (`sqlite://PATH`, the embedded default) and PostgreSQL
 //! (`postgres://…`, for several instances sharing one database). Both pass the same test suite.
+//!
+//! The SQL is written once, in `sql/`, with `$N` placeholders (which sqlx binds on SQLite too) and
+//! `ON CONFLICT` (which both have). Each backend module compiles those files against its own
+//! connection types (see `sql/README`) and supplies the small dialect seam: how a write
+//! transaction begins, how writers take turns ([`Turn`]), change notification, and its migration
+//! files. This module imports nothing from the rest of the server: everything else depends on it.
 
 pub mod dump;
 mod migrate;
 pub mod postgres;
-mod postgres_maintenance;
-mod postgres_sign_in;
-mod shared;
 pub mod sign_in;
 pub mod sqlite;
-mod sqlite_maintenance;
-mod sqlite_sign_in;
 
 use async_trait::async_trait;
 use std::sync::Arc;
@@ -23,8 +24,54 @@ use std::time::Duration;
 pub use dump::{ConsentRow, DumpRecord};
 pub use migrate::{MigrationState, MigrationStatus};
 pub use postgres::PostgresStore;
-pub use shared::{Counts, LockRow};
 pub use sqlite::SqliteStore;
+
+/// The `server_secrets` row holding the master-key check value: while it exists, every signing key
+/// row must be sealed.
+pub const MASTER_KEY_CHECK: &str = "master_key_check";
+
+/// The first bytes of a sealed private key (`keys::vault` writes them).
+pub const SEALED_KEY_PREFIX: &[u8; 4] = b"PCK1";
+
+/// Whether a stored private key is sealed rather than plain PKCS#8. The store refuses to add a
+/// plain key to a database that has a master-key check value, whoever asks.
+pub fn is_sealed(private_der: &[u8]) -> bool {
+    private_der.starts_with(SEALED_KEY_PREFIX)
+}
+
+/// Writes that must not interleave with others of their kind, even across instances. SQLite's one
+/// writer makes every write transaction take turns already; PostgreSQL needs to be told.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Turn<'a> {
+    /// Schema migrations.
+    Migrations,
+    /// Signing-key writes (rotation, sealing), so each sees the others' keys.
+    Keys,
+    /// An import, while it checks that the database is empty.
+    Import,
+    /// Exchanges of refresh tokens of one grant.
+    Grant(&'a str),
+}
+
+/// A key's counts in the bucket before the current one and in the current one.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// The previous bucket.
+    pub previous: i64,
+    /// The current bucket.
+    pub current: i64,
+}
+
+/// A lock as recorded: the key is refused until `until`.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct LockRow {
+    /// Increases with every lock written.
+    pub seq: i64,
+    /// The hashed key.
+    pub key: String,
+    /// Unix seconds.
+    pub until: i64,
+}
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]
@@ -122,9 +169,7 @@ impl Purged {
         }
     }
 
-    /// Whether some table filled its batch, so another round may find more.
-    pub fn may_have_more(&self, batch: i64) -> bool {
-        let full = u64::try_from(batch).unwrap_or(u64::MAX);
+    fn each(&self) -> [u64; 8] {
         [
             self.codes,
             self.sessions,
@@ -135,20 +180,17 @@ impl Purged {
             self.throttle_counts,
             self.throttle_locks,
         ]
-        .iter()
-        .any(|n| *n >= full)
+    }
+
+    /// Whether some table filled its batch, so another round may find more.
+    pub fn may_have_more(&self, batch: i64) -> bool {
+        let full = u64::try_from(batch).unwrap_or(u64::MAX);
+        self.each().iter().any(|n| *n >= full)
     }
 
     /// All rows removed.
     pub fn total(&self) -> u64 {
-        self.codes
-            + self.sessions
-            + self.refresh_tokens
-            + self.grant_access_tokens
-            + self.revoked_access_tokens
-            + self.grants
-            + self.throttle_counts
-            + self.throttle_locks
+        self.each().iter().sum()
     }
 }
 
@@ -189,12 +231,14 @@ pub trait ChangeFeed: Send {
 }
 
 /// A client as stored: metadata is the JSON of `ClientMetadata`, kept as text so new metadata
-/// fields need no migration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// fields need no migration. Serialized as an export line (bytes as base64url).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
 pub struct ClientRow {
     /// The client identifier.
     pub client_id: String,
     /// HMAC-SHA-256 of the secret under the server's key; `None` for public clients.
+    #[serde(with = "dump::b64_opt", default)]
     pub secret_hash: Option<Vec<u8>>,
     /// RFC 7591 metadata, as JSON.
     pub metadata: String,
@@ -204,14 +248,16 @@ pub struct ClientRow {
     pub updated_at: i64,
 }
 
-/// A signing key as stored.
-#[derive(Clone, PartialEq, Eq)]
+/// A signing key as stored. Serialized as an export line (bytes as base64url).
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
 pub struct KeyRow {
     /// Key id (RFC 7638 thumbprint).
     pub kid: String,
     /// JWS algorithm name.
     pub alg: String,
-    /// PKCS#8 DER private key.
+    /// PKCS#8 DER private key, or its sealed form (see [`is_sealed`]).
+    #[serde(with = "dump::b64")]
     pub private_der: Vec<u8>,
     /// When it was made (and first published).
     pub created_at: i64,
@@ -393,7 +439,7 @@ pub(crate) fn connect_error(error: sqlx::Error) -> StoreError {
 /// what the code granted.
 pub const CODE_RETENTION_SECS: i64 = 3600;
 
-fn import_target_not_empty() -> StoreError {
+pub(crate) fn import_target_not_empty() -> StoreError {
     StoreError::ImportRefused(
         "the target database already has clients, users or signing keys; import into a new \
          database (create it with `portcullis migrate`, which makes no keys)"
@@ -401,7 +447,7 @@ fn import_target_not_empty() -> StoreError {
     )
 }
 
-fn import_failed(record: &DumpRecord, error: sqlx::Error) -> StoreError {
+pub(crate) fn import_failed(record: &DumpRecord, error: sqlx::Error) -> StoreError {
     match error {
         sqlx::Error::Database(e) if e.is_unique_violation() || e.is_foreign_key_violation() => {
             StoreError::ImportRefused(format!(

@@ -4,8 +4,9 @@
 use super::StoreError;
 use async_trait::async_trait;
 
-/// A user as stored.
-#[derive(Clone, PartialEq, Eq)]
+/// A user as stored; also an export line.
+#[derive(Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, sqlx::FromRow)]
+#[serde(deny_unknown_fields)]
 pub struct UserRow {
     /// Stable subject identifier (the `sub` claim).
     pub user_id: String,
@@ -27,7 +28,9 @@ pub struct UserRow {
     pub created_at: i64,
     /// Last change.
     pub updated_at: i64,
-    /// Set while an administrator has disabled the user: no sign-in.
+    /// Set while an administrator has disabled the user: no sign-in (absent in exports of older
+    /// versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub disabled_at: Option<i64>,
 }
 
@@ -42,7 +45,7 @@ impl std::fmt::Debug for UserRow {
 }
 
 /// An authorization code and everything the token request must match.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct CodeRow {
     /// SHA-256 of the code.
     pub code_hash: Vec<u8>,
@@ -69,7 +72,7 @@ pub struct CodeRow {
 }
 
 /// A grant: the result of one code redemption; its tokens live and die with it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GrantRow {
     /// Random identifier.
     pub grant_id: String,

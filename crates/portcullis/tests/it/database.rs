@@ -192,6 +192,12 @@ async fn readiness_follows_the_database_without_a_restart() {
         &[],
     );
     assert_eq!(ready_status(&server).await, 200);
+    // The server learns of the new client from the database's change feed: wait until it
+    // has, or the outage below could begin before it knows the client.
+    wait_until(Duration::from_secs(10), || async {
+        server.token(&id, &secret).await.0 == 200
+    })
+    .await;
 
     // The database goes away: new connections refused, existing ones ended.
     let name = pg.name().to_owned();

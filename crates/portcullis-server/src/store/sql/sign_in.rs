@@ -1,66 +1,23 @@
-//! [`SignInStore`] on PostgreSQL. Every exchange (code redemption, refresh rotation) is one
-//! transaction whose deciding statement is a conditional update. Under READ COMMITTED a second
-//! concurrent update of the same row waits for the first to commit and then re-checks its `WHERE`,
-//! so of two attempts, on one instance or two, exactly one changes a row.
+// `SignInStore`: users, sessions, consents, codes, grants, refresh tokens and revocations. Every
+// exchange (code redemption, refresh rotation) is one write transaction whose deciding statement
+// is a conditional update, so of two concurrent attempts, on one instance or two, exactly one
+// changes a row: SQLite's `BEGIN IMMEDIATE` lets one writer in at a time, and under PostgreSQL's
+// READ COMMITTED a second update of the same row waits for the first to commit and then re-checks
+// its `WHERE`. (Included by each backend; see `store/sql/README`.)
 
-use super::sign_in::{CodeRow, Ended, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
-use super::{PostgresStore, StoreError, shared};
+use super::shared;
+use super::{This, begin_write, take_turns};
+use crate::store::sign_in::{CodeRow, Ended, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
+use crate::store::{ConsentRow, StoreError, Turn};
 use async_trait::async_trait;
-use sqlx::Row;
-use sqlx::postgres::PgRow;
-
-fn user_from(row: &PgRow) -> Result<UserRow, sqlx::Error> {
-    Ok(UserRow {
-        user_id: row.try_get("user_id")?,
-        username: row.try_get("username")?,
-        password_hash: row.try_get("password_hash")?,
-        email: row.try_get("email")?,
-        email_verified: row.try_get("email_verified")?,
-        name: row.try_get("name")?,
-        given_name: row.try_get("given_name")?,
-        family_name: row.try_get("family_name")?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        disabled_at: row.try_get("disabled_at")?,
-    })
-}
-
-fn grant_from(row: &PgRow) -> Result<GrantRow, sqlx::Error> {
-    Ok(GrantRow {
-        grant_id: row.try_get("grant_id")?,
-        client_id: row.try_get("client_id")?,
-        user_id: row.try_get("user_id")?,
-        scope: row.try_get("scope")?,
-        auth_time: row.try_get("auth_time")?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        revoked_at: row.try_get("revoked_at")?,
-    })
-}
-
-const USER_COLUMNS_INSERT: &str = "INSERT INTO users (user_id, username, password_hash, email,
-    email_verified, name, given_name, family_name, created_at, updated_at, disabled_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+use sqlx::{FromRow, Row};
 
 #[async_trait]
-impl SignInStore for PostgresStore {
+impl SignInStore for This {
     async fn insert_user(&self, u: &UserRow) -> Result<(), StoreError> {
-        let result = sqlx::query(USER_COLUMNS_INSERT)
-            .bind(&u.user_id)
-            .bind(&u.username)
-            .bind(&u.password_hash)
-            .bind(&u.email)
-            .bind(u.email_verified)
-            .bind(&u.name)
-            .bind(&u.given_name)
-            .bind(&u.family_name)
-            .bind(u.created_at)
-            .bind(u.updated_at)
-            .bind(u.disabled_at)
-            .execute(&self.pool)
-            .await;
-        match result {
-            Ok(_) => Ok(()),
+        let mut conn = self.pool.acquire().await?;
+        match shared::insert_user(&mut conn, u).await {
+            Ok(()) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
                 format!("a user named '{}' exists already", u.username),
             )),
@@ -73,40 +30,73 @@ impl SignInStore for PostgresStore {
         u: &UserRow,
         end_sign_ins: Option<i64>,
     ) -> Result<Option<Ended>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let ended = shared::postgres::update_user(&mut tx, u, end_sign_ins).await?;
+        let mut tx = begin_write(&self.pool).await?;
+        let done = sqlx::query(
+            "UPDATE users SET username = $1, password_hash = $2, email = $3, email_verified = $4,
+             name = $5, given_name = $6, family_name = $7, updated_at = $8, disabled_at = $9
+             WHERE user_id = $10",
+        )
+        .bind(&u.username)
+        .bind(&u.password_hash)
+        .bind(&u.email)
+        .bind(u.email_verified)
+        .bind(&u.name)
+        .bind(&u.given_name)
+        .bind(&u.family_name)
+        .bind(u.updated_at)
+        .bind(u.disabled_at)
+        .bind(&u.user_id)
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() != 1 {
+            return Ok(None);
+        }
+        let ended = match end_sign_ins {
+            Some(now) => shared::end_user(&mut tx, &u.user_id, now).await?,
+            None => Ended::default(),
+        };
         tx.commit().await?;
-        Ok(ended)
+        Ok(Some(ended))
     }
 
     async fn delete_user(&self, username: &str, now: i64) -> Result<Option<Ended>, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let ended = shared::postgres::delete_user(&mut tx, username, now).await?;
+        let mut tx = begin_write(&self.pool).await?;
+        let user_id: Option<String> =
+            sqlx::query_scalar("SELECT user_id FROM users WHERE username = $1")
+                .bind(username)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(user_id) = user_id else {
+            return Ok(None);
+        };
+        // Sessions and consents go with the row.
+        let ended = shared::end_user(&mut tx, &user_id, now).await?;
+        sqlx::query("DELETE FROM users WHERE user_id = $1")
+            .bind(&user_id)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
-        Ok(ended)
+        Ok(Some(ended))
     }
 
     async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM users WHERE username = $1")
+        Ok(sqlx::query_as("SELECT * FROM users WHERE username = $1")
             .bind(username)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(user_from).transpose()?)
+            .await?)
     }
 
     async fn user_by_id(&self, user_id: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM users WHERE user_id = $1")
+        Ok(sqlx::query_as("SELECT * FROM users WHERE user_id = $1")
             .bind(user_id)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(user_from).transpose()?)
+            .await?)
     }
 
     async fn users(&self) -> Result<Vec<UserRow>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM users ORDER BY username")
+        Ok(sqlx::query_as("SELECT * FROM users ORDER BY username")
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
+            .await?)
     }
 
     async fn insert_session(
@@ -117,7 +107,8 @@ impl SignInStore for PostgresStore {
         expires_at: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO sessions (session_hash, user_id, auth_time, expires_at) VALUES ($1, $2, $3, $4)",
+            "INSERT INTO sessions (session_hash, user_id, auth_time, expires_at)
+             VALUES ($1, $2, $3, $4)",
         )
         .bind(session_hash)
         .bind(user_id)
@@ -171,17 +162,14 @@ impl SignInStore for PostgresStore {
         scope: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO consents (user_id, client_id, scope, granted_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (user_id, client_id) DO UPDATE SET scope = excluded.scope,
-             granted_at = excluded.granted_at",
-        )
-        .bind(user_id)
-        .bind(client_id)
-        .bind(scope)
-        .bind(now)
-        .execute(&self.pool)
-        .await?;
+        let consent = ConsentRow {
+            user_id: user_id.to_owned(),
+            client_id: client_id.to_owned(),
+            scope: scope.to_owned(),
+            granted_at: now,
+        };
+        let mut conn = self.pool.acquire().await?;
+        shared::upsert_consent(&mut conn, &consent).await?;
         Ok(())
     }
 
@@ -207,24 +195,12 @@ impl SignInStore for PostgresStore {
     }
 
     async fn code(&self, code_hash: &[u8]) -> Result<Option<CodeRow>, StoreError> {
-        let row = sqlx::query("SELECT * FROM authorization_codes WHERE code_hash = $1")
-            .bind(code_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        let Some(r) = row else { return Ok(None) };
-        Ok(Some(CodeRow {
-            code_hash: r.try_get("code_hash")?,
-            client_id: r.try_get("client_id")?,
-            user_id: r.try_get("user_id")?,
-            redirect_uri: r.try_get("redirect_uri")?,
-            redirect_uri_sent: r.try_get("redirect_uri_sent")?,
-            code_challenge: r.try_get("code_challenge")?,
-            scope: r.try_get("scope")?,
-            nonce: r.try_get("nonce")?,
-            auth_time: r.try_get("auth_time")?,
-            expires_at: r.try_get("expires_at")?,
-            used_at: r.try_get("used_at")?,
-        }))
+        Ok(
+            sqlx::query_as("SELECT * FROM authorization_codes WHERE code_hash = $1")
+                .bind(code_hash)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     async fn redeem_code(
@@ -234,7 +210,7 @@ impl SignInStore for PostgresStore {
         g: &GrantRow,
         tokens: &IssuedTokens,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let claimed = sqlx::query(
             "UPDATE authorization_codes SET used_at = $1, grant_id = $2
              WHERE code_hash = $3 AND used_at IS NULL",
@@ -260,7 +236,7 @@ impl SignInStore for PostgresStore {
         .bind(g.expires_at)
         .execute(&mut *tx)
         .await?;
-        shared::postgres::insert_tokens(&mut tx, &g.grant_id, tokens).await?;
+        shared::insert_tokens(&mut tx, &g.grant_id, tokens).await?;
         tx.commit().await?;
         Ok(true)
     }
@@ -291,7 +267,7 @@ impl SignInStore for PostgresStore {
         .fetch_optional(&self.pool)
         .await?;
         let Some(r) = row else { return Ok(None) };
-        let grant = grant_from(&r)?;
+        let grant = GrantRow::from_row(&r)?;
         let refresh = RefreshRow {
             token_hash: r.try_get("token_hash")?,
             grant_id: grant.grant_id.clone(),
@@ -311,7 +287,7 @@ impl SignInStore for PostgresStore {
         tokens: &IssuedTokens,
         grace: bool,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.pool).await?;
         let grant_id: Option<String> =
             sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
                 .bind(token_hash)
@@ -320,15 +296,11 @@ impl SignInStore for PostgresStore {
         let Some(grant_id) = grant_id else {
             return Ok(false);
         };
-        // Exchanges within one grant take turns, as SQLite's single writer makes them do: the
-        // grace-period path changes the grant's current token, not only the one presented.
-        sqlx::query("SELECT 1 FROM grants WHERE grant_id = $1 FOR UPDATE")
-            .bind(&grant_id)
-            .execute(&mut *tx)
-            .await?;
+        // Exchanges within one grant take turns: the grace-period path changes the grant's
+        // current token, not only the one presented.
+        take_turns(&mut tx, Turn::Grant(&grant_id)).await?;
         let claimed =
-            shared::postgres::rotate_refresh(&mut tx, &grant_id, token_hash, now, tokens, grace)
-                .await?;
+            shared::rotate_refresh(&mut tx, &grant_id, token_hash, now, tokens, grace).await?;
         if claimed {
             tx.commit().await?;
         }
@@ -336,19 +308,22 @@ impl SignInStore for PostgresStore {
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL")
-            .bind(now)
-            .bind(grant_id)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(grant_id)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         let revoked: Option<i64> = sqlx::query_scalar(
-            "SELECT 1::BIGINT FROM revoked_access_tokens WHERE jti = $1
+            "SELECT CAST(1 AS BIGINT) FROM revoked_access_tokens WHERE jti = $1
              UNION ALL
-             SELECT 1::BIGINT FROM grant_access_tokens a JOIN grants g ON g.grant_id = a.grant_id
+             SELECT CAST(1 AS BIGINT) FROM grant_access_tokens a
+             JOIN grants g ON g.grant_id = a.grant_id
              WHERE a.jti = $1 AND g.revoked_at IS NOT NULL
              LIMIT 1",
         )
