@@ -2,6 +2,9 @@
 //! pass so that start-up fails with a message naming the key (and the variable) that is wrong.
 //!
 //! Every key is documented in `docs/configuration.md`; keep the two in step.
+//!
+//! Long because: every key's parsing and checking is here in one pass, with its tests; issue 15
+//! splits it into config/ (file, environment, durations).
 
 use crate::client::ClientMetadata;
 use portcullis_core::{Algorithm, ApplicationType, GrantType, Secret, TokenEndpointAuthMethod};

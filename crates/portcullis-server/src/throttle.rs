@@ -1,5 +1,8 @@
 //! Limits on failed attempts (sign-in, client authentication) that hold across instances.
 //!
+//! Long because: counting, locking and the cross-instance lock table are one algorithm, read best
+//! together with its unit tests at the bottom.
+//!
 //! Counters live in the store, so every instance adds to the same count. Each key has one counter
 //! per fixed bucket of `window` seconds, and the count that is checked is the previous bucket's,
 //! weighted by how much of it still lies inside the window, plus the current bucket's: a sliding

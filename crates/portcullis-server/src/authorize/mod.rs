@@ -1,6 +1,9 @@
 //! `GET/POST /authorize`: the authorization endpoint with its sign-in and consent pages. Each POST
 //! from a page carries the original request as hidden fields and is checked again from the start, so
 //! no half-finished state is kept on the server.
+//!
+//! Long because: the whole code-flow decision (sign-in, consent, prompt and max_age) still lives in one
+//! handler; issue 15's protocol layer splits it into steps.
 
 pub mod request;
 pub mod session;

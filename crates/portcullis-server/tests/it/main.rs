@@ -21,5 +21,6 @@ mod rotation;
 mod selection;
 pub mod sign_in;
 mod storage;
+mod structure;
 mod tls;
 mod vault;

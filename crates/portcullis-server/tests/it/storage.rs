@@ -1,5 +1,8 @@
 //! The storage contract, run against both backends (PostgreSQL where reachable; with `CI=true` it
 //! must be). Concurrency is real: the racing calls go through separate pool connections.
+//!
+//! Long because: it is the one contract both backends must meet, method by method; one file keeps
+//! it reviewable as a whole.
 
 use crate::databases::TestDatabase;
 use portcullis_core::Algorithm;

@@ -1,6 +1,9 @@
 //! The command line's edges, as a newcomer hits them: a confidential `login` that `call` can
 //! refresh, output a script can trust (broken pipes, next steps, times, JSON), exit codes and
 //! messages as documented, `decode` that trusts only a trusted issuer, and one rule for issuers.
+//!
+//! Long because: each test walks one newcomer scenario end to end against a real server; splitting
+//! them would scatter shared set-up.
 
 use crate::client_cli::{client_command, sign_in_through_the_browser};
 use crate::helpers::{ServerProcess, portcullis, run, with_database};
