@@ -202,11 +202,7 @@ impl Server {
             }
             _ => None,
         };
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let issuer = config
-            .issuer
-            .clone()
-            .unwrap_or_else(|| format!("{scheme}://{local}"));
+        let issuer = config.effective_issuer(local);
         // Checked when the configuration was loaded; parsed once here, failures included.
         let trusted_proxies = config
             .trusted_proxies

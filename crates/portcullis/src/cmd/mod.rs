@@ -53,15 +53,7 @@ pub async fn open(
 /// The issuer the server would use with this configuration: `https://` when `[tls]` is set, as
 /// the server's own default is.
 pub fn issuer(config: &portcullis_server::Config) -> String {
-    let scheme = if config.tls.cert_file.is_some() {
-        "https"
-    } else {
-        "http"
-    };
-    config
-        .issuer
-        .clone()
-        .unwrap_or_else(|| format!("{scheme}://{}", config.listen))
+    config.effective_issuer(config.listen)
 }
 
 /// Rows under a header line, each column as wide as its widest cell.

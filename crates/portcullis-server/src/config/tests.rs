@@ -1,0 +1,159 @@
+//! The loader's rules, from TOML text and a made-up environment.
+
+use super::*;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let c = Config::from_sources("", env(&[])).unwrap();
+    assert_eq!(c.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(c.database, "sqlite://portcullis.db");
+    assert_eq!(c.tokens.signing_alg, Algorithm::ES256);
+}
+
+#[test]
+fn env_overrides_file_and_errors_name_the_variable() {
+    let c = Config::from_sources(
+        "[tokens]\nsigning_alg = \"RS256\"",
+        env(&[("PORTCULLIS_TOKENS__SIGNING_ALG", "EdDSA")]),
+    )
+    .unwrap();
+    assert_eq!(c.tokens.signing_alg, Algorithm::EdDSA);
+    let e = Config::from_sources(
+        "",
+        env(&[("PORTCULLIS_TOKENS__ACCESS_TOKEN_LIFETIME", "x")]),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("tokens.access_token_lifetime"), "{e}");
+    assert!(
+        e.contains("PORTCULLIS_TOKENS__ACCESS_TOKEN_LIFETIME"),
+        "{e}"
+    );
+}
+
+#[test]
+fn range_errors_name_the_variable_too() {
+    let e = Config::from_sources("", env(&[("PORTCULLIS_LIMITS__MAX_BODY_BYTES", "10")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'limits.max_body_bytes' (from PORTCULLIS_LIMITS__MAX_BODY_BYTES)"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_keys_are_named() {
+    let e = Config::from_sources("[tokens]\nlifetime = 3", env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("lifetime") && e.contains("tokens"), "{e}");
+}
+
+#[test]
+fn the_master_key_comes_from_the_environment_with_the_rules_of_the_key() {
+    let key = "k".repeat(32);
+    let c = Config::from_sources("", env(&[("PORTCULLIS_MASTER_KEY", key.as_str())])).unwrap();
+    assert!(c.key_vault().unwrap().is_sealing());
+    let e = Config::from_sources("", env(&[("PORTCULLIS_MASTER_KEY", "short")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("'master_key' (from PORTCULLIS_MASTER_KEY)") && e.contains("at least 32"),
+        "{e}"
+    );
+    let both = Config::from_sources(
+        "master_key_file = \"/nonexistent\"",
+        env(&[("PORTCULLIS_MASTER_KEY", key.as_str())]),
+    )
+    .unwrap()
+    .key_vault()
+    .unwrap_err()
+    .to_string();
+    assert!(both.contains("not both"), "{both}");
+}
+
+#[test]
+fn the_test_suites_variables_are_not_settings() {
+    let c = Config::from_sources(
+        "",
+        env(&[
+            ("PORTCULLIS_TEST_POSTGRES", "postgres://x@y/z"),
+            ("PORTCULLIS_TEST_DATABASE", "postgres"),
+        ]),
+    );
+    assert!(c.is_ok(), "{:?}", c.err());
+}
+
+#[test]
+fn list_keys_come_from_the_environment_as_commas_or_json() {
+    let c = Config::from_sources(
+        "",
+        env(&[
+            ("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.7"),
+            (
+                "PORTCULLIS_CORS__ALLOWED_ORIGINS",
+                r#"["https://a.example", "https://b.example"]"#,
+            ),
+        ]),
+    )
+    .unwrap();
+    assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "192.0.2.7"]);
+    assert_eq!(
+        c.cors.allowed_origins,
+        ["https://a.example", "https://b.example"]
+    );
+    let c = Config::from_sources("trusted_proxies = [\"10.0.0.1\"]", env(&[])).unwrap();
+    assert_eq!(c.trusted_proxies, ["10.0.0.1"]);
+    let e = Config::from_sources("", env(&[("PORTCULLIS_TRUSTED_PROXIES", "[oops")]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("trusted_proxies") && e.contains("PORTCULLIS_TRUSTED_PROXIES"),
+        "{e}"
+    );
+}
+
+#[test]
+fn durations() {
+    assert_eq!("15m".parse::<Seconds>(), Ok(Seconds(900)));
+    assert_eq!("2h".parse::<Seconds>(), Ok(Seconds(7200)));
+    assert_eq!("30".parse::<Seconds>(), Ok(Seconds(30)));
+    assert!("15 minutes".parse::<Seconds>().is_err());
+    assert!("-1s".parse::<Seconds>().is_err());
+}
+
+#[test]
+fn issuers() {
+    assert!(check_issuer("https://id.example.com").is_ok());
+    assert!(check_issuer("https://id.example.com/").is_err());
+    assert!(check_issuer("https://id.example.com?x=1").is_err());
+    assert!(check_issuer("ftp://id.example.com").is_err());
+}
+
+#[test]
+fn database_passwords_are_hidden() {
+    assert_eq!(
+        redact_url("postgres://u:pw@h/db"),
+        "postgres://u:***@h/db".to_string()
+    );
+}
+
+#[test]
+fn the_effective_issuer_follows_tls_and_the_bound_address() {
+    let bound: SocketAddr = "127.0.0.1:4321".parse().unwrap();
+    let plain = Config::from_sources("", env(&[])).unwrap();
+    assert_eq!(plain.effective_issuer(bound), "http://127.0.0.1:4321");
+    let mut tls = plain.clone();
+    tls.tls.cert_file = Some("cert.pem".into());
+    assert_eq!(tls.effective_issuer(bound), "https://127.0.0.1:4321");
+    let named = Config::from_sources("issuer = \"https://id.example\"", env(&[])).unwrap();
+    assert_eq!(named.effective_issuer(bound), "https://id.example");
+}
