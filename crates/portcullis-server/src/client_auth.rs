@@ -43,16 +43,15 @@ impl ClientAuthentication {
         let body_id = form.get("client_id").map_err(repeated)?;
         let body_secret = form.get("client_secret").map_err(repeated)?;
         if let Some(header) = authorization {
-            let (client_id, secret) = decode_basic(header).map_err(|e| TokenError {
-                basic_used: true,
-                ..TokenError::new(
-                    ErrorCode::InvalidClient,
+            let (client_id, secret) = decode_basic(header).map_err(|e| {
+                TokenError::client(
                     match e {
                         BasicError::NotBasic => {
                             "the Authorization header must use the Basic scheme"
                         }
                         BasicError::Malformed => "the Basic credentials are malformed",
                     },
+                    true,
                 )
             })?;
             if body_secret.is_some() {
@@ -134,13 +133,10 @@ impl ClientAuthentication {
             None => Ok(client.clone()),
             Some(registered) if registered == self.method() => Ok(client.clone()),
             // Only someone holding the secret gets here, so naming the method leaks nothing.
-            Some(registered) => Err(TokenError {
+            Some(registered) => Err(TokenError::client(
+                format!("this client is registered for {}", registered.as_str()),
                 basic_used,
-                ..TokenError::new(
-                    ErrorCode::InvalidClient,
-                    format!("this client is registered for {}", registered.as_str()),
-                )
-            }),
+            )),
         }
     }
 }

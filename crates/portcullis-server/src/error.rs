@@ -1,49 +1,76 @@
-//! The token endpoint's error: one RFC 6749 §5.2 code, a description safe to show the client, and
-//! whether the client used HTTP Basic (which decides the `WWW-Authenticate` header). `http::error`
-//! turns it into a response; nothing else picks status codes.
+//! The token endpoint's error: one variant per kind of answer (rejected request, failed client
+//! authentication, body too large, throttled, unavailable, our own failure). `http::error` turns
+//! it into a response; nothing else picks status codes.
 
 use portcullis_core::{ErrorCode, TokenRequestError};
 
-/// An error answer of the token endpoint.
+/// An error answer of the token endpoint. Each variant is one kind of answer, so the HTTP layer
+/// picks the status with one exhaustive `match` (`http::error::status`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{code}: {description}")]
-pub struct TokenError {
-    /// The §5.2 code.
-    pub code: ErrorCode,
-    /// What went wrong, in words a developer can act on; never contains a secret.
-    pub description: String,
-    /// The client tried `Authorization: Basic`, so a 401 must carry `WWW-Authenticate: Basic`.
-    pub basic_used: bool,
-    /// The body was over the size limit (answered with 413).
-    pub too_large: bool,
-    /// Too many failed authentications: answered 429 with this `Retry-After` (seconds).
-    pub retry_after: Option<u64>,
+pub enum TokenError {
+    /// A §5.2 error the request caused (`invalid_request`, `invalid_grant`, `invalid_scope`, …):
+    /// 400. Never `invalid_client` or `server_error`: those have their own variants.
+    #[error("{code}: {description}")]
+    Rejected {
+        /// The §5.2 code.
+        code: ErrorCode,
+        /// What went wrong, in words a developer can act on; never contains a secret.
+        description: String,
+    },
+    /// `invalid_client`: 401.
+    #[error("invalid_client: {description}")]
+    Client {
+        /// What went wrong, as far as it can be said without telling whether the client exists.
+        description: String,
+        /// The client tried `Authorization: Basic`, so the 401 carries `WWW-Authenticate: Basic`.
+        basic_used: bool,
+    },
+    /// The body was over the size limit: 413 with `invalid_request`.
+    #[error("invalid_request: {description}")]
+    TooLarge {
+        /// The limit, in words.
+        description: String,
+    },
+    /// Too many failed client authentications: 429 with `temporarily_unavailable` and
+    /// `Retry-After`. RFC 6749 has no code for it; `temporarily_unavailable` says "try later".
+    #[error("temporarily_unavailable: retry after {retry_after} seconds")]
+    Throttled {
+        /// Seconds until a retry may succeed.
+        retry_after: u64,
+    },
+    /// Something we depend on is away for now: 503 with `temporarily_unavailable`.
+    #[error("temporarily_unavailable: {description}")]
+    Unavailable {
+        /// What is unavailable.
+        description: String,
+    },
+    /// Our fault, never the request's: 500 with `server_error`. The cause is logged; the wire gets a
+    /// fixed sentence and the request id.
+    #[error("server_error: {cause}")]
+    Internal {
+        /// What failed, for the log only.
+        cause: String,
+    },
 }
 
 impl TokenError {
-    /// An error with the given code and description.
+    /// An error with the given code and description, as the variant that code calls for.
     pub fn new(code: ErrorCode, description: impl Into<String>) -> Self {
-        TokenError {
-            code,
-            description: description.into(),
-            basic_used: false,
-            too_large: false,
-            retry_after: None,
+        let description = description.into();
+        match code {
+            ErrorCode::InvalidClient => TokenError::Client {
+                description,
+                basic_used: false,
+            },
+            ErrorCode::ServerError => TokenError::Internal { cause: description },
+            ErrorCode::TemporarilyUnavailable => TokenError::Unavailable { description },
+            code => TokenError::Rejected { code, description },
         }
     }
 
-    /// Too many failed client authentications from this client or address: 429 with
-    /// `Retry-After`. RFC 6749 has no code for it; `temporarily_unavailable` says "try later".
+    /// Too many failed client authentications from this client or address.
     pub fn throttled(retry_after: u64) -> Self {
-        TokenError {
-            retry_after: Some(retry_after),
-            ..Self::new(
-                ErrorCode::TemporarilyUnavailable,
-                format!(
-                    "too many failed client authentications; retry after {retry_after} seconds"
-                ),
-            )
-        }
+        TokenError::Throttled { retry_after }
     }
 
     /// `invalid_request`.
@@ -51,17 +78,51 @@ impl TokenError {
         Self::new(ErrorCode::InvalidRequest, description)
     }
 
-    /// `invalid_client`, with the one message that does not say whether the client exists.
-    pub fn client_authentication_failed(basic_used: bool) -> Self {
-        TokenError {
+    /// `invalid_client` with a description.
+    pub fn client(description: impl Into<String>, basic_used: bool) -> Self {
+        TokenError::Client {
+            description: description.into(),
             basic_used,
-            ..Self::new(ErrorCode::InvalidClient, "client authentication failed")
         }
     }
 
+    /// `invalid_client`, with the one message that does not say whether the client exists.
+    pub fn client_authentication_failed(basic_used: bool) -> Self {
+        Self::client("client authentication failed", basic_used)
+    }
+
     /// `server_error`: our fault, never the request's.
-    pub fn server(description: impl Into<String>) -> Self {
-        Self::new(ErrorCode::ServerError, description)
+    pub fn server(cause: impl Into<String>) -> Self {
+        TokenError::Internal {
+            cause: cause.into(),
+        }
+    }
+
+    /// The §5.2 code the answer carries.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            TokenError::Rejected { code, .. } => *code,
+            TokenError::Client { .. } => ErrorCode::InvalidClient,
+            TokenError::TooLarge { .. } => ErrorCode::InvalidRequest,
+            TokenError::Throttled { .. } | TokenError::Unavailable { .. } => {
+                ErrorCode::TemporarilyUnavailable
+            }
+            TokenError::Internal { .. } => ErrorCode::ServerError,
+        }
+    }
+
+    /// The description for the log. For `Internal` it is the cause, which never reaches the wire.
+    pub fn description(&self) -> String {
+        match self {
+            TokenError::Rejected { description, .. }
+            | TokenError::Client { description, .. }
+            | TokenError::TooLarge { description }
+            | TokenError::Unavailable { description } => description.clone(),
+            TokenError::Throttled { retry_after } => {
+                format!("too many failed client authentications; retry after {retry_after} seconds")
+            }
+            TokenError::Internal { cause } => cause.clone(),
+        }
     }
 }
 

@@ -72,10 +72,11 @@ pub async fn authenticated_form(
     let form = FormParams::parse(&bytes).map_err(|e| TokenError::invalid_request(e.to_string()))?;
     let authorization = match headers.get(header::AUTHORIZATION) {
         None => None,
-        Some(value) => Some(value.to_str().map_err(|_| TokenError {
-            basic_used: true,
-            ..TokenError::client_authentication_failed(true)
-        })?),
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| TokenError::client_authentication_failed(true))?,
+        ),
     };
     let presented = ClientAuthentication::from_request(authorization, &form)?;
     let now = state.clock.now().0;
@@ -105,7 +106,7 @@ pub async fn authenticated_form(
     let client = match presented.authenticate(&snapshot, &state.hasher) {
         Ok(client) => client,
         Err(error) => {
-            if error.code == portcullis_core::ErrorCode::InvalidClient {
+            if matches!(error, TokenError::Client { .. }) {
                 let keys = state.client_auth_keys(presented.client_id(), ip);
                 if let Err(error) = throttle.failed(&keys, now).await {
                     tracing::warn!(%error, "could not count a failed client authentication");
@@ -118,7 +119,7 @@ pub async fn authenticated_form(
                     client_id = client_id.as_deref(),
                     client_id_sha256 = client_id_sha256.as_deref(),
                     %ip,
-                    reason = %error.description,
+                    reason = %error.description(),
                     "client authentication failed"
                 );
             }
@@ -242,9 +243,8 @@ async fn read_body(
     body: Body,
     limit: usize,
 ) -> Result<axum::body::Bytes, TokenError> {
-    let too_large = || TokenError {
-        too_large: true,
-        ..TokenError::invalid_request(format!("the request body is larger than {limit} bytes"))
+    let too_large = || TokenError::TooLarge {
+        description: format!("the request body is larger than {limit} bytes"),
     };
     let declared = headers
         .get(header::CONTENT_LENGTH)
