@@ -1,18 +1,11 @@
-//! Prometheus metrics, kept in atomics so recording costs a few nanoseconds and no lock, and the
-//! request-id middleware that also times every request. `GET /metrics` renders the text format.
+//! Prometheus metrics, kept in atomics so recording costs a few nanoseconds and no lock, and their
+//! text format. The middleware that records them and `GET /metrics` are in `http/observe.rs`.
 
-use crate::http::AppState;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use std::fmt::Write;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use tracing::Instrument;
 
 /// The endpoints metrics are kept for; anything else counts as `other`.
-const ENDPOINTS: [&str; 14] = [
+pub(crate) const ENDPOINTS: [&str; 14] = [
     "/token",
     "/authorize",
     "/introspect",
@@ -65,7 +58,7 @@ impl Default for Metrics {
     }
 }
 
-fn endpoint_index(path: &str) -> usize {
+pub(crate) fn endpoint_index(path: &str) -> usize {
     ENDPOINTS
         .iter()
         .position(|e| *e == path)
@@ -97,7 +90,7 @@ impl Metrics {
         }
     }
 
-    fn record(&self, endpoint: usize, status: StatusCode, micros: u64) {
+    pub(crate) fn record(&self, endpoint: usize, status: axum::http::StatusCode, micros: u64) {
         let status = usize::from(status.as_u16()).clamp(100, 599) - 100;
         if let Some(c) = self.requests.get(endpoint * STATUSES + status) {
             c.fetch_add(1, Ordering::Relaxed);
@@ -132,7 +125,7 @@ impl Metrics {
         self.sign_in_failures.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn next_request_id(&self) -> String {
+    pub(crate) fn next_request_id(&self) -> String {
         let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
         format!("{:016x}{n:08x}", self.request_prefix)
     }
@@ -256,61 +249,4 @@ impl Metrics {
         }
         out
     }
-}
-
-/// `GET /metrics`.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.metrics.render(Some(state.store.pool_stats()));
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        body,
-    )
-        .into_response()
-}
-
-tokio::task_local! {
-    /// The id of the request being served, for answers that ask the caller to quote it.
-    static REQUEST_ID: String;
-}
-
-/// The id of the request this task is serving, if it runs inside [`observe`].
-pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
-}
-
-/// Gives every request an id (kept from `X-Request-Id` when it is a plain token, else made here),
-/// runs it inside a span carrying that id so every log line names it, returns it in the answer's
-/// `X-Request-Id`, and records the endpoint, status and latency.
-pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let start = portcullis_core::Stopwatch::start();
-    let endpoint = endpoint_index(request.uri().path());
-    let id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            !v.is_empty()
-                && v.len() <= 64
-                && v.bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-        })
-        .map_or_else(|| state.metrics.next_request_id(), str::to_owned);
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %request.method(),
-        endpoint = ENDPOINTS.get(endpoint).copied().unwrap_or("other"),
-    );
-    let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(request).instrument(span))
-        .await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-    state.metrics.record(endpoint, response.status(), micros);
-    response
 }

@@ -45,7 +45,7 @@ impl IntoResponse for TokenError {
         let description = match &self {
             TokenError::Internal { cause } => {
                 tracing::error!(%cause, "request failed");
-                match crate::metrics::current_request_id() {
+                match super::observe::current_request_id() {
                     Some(id) => format!(
                         "the server could not complete the request; quote request id {id} when reporting it"
                     ),

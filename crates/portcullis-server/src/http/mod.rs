@@ -8,6 +8,7 @@ pub mod error;
 pub mod health;
 pub mod introspect;
 pub mod logout;
+pub mod observe;
 pub mod pages;
 pub mod revoke;
 pub mod token;
@@ -142,7 +143,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
-        .route("/metrics", get(crate::metrics::metrics))
+        .route("/metrics", get(observe::metrics))
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -150,7 +151,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            crate::metrics::observe,
+            observe::observe,
         ))
         .with_state(state)
 }

@@ -72,7 +72,7 @@ impl Pages {
         title: &str,
         message: &str,
     ) -> Response {
-        let request_id = crate::metrics::current_request_id();
+        let request_id = super::observe::current_request_id();
         self.render(
             status,
             "error.html",
