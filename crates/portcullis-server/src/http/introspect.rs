@@ -3,14 +3,13 @@
 
 use super::AppState;
 use super::error::{json_body, no_store};
-use super::token::{AuthenticatedForm, authenticated_form};
+use super::token::AuthenticatedForm;
 use crate::bearer::verify_access_token;
 use crate::client::Client;
 use crate::error::TokenError;
 use crate::grant::user_tokens::token_hash;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::{ErrorCode, TokenEndpointAuthMethod};
 use serde_json::{Map, Value, json};
@@ -19,13 +18,9 @@ use std::sync::Arc;
 /// The handler.
 pub async fn introspect(
     State(state): State<Arc<AppState>>,
-    super::client_ip::ClientIp(ip): super::client_ip::ClientIp,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    authenticated: AuthenticatedForm,
 ) -> Response {
-    match handle(&state, method, &uri, &headers, body, ip).await {
+    match handle(&state, authenticated).await {
         Ok(answer) => {
             let mut response = json_body(StatusCode::OK, answer.to_string().into_bytes());
             no_store(&mut response);
@@ -54,19 +49,13 @@ pub fn token_param(form: &portcullis_core::FormParams) -> Result<String, TokenEr
         .ok_or_else(|| TokenError::invalid_request("token is missing"))
 }
 
-async fn handle(
-    state: &AppState,
-    method: Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Body,
-    ip: std::net::IpAddr,
-) -> Result<Value, TokenError> {
+async fn handle(state: &AppState, authenticated: AuthenticatedForm) -> Result<Value, TokenError> {
     let AuthenticatedForm {
         form,
         client,
         snapshot,
-    } = authenticated_form(state, method, uri, headers, body, ip).await?;
+        ..
+    } = authenticated;
     require_confidential(&client)?;
     let token = token_param(&form)?;
     // token_type_hint only orders the lookups (RFC 7662 §2.1); both kinds are always tried.

@@ -9,13 +9,12 @@
 use super::AppState;
 use super::error::no_store;
 use super::introspect::token_param;
-use super::token::{AuthenticatedForm, authenticated_form};
+use super::token::AuthenticatedForm;
 use crate::bearer::verify_signed;
 use crate::error::TokenError;
 use crate::grant::user_tokens::token_hash;
-use axum::body::Body;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use portcullis_core::ErrorCode;
 use serde_json::Value;
@@ -24,13 +23,9 @@ use std::sync::Arc;
 /// The handler.
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
-    super::client_ip::ClientIp(ip): super::client_ip::ClientIp,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
+    authenticated: AuthenticatedForm,
 ) -> Response {
-    match handle(&state, method, &uri, &headers, body, ip).await {
+    match handle(&state, authenticated).await {
         Ok(()) => {
             let mut response = StatusCode::OK.into_response();
             no_store(&mut response);
@@ -40,19 +35,13 @@ pub async fn revoke(
     }
 }
 
-async fn handle(
-    state: &AppState,
-    method: Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Body,
-    ip: std::net::IpAddr,
-) -> Result<(), TokenError> {
+async fn handle(state: &AppState, authenticated: AuthenticatedForm) -> Result<(), TokenError> {
     let AuthenticatedForm {
         form,
         client,
         snapshot,
-    } = authenticated_form(state, method, uri, headers, body, ip).await?;
+        ..
+    } = authenticated;
     let token = token_param(&form)?;
     let now = state.clock.now();
     let storage = |e: crate::store::StoreError| TokenError::server(format!("storage: {e}"));

@@ -9,9 +9,9 @@ use crate::error::TokenError;
 use crate::grant::{authorization_code, client_credentials, refresh_token};
 use crate::registry::Snapshot;
 use axum::body::Body;
-use axum::extract::State;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use portcullis_core::{FormParams, Secret, TokenRequest};
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -19,16 +19,9 @@ use std::sync::Arc;
 /// The token endpoint handler; every method is routed here so that a GET gets a §5.2 answer too.
 pub async fn token(
     State(state): State<Arc<AppState>>,
-    ClientIp(ip): ClientIp,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
-    match handle(&state, method, &uri, &headers, body, ip).await {
-        Ok(response) => response,
-        Err(error) => error.into_response(),
-    }
+    authenticated: AuthenticatedForm,
+) -> Result<Response, TokenError> {
+    handle(&state, authenticated).await
 }
 
 /// A POSTed form from an authenticated client: what the token, introspection and revocation
@@ -40,10 +33,28 @@ pub struct AuthenticatedForm {
     pub client: Arc<Client>,
     /// The registry snapshot the client was found in.
     pub snapshot: Arc<Snapshot>,
+    /// The client's address, as the throttles and logs see it.
+    pub ip: IpAddr,
+}
+
+/// The extractor the token, introspection and revocation handlers take: a request that is not a
+/// POSTed form from an authenticated client is answered with its RFC 6749 §5.2 error before the
+/// handler runs.
+impl FromRequest<Arc<AppState>> for AuthenticatedForm {
+    type Rejection = TokenError;
+
+    async fn from_request(request: Request, state: &Arc<AppState>) -> Result<Self, TokenError> {
+        let (mut parts, body) = request.into_parts();
+        let ClientIp(ip) = match ClientIp::from_request_parts(&mut parts, state).await {
+            Ok(ip) => ip,
+            Err(never) => match never {},
+        };
+        authenticated_form(state, parts.method, &parts.uri, &parts.headers, body, ip).await
+    }
 }
 
 /// Checks method, content type and size, reads the form and authenticates the client.
-pub async fn authenticated_form(
+async fn authenticated_form(
     state: &AppState,
     method: Method,
     uri: &Uri,
@@ -130,6 +141,7 @@ pub async fn authenticated_form(
         form,
         client,
         snapshot,
+        ip,
     })
 }
 
@@ -154,17 +166,14 @@ fn loggable_client_id(
 
 async fn handle(
     state: &AppState,
-    method: Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    body: Body,
-    ip: IpAddr,
+    authenticated: AuthenticatedForm,
 ) -> Result<Response, TokenError> {
     let AuthenticatedForm {
         form,
         client,
         snapshot,
-    } = authenticated_form(state, method, uri, headers, body, ip).await?;
+        ip,
+    } = authenticated;
     let now = state.clock.now();
     let request = TokenRequest::from_form(&form)?;
     let grant = request.grant_type();
