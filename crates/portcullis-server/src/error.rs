@@ -137,3 +137,49 @@ impl From<TokenRequestError> for TokenError {
         TokenError::new(code, e.to_string())
     }
 }
+
+/// An error answer of a resource endpoint behind a bearer token (`/userinfo`), in RFC 6750 §3's
+/// terms. `http::error` gives each variant its status and `WWW-Authenticate` challenge.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BearerError {
+    /// No token at all: 401 with a bare `Bearer` challenge (§3.1: no error code).
+    #[error("{0}")]
+    Missing(String),
+    /// The request is malformed (`invalid_request`): 400.
+    #[error("invalid_request: {0}")]
+    InvalidRequest(String),
+    /// The token is expired, revoked, malformed or not ours (`invalid_token`): 401.
+    #[error("invalid_token: {0}")]
+    InvalidToken(String),
+    /// The token lacks a scope the endpoint needs (`insufficient_scope`): 403.
+    #[error("insufficient_scope: {0}")]
+    InsufficientScope(String),
+    /// The database could not be asked: 503 with `temporarily_unavailable`. The cause is logged
+    /// where it happened; the wire says only "try again".
+    #[error("temporarily_unavailable")]
+    Unavailable,
+}
+
+impl BearerError {
+    /// The RFC 6750 code, none for a missing token.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            BearerError::Missing(_) => None,
+            BearerError::InvalidRequest(_) => Some(ErrorCode::InvalidRequest),
+            BearerError::InvalidToken(_) => Some(ErrorCode::InvalidToken),
+            BearerError::InsufficientScope(_) => Some(ErrorCode::InsufficientScope),
+            BearerError::Unavailable => Some(ErrorCode::TemporarilyUnavailable),
+        }
+    }
+
+    /// The description the answer carries.
+    pub fn description(&self) -> &str {
+        match self {
+            BearerError::Missing(d)
+            | BearerError::InvalidRequest(d)
+            | BearerError::InvalidToken(d)
+            | BearerError::InsufficientScope(d) => d,
+            BearerError::Unavailable => "try again",
+        }
+    }
+}

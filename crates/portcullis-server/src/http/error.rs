@@ -2,7 +2,7 @@
 //! `invalid_client`, JSON body, never cached; 413 for bodies over the limit; `server_error` with a
 //! fixed description and the request id, its cause logged.
 
-use crate::error::TokenError;
+use crate::error::{BearerError, TokenError};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::ErrorResponse;
@@ -75,6 +75,44 @@ impl IntoResponse for TokenError {
             }
             _ => {}
         }
+        response
+    }
+}
+
+/// The status of each kind of bearer-token error (RFC 6750 §3.1).
+pub fn bearer_status(error: &BearerError) -> StatusCode {
+    match error {
+        BearerError::Missing(_) | BearerError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        BearerError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
+        BearerError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+        BearerError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    }
+}
+
+/// RFC 6750 §3: a `WWW-Authenticate: Bearer` challenge naming the error (none when no token was
+/// sent), and the same code and description as JSON.
+impl IntoResponse for BearerError {
+    fn into_response(self) -> Response {
+        let description = self.description();
+        let challenge = match self.code() {
+            Some(code) => format!(
+                "Bearer realm=\"portcullis\", error=\"{}\", error_description=\"{}\"",
+                code.as_str(),
+                description.replace('"', "'")
+            ),
+            None => "Bearer realm=\"portcullis\"".to_owned(),
+        };
+        let code = self.code().map_or("invalid_request", |code| code.as_str());
+        let body = serde_json::json!({ "error": code, "error_description": description });
+        let mut response = json_body(bearer_status(&self), body.to_string().into_bytes());
+        if let Ok(value) = HeaderValue::from_str(&challenge) {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, value);
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         response
     }
 }
@@ -182,6 +220,44 @@ mod tests {
                     .contains("driver said no"),
                 "a cause reached the wire: {json}"
             );
+        }
+    }
+
+    #[test]
+    fn every_bearer_error_has_its_status_and_challenge() {
+        let table = [
+            (
+                BearerError::Missing("x".into()),
+                401,
+                "Bearer realm=\"portcullis\"",
+            ),
+            (
+                BearerError::InvalidRequest("x".into()),
+                400,
+                "Bearer realm=\"portcullis\", error=\"invalid_request\", error_description=\"x\"",
+            ),
+            (
+                BearerError::InvalidToken("x".into()),
+                401,
+                "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"x\"",
+            ),
+            (
+                BearerError::InsufficientScope("x".into()),
+                403,
+                "Bearer realm=\"portcullis\", error=\"insufficient_scope\", error_description=\"x\"",
+            ),
+            (
+                BearerError::Unavailable,
+                503,
+                "Bearer realm=\"portcullis\", error=\"temporarily_unavailable\", error_description=\"try again\"",
+            ),
+        ];
+        for (error, expected_status, challenge) in table {
+            let shown = format!("{error:?}");
+            let response = error.into_response();
+            assert_eq!(response.status().as_u16(), expected_status, "{shown}");
+            assert_eq!(response.headers()["www-authenticate"], challenge, "{shown}");
+            assert_eq!(response.headers()["cache-control"], "no-store", "{shown}");
         }
     }
 

@@ -4,39 +4,15 @@
 use super::AppState;
 use super::error::json_body;
 use crate::bearer::verify_access_token;
+use crate::error::BearerError;
 use crate::grant::user_tokens::profile_claims;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use portcullis_core::{ErrorCode, FormParams, Scope};
+use portcullis_core::{FormParams, Scope};
 use serde_json::{Map, json};
 use std::sync::Arc;
-
-fn bearer_error(status: StatusCode, code: Option<ErrorCode>, description: &str) -> Response {
-    let challenge = match code {
-        Some(code) => format!(
-            "Bearer realm=\"portcullis\", error=\"{}\", error_description=\"{}\"",
-            code.as_str(),
-            description.replace('"', "'")
-        ),
-        None => "Bearer realm=\"portcullis\"".to_owned(),
-    };
-    let body = match code {
-        Some(code) => json!({ "error": code.as_str(), "error_description": description }),
-        None => json!({ "error": "invalid_request", "error_description": description }),
-    };
-    let mut response = json_body(status, body.to_string().into_bytes());
-    if let Ok(value) = HeaderValue::from_str(&challenge) {
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, value);
-    }
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
-}
 
 /// The handler.
 pub async fn userinfo(
@@ -44,7 +20,7 @@ pub async fn userinfo(
     method: Method,
     headers: HeaderMap,
     body: Body,
-) -> Response {
+) -> Result<Response, BearerError> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -63,21 +39,16 @@ pub async fn userinfo(
     };
     let token = match (from_header, from_body) {
         (Some(_), Some(_)) => {
-            return bearer_error(
-                StatusCode::BAD_REQUEST,
-                Some(ErrorCode::InvalidRequest),
-                "send the token once",
-            );
+            return Err(BearerError::InvalidRequest("send the token once".into()));
         }
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => {
-            return bearer_error(StatusCode::UNAUTHORIZED, None, "a bearer token is required");
+            return Err(BearerError::Missing("a bearer token is required".into()));
         }
     };
     let now = state.clock.now();
     let snapshot = state.registry.snapshot();
-    let invalid =
-        |d: &str| bearer_error(StatusCode::UNAUTHORIZED, Some(ErrorCode::InvalidToken), d);
+    let invalid = |d: &str| Err(BearerError::InvalidToken(d.into()));
     let Some(claims) = verify_access_token(
         &token,
         &snapshot.keys,
@@ -93,11 +64,9 @@ pub async fn userinfo(
         .and_then(|s| Scope::parse(s).ok())
         .unwrap_or_default();
     if !scope.contains("openid") {
-        return bearer_error(
-            StatusCode::FORBIDDEN,
-            Some(ErrorCode::InsufficientScope),
-            "the openid scope is required",
-        );
+        return Err(BearerError::InsufficientScope(
+            "the openid scope is required".into(),
+        ));
     }
     let jti = claims
         .get("jti")
@@ -108,11 +77,7 @@ pub async fn userinfo(
         Ok(true) => return invalid("the access token has been revoked"),
         Err(error) => {
             tracing::error!(%error, "userinfo: cannot check revocation");
-            return bearer_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(ErrorCode::TemporarilyUnavailable),
-                "try again",
-            );
+            return Err(BearerError::Unavailable);
         }
     }
     let sub = claims
@@ -124,11 +89,7 @@ pub async fn userinfo(
         Ok(None) => return invalid("the user no longer exists"),
         Err(error) => {
             tracing::error!(%error, "userinfo: cannot read the user");
-            return bearer_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                Some(ErrorCode::TemporarilyUnavailable),
-                "try again",
-            );
+            return Err(BearerError::Unavailable);
         }
     };
     let mut out = Map::new();
@@ -141,5 +102,5 @@ pub async fn userinfo(
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
+    Ok(response)
 }
