@@ -30,14 +30,16 @@ impl std::str::FromStr for Seconds {
     }
 }
 
+/// A number as TOML writes it, or as a string (every environment variable is one).
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Raw {
+    Int(u64),
+    Text(String),
+}
+
 impl<'de> Deserialize<'de> for Seconds {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Raw {
-            Int(u64),
-            Text(String),
-        }
         match Raw::deserialize(d)
             .map_err(|_| serde::de::Error::custom("expected a duration such as 900 or \"15m\""))?
         {
@@ -48,12 +50,6 @@ impl<'de> Deserialize<'de> for Seconds {
 }
 
 pub(super) fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Raw {
-        Int(u64),
-        Text(String),
-    }
     match Raw::deserialize(d)
         .map_err(|_| serde::de::Error::custom("expected a non-negative integer"))?
     {

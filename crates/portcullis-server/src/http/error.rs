@@ -210,7 +210,7 @@ mod tests {
                     "{shown}"
                 );
             }
-            let body = futures_body(response);
+            let body = body_bytes(response);
             let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
             assert_eq!(json["error"], expected_code, "{shown}");
             assert!(
@@ -261,7 +261,7 @@ mod tests {
         }
     }
 
-    fn futures_body(response: Response) -> Vec<u8> {
+    fn body_bytes(response: Response) -> Vec<u8> {
         use http_body_util::BodyExt;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()

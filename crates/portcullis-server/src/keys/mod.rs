@@ -12,11 +12,6 @@ use crate::store::{KeyRow, Store, StoreError};
 use portcullis_core::{Algorithm, JwkSet, UnixTime};
 use std::sync::Arc;
 
-/// The `server_secrets` row holding the master-key check value.
-pub fn vault_check_name() -> &'static str {
-    crate::store::MASTER_KEY_CHECK
-}
-
 /// Where a key is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {

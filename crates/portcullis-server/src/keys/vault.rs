@@ -10,11 +10,9 @@ use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKe
 use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
 use portcullis_core::Secret;
 
-/// Marks a stored key as sealed; plain PKCS#8 DER starts with 0x30 and never with this.
-// The prefix marks a sealed row; the store checks it too (see `store::is_sealed`).
-const SEALED: &[u8; 4] = crate::store::SEALED_KEY_PREFIX;
-/// The `server_secrets` row holding the check value.
-pub const CHECK_NAME: &str = crate::store::MASTER_KEY_CHECK;
+// Marks a stored key as sealed; plain PKCS#8 DER starts with 0x30 and never with this. The store
+// owns the prefix and the check value's row name, because it refuses plain keys itself.
+use crate::store::{MASTER_KEY_CHECK as CHECK_NAME, SEALED_KEY_PREFIX as SEALED};
 const CHECK_PLAINTEXT: &[u8] = b"portcullis master key check";
 /// Shortest master key accepted (characters).
 pub const MIN_MASTER_KEY_LEN: usize = 32;
