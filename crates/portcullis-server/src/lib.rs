@@ -5,18 +5,14 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod authorize;
-pub mod bearer;
 pub mod client;
-pub mod client_auth;
 pub mod client_secret;
 pub mod config;
-pub mod error;
-pub mod grant;
 pub mod http;
 pub mod keys;
 pub mod listener;
 pub mod metrics;
+pub mod oauth;
 pub mod registry;
 pub mod startup;
 pub mod store;

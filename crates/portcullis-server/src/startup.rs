@@ -4,11 +4,11 @@
 use crate::admin::{AdminError, ClientAdmin};
 use crate::client_secret::SecretHasher;
 use crate::config::{Config, ConfigError};
-use crate::grant::access_token::TokenSettings;
-use crate::grant::user_tokens::UserTokenSettings;
 use crate::http::pages::Pages;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeysError};
+use crate::oauth::grant::access_token::TokenSettings;
+use crate::oauth::grant::user_tokens::UserTokenSettings;
 use crate::registry::Registry;
 use crate::store::{self, Store, StoreError};
 use crate::users::{PasswordHasher, PasswordSource, Profile, UserAdmin};
@@ -221,8 +221,7 @@ impl Server {
             default_alg: config.tokens.signing_alg,
         };
         let metadata = http::discovery::metadata_document(&tokens);
-        let cookies =
-            crate::authorize::session::Cookies::new(tokens.issuer.starts_with("https://"));
+        let cookies = crate::http::session::Cookies::new(tokens.issuer.starts_with("https://"));
         let locks = Arc::new(crate::throttle::Locks::default());
         let throttle = |window: u64| {
             crate::throttle::Throttle::new(
@@ -239,30 +238,33 @@ impl Server {
             refresh_absolute: config.tokens.refresh_token_absolute_lifetime.0,
             refresh_grace: config.tokens.refresh_token_reuse_grace.0,
         };
-        let state = Arc::new(AppState {
+        let issuer = crate::oauth::Issuer {
             registry,
-            hasher,
-            clock,
-            metadata_json: serde_json::to_vec(&metadata).unwrap_or_default().into(),
-            tokens,
-            max_body_bytes: usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX),
-            activation_delay: config.keys.activation_delay.0,
             store: store.clone(),
-            user_tokens,
+            clock,
+            hasher,
             passwords,
+            tokens,
+            user_tokens,
             sign_in_throttle: throttle(config.sign_in.failure_window.0),
-            pages,
-            session_lifetime: config.sign_in.session_lifetime.0,
-            cookies,
             client_auth_throttle: throttle(config.client_auth.failure_window.0),
-            limits: http::FailureLimits {
+            limits: crate::oauth::FailureLimits {
                 sign_in_per_username: config.sign_in.max_failed_attempts,
                 sign_in_per_address: config.sign_in.max_failed_attempts_per_address,
                 client_per_address: config.client_auth.max_failures_per_client,
                 client_address: config.client_auth.max_failures_per_ip,
             },
-            trusted_proxies,
+            session_lifetime: config.sign_in.session_lifetime.0,
             metrics: crate::metrics::Metrics::new(),
+        };
+        let state = Arc::new(AppState {
+            issuer,
+            max_body_bytes: usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX),
+            activation_delay: config.keys.activation_delay.0,
+            metadata_json: serde_json::to_vec(&metadata).unwrap_or_default().into(),
+            pages,
+            cookies,
+            trusted_proxies,
             cors_origins: config.cors.allowed_origins.clone(),
             scope_descriptions: config
                 .scopes
@@ -302,12 +304,12 @@ impl Server {
 
     /// The issuer identifier in use.
     pub fn issuer(&self) -> &str {
-        &self.state.tokens.issuer
+        &self.state.issuer.tokens.issuer
     }
 
     /// The in-memory registry; tests refresh it instead of waiting for the poll.
     pub fn registry(&self) -> Arc<Registry> {
-        self.state.registry.clone()
+        self.state.issuer.registry.clone()
     }
 
     /// The store the server uses (tests and admin tools share it).
@@ -320,15 +322,15 @@ impl Server {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let watcher = self.state.registry.clone().spawn_watcher(
+        let watcher = self.state.issuer.registry.clone().spawn_watcher(
             RELOAD_INTERVAL,
             RELOAD_INTERVAL_WITH_NOTIFY,
             self.locks.clone(),
-            self.state.clock.clone(),
+            self.state.issuer.clock.clone(),
         );
         let cleanup = self
             .cleanup
-            .spawn(self.store.clone(), self.state.clock.clone());
+            .spawn(self.store.clone(), self.state.issuer.clock.clone());
         let app = http::router(self.state);
         let (acceptor, cert_watcher) = match &self.tls {
             Some(cert) => {

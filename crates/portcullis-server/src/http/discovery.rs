@@ -3,7 +3,7 @@
 
 use super::AppState;
 use super::error::json_body;
-use crate::grant::access_token::TokenSettings;
+use crate::oauth::grant::access_token::TokenSettings;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
@@ -55,12 +55,13 @@ pub async fn metadata(State(state): State<Arc<AppState>>) -> Response {
 
 /// `GET /jwks.json`: every key that is pending, active, or retired but still verifying tokens.
 pub async fn jwks(State(state): State<Arc<AppState>>) -> Response {
-    let now = state.clock.now();
+    let now = state.issuer.clock.now();
     let set = state
+        .issuer
         .registry
         .snapshot()
         .keys
-        .published(now, state.max_token_lifetime());
+        .published(now, state.issuer.max_token_lifetime());
     let body = serde_json::to_vec(&set).unwrap_or_else(|_| b"{\"keys\":[]}".to_vec());
     let mut response = json_body(StatusCode::OK, body);
     // A cache must expire before a freshly rotated key starts signing.

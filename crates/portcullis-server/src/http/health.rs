@@ -21,7 +21,7 @@ pub async fn live() -> Response {
 
 /// `GET /health/ready`: 200 when the database answers, 503 when it does not.
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
-    match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
+    match tokio::time::timeout(READY_TIMEOUT, state.issuer.store.ping()).await {
         Ok(Ok(())) => answer(StatusCode::OK, json!({"status": "ready"})),
         Ok(Err(error)) => {
             tracing::warn!(%error, "not ready: database unavailable");

@@ -12,7 +12,10 @@ use tracing::Instrument;
 
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let body = state.metrics.render(Some(state.store.pool_stats()));
+    let body = state
+        .issuer
+        .metrics
+        .render(Some(state.issuer.store.pool_stats()));
     (
         [(
             header::CONTENT_TYPE,
@@ -49,7 +52,7 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
                 && v.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
-        .map_or_else(|| state.metrics.next_request_id(), str::to_owned);
+        .map_or_else(|| state.issuer.metrics.next_request_id(), str::to_owned);
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -63,6 +66,9 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
         response.headers_mut().insert("x-request-id", value);
     }
     let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);
-    state.metrics.record(endpoint, response.status(), micros);
+    state
+        .issuer
+        .metrics
+        .record(endpoint, response.status(), micros);
     response
 }

@@ -58,14 +58,8 @@ impl Pages {
         response
     }
 
-    /// An error page; the browser stays here and is never redirected. It shows the request id, so
-    /// a developer can find the log line that says why.
-    pub fn error(&self, status: StatusCode, title: &str, message: &str) -> Response {
-        self.error_with_code(status, None, title, message)
-    }
-
-    /// An error page naming the OAuth error code as well.
-    pub fn error_with_code(
+    /// The error page (`http::error::page_error` decides what it says and its status).
+    pub fn error_page(
         &self,
         status: StatusCode,
         code: Option<&str>,
@@ -79,17 +73,18 @@ impl Pages {
             context! { title, message, code, request_id },
         )
     }
+}
 
-    /// Our own failure: a 500 page that says nothing of the cause (the caller has logged it) but
-    /// gives the request id to quote.
-    pub fn internal_error(&self) -> Response {
-        self.error_with_code(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Some("server_error"),
-            "Something went wrong",
-            "The server could not finish this request. Please try again; if it keeps happening, quote the request id below.",
-        )
+/// A 303 to `location`, never cached: how the browser endpoints send the browser on.
+pub fn see_other(location: &str) -> Response {
+    let mut response = StatusCode::SEE_OTHER.into_response();
+    if let Ok(value) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, value);
     }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
 }
 
 /// `X-Frame-Options`, CSP `frame-ancestors 'none'` (no clickjacking), `no-store`, no referrer.

@@ -1,18 +1,19 @@
-//! `POST /token` (RFC 6749 §3.2): reads the form, authenticates the client, runs the grant.
+//! `POST /token` (RFC 6749 §3.2): checks the method, content type and size, reads the form, and
+//! hands it to `oauth::client_auth` and `oauth::grant`.
 
 use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::{json_body, no_store};
 use crate::client::Client;
-use crate::client_auth::ClientAuthentication;
-use crate::error::TokenError;
-use crate::grant::{authorization_code, client_credentials, refresh_token};
+use crate::oauth::client_auth::{self, AuthenticatedClient};
+use crate::oauth::error::TokenError;
+use crate::oauth::grant;
 use crate::registry::Snapshot;
 use axum::body::Body;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::Response;
-use portcullis_core::{FormParams, Secret, TokenRequest};
+use portcullis_core::FormParams;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -89,79 +90,14 @@ async fn authenticated_form(
                 .map_err(|_| TokenError::client_authentication_failed(true))?,
         ),
     };
-    let presented = ClientAuthentication::from_request(authorization, &form)?;
-    let now = state.clock.now().0;
-    let snapshot = state.registry.snapshot();
-    let throttle = &state.client_auth_throttle;
-    // Nothing locked anywhere (the usual case): no hashing, no lock, no I/O.
-    if throttle.any_locked() {
-        let keys = state.client_auth_keys(presented.client_id(), ip);
-        if let Some(seconds) = throttle.retry_after(&keys, now) {
-            // Refused attempts still count against the address: a spray that goes on stays
-            // throttled.
-            if let Err(error) = throttle.refused(&keys, now).await {
-                tracing::warn!(%error, "could not count a refused client authentication");
-            }
-            let (client_id, client_id_sha256) = loggable_client_id(&snapshot, &presented);
-            tracing::info!(
-                target: "portcullis::audit",
-                event = "client_authentication_throttled",
-                client_id = client_id.as_deref(),
-                client_id_sha256 = client_id_sha256.as_deref(),
-                %ip,
-                retry_after = seconds,
-            );
-            return Err(TokenError::throttled(u64::try_from(seconds).unwrap_or(1)));
-        }
-    }
-    let client = match presented.authenticate(&snapshot, &state.hasher) {
-        Ok(client) => client,
-        Err(error) => {
-            if matches!(error, TokenError::Client { .. }) {
-                let keys = state.client_auth_keys(presented.client_id(), ip);
-                if let Err(error) = throttle.failed(&keys, now).await {
-                    tracing::warn!(%error, "could not count a failed client authentication");
-                }
-                state.metrics.client_auth_failed();
-                let (client_id, client_id_sha256) = loggable_client_id(&snapshot, &presented);
-                tracing::info!(
-                    target: "portcullis::audit",
-                    event = "client_authentication_failed",
-                    client_id = client_id.as_deref(),
-                    client_id_sha256 = client_id_sha256.as_deref(),
-                    %ip,
-                    reason = %error.description(),
-                    "client authentication failed"
-                );
-            }
-            return Err(error);
-        }
-    };
+    let AuthenticatedClient { client, snapshot } =
+        client_auth::authenticate(&state.issuer, authorization, &form, ip).await?;
     Ok(AuthenticatedForm {
         form,
         client,
         snapshot,
         ip,
     })
-}
-
-/// What the audit log may say of a presented client_id: the id itself when it names a registered
-/// client, otherwise only a short hash of it, since a caller that swapped id and secret put its
-/// secret there.
-fn loggable_client_id(
-    snapshot: &Snapshot,
-    presented: &ClientAuthentication,
-) -> (Option<String>, Option<String>) {
-    let id = presented.client_id();
-    if snapshot.client(id).is_some() {
-        return (Some(id.to_owned()), None);
-    }
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_bytes());
-    let short = digest.as_ref()[..4]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    (None, Some(short))
 }
 
 async fn handle(
@@ -174,60 +110,7 @@ async fn handle(
         snapshot,
         ip,
     } = authenticated;
-    let now = state.clock.now();
-    let request = TokenRequest::from_form(&form)?;
-    let grant = request.grant_type();
-    let response = match request {
-        TokenRequest::ClientCredentials { scope, audiences } => client_credentials::issue(
-            &state.tokens,
-            &snapshot.keys,
-            now,
-            &client,
-            scope,
-            audiences,
-        )?,
-        TokenRequest::AuthorizationCode {
-            code,
-            redirect_uri,
-            code_verifier,
-            audiences,
-        } => {
-            authorization_code::exchange(
-                state,
-                &snapshot,
-                &client,
-                code.expose(),
-                redirect_uri.as_deref(),
-                code_verifier.as_ref().map(Secret::expose),
-                &audiences,
-            )
-            .await?
-        }
-        TokenRequest::RefreshToken {
-            refresh_token,
-            scope,
-            audiences,
-        } => {
-            refresh_token::exchange(
-                state,
-                &snapshot,
-                &client,
-                refresh_token.expose(),
-                scope,
-                &audiences,
-            )
-            .await?
-        }
-    };
-    state.metrics.token_issued(grant.as_str());
-    tracing::info!(
-        target: "portcullis::audit",
-        event = "token_issued",
-        client_id = %client.id,
-        grant = grant.as_str(),
-        %ip,
-        "issued tokens"
-    );
+    let response = grant::token(&state.issuer, &client, &snapshot, &form, ip).await?;
     let body = serde_json::to_vec(&response)
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut answer = json_body(StatusCode::OK, body);

@@ -1,17 +1,15 @@
-//! `GET/POST /userinfo` (OpenID Connect Core §5.3) behind a bearer access token, with RFC 6750
-//! error answers.
+//! `GET/POST /userinfo` (OpenID Connect Core §5.3): reads the bearer token from the header or the
+//! form (RFC 6750 §2.1, §2.2), and answers what `oauth::userinfo` decides.
 
 use super::AppState;
 use super::error::json_body;
-use crate::bearer::verify_access_token;
-use crate::error::BearerError;
-use crate::grant::user_tokens::profile_claims;
+use crate::oauth::error::BearerError;
+use crate::oauth::userinfo;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
-use portcullis_core::{FormParams, Scope};
-use serde_json::{Map, json};
+use portcullis_core::FormParams;
 use std::sync::Arc;
 
 /// The handler.
@@ -46,55 +44,7 @@ pub async fn userinfo(
             return Err(BearerError::Missing("a bearer token is required".into()));
         }
     };
-    let now = state.clock.now();
-    let snapshot = state.registry.snapshot();
-    let invalid = |d: &str| Err(BearerError::InvalidToken(d.into()));
-    let Some(claims) = verify_access_token(
-        &token,
-        &snapshot.keys,
-        &state.tokens.issuer,
-        now,
-        state.max_token_lifetime(),
-    ) else {
-        return invalid("the access token is invalid or expired");
-    };
-    let scope = claims
-        .get("scope")
-        .and_then(|s| s.as_str())
-        .and_then(|s| Scope::parse(s).ok())
-        .unwrap_or_default();
-    if !scope.contains("openid") {
-        return Err(BearerError::InsufficientScope(
-            "the openid scope is required".into(),
-        ));
-    }
-    let jti = claims
-        .get("jti")
-        .and_then(|j| j.as_str())
-        .unwrap_or_default();
-    match state.store.access_token_revoked(jti).await {
-        Ok(false) => {}
-        Ok(true) => return invalid("the access token has been revoked"),
-        Err(error) => {
-            tracing::error!(%error, "userinfo: cannot check revocation");
-            return Err(BearerError::Unavailable);
-        }
-    }
-    let sub = claims
-        .get("sub")
-        .and_then(|s| s.as_str())
-        .unwrap_or_default();
-    let user = match state.store.user_by_id(sub).await {
-        Ok(Some(user)) => user,
-        Ok(None) => return invalid("the user no longer exists"),
-        Err(error) => {
-            tracing::error!(%error, "userinfo: cannot read the user");
-            return Err(BearerError::Unavailable);
-        }
-    };
-    let mut out = Map::new();
-    out.insert("sub".into(), json!(user.user_id));
-    profile_claims(&user, &scope, &mut out);
+    let out = userinfo::userinfo(&state.issuer, &token).await?;
     let mut response = json_body(
         StatusCode::OK,
         serde_json::Value::Object(out).to_string().into_bytes(),

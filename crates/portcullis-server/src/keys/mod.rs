@@ -219,3 +219,34 @@ pub enum KeysError {
     #[error(transparent)]
     Key(#[from] KeyError),
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(kid: &str, alg: &str, private_der: Vec<u8>) -> KeyRow {
+        KeyRow {
+            kid: kid.into(),
+            alg: alg.into(),
+            private_der,
+            created_at: 0,
+            activates_at: 0,
+            retires_at: None,
+        }
+    }
+
+    /// One damaged row (an unknown algorithm, bytes that are no key) is skipped, and the good key
+    /// beside it still signs: a bad row cannot take the server down.
+    #[test]
+    fn a_damaged_key_row_is_skipped() {
+        let good = signing_key::generate_private_der(Algorithm::ES256).unwrap();
+        let rows = [
+            row("bad-alg", "HS256", good.clone()),
+            row("bad-der", "ES256", b"not a key".to_vec()),
+            row("good", "ES256", good),
+        ];
+        let set = KeySet::from_rows(&rows, &KeyVault::none());
+        assert_eq!(set.keys.len(), 1);
+        assert!(set.signer(Algorithm::ES256, UnixTime(1)).is_some());
+    }
+}

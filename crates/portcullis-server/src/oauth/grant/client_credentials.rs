@@ -3,8 +3,8 @@
 
 use super::access_token::{TokenSettings, mint};
 use crate::client::Client;
-use crate::error::TokenError;
 use crate::keys::KeySet;
+use crate::oauth::error::TokenError;
 use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse, UnixTime};
 
 /// Issues a token to an authenticated client.

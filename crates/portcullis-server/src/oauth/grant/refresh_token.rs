@@ -6,14 +6,14 @@
 use super::user_tokens::{UserGrant, mint_user_tokens, token_hash};
 use super::{invalid_grant, require_grant, store_error};
 use crate::client::Client;
-use crate::error::TokenError;
-use crate::http::AppState;
+use crate::oauth::Issuer;
+use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
 use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse};
 
 /// Exchanges a refresh token.
 pub async fn exchange(
-    state: &AppState,
+    issuer: &Issuer,
     snapshot: &Snapshot,
     client: &Client,
     refresh_token: &str,
@@ -21,9 +21,9 @@ pub async fn exchange(
     audiences: &[String],
 ) -> Result<TokenResponse, TokenError> {
     require_grant(client, GrantType::RefreshToken)?;
-    let now = state.clock.now();
+    let now = issuer.clock.now();
     let hash = token_hash(refresh_token);
-    let store = state.store.as_ref();
+    let store = issuer.store.as_ref();
     let (refresh, grant) = store
         .refresh_token(&hash)
         .await
@@ -48,12 +48,12 @@ pub async fn exchange(
         Some(at)
             if refresh.superseded_at.is_none()
                 && refresh.grace_used_at.is_none()
-                && state.user_tokens.refresh_grace > 0
-                && now.0 <= at + state.user_tokens.refresh_grace as i64 =>
+                && issuer.user_tokens.refresh_grace > 0
+                && now.0 <= at + issuer.user_tokens.refresh_grace as i64 =>
         {
             true
         }
-        Some(_) => return Err(revoke_family(state, client, &grant.grant_id, now.0).await),
+        Some(_) => return Err(revoke_family(issuer, client, &grant.grant_id, now.0).await),
     };
     let granted = Scope::parse(&grant.scope).map_err(|e| TokenError::server(e.to_string()))?;
     let scope = match scope {
@@ -73,8 +73,8 @@ pub async fn exchange(
         .filter(|u| u.disabled_at.is_none())
         .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))?;
     let mut minted = mint_user_tokens(
-        &state.tokens,
-        &state.user_tokens,
+        &issuer.tokens,
+        &issuer.user_tokens,
         &snapshot.keys,
         now,
         &UserGrant {
@@ -89,7 +89,7 @@ pub async fn exchange(
     )?;
     // Rotation always issues a successor, whatever the narrowed scope says about offline_access.
     if minted.issued.refresh.is_none() {
-        let replacement = mint_refresh_only(state, now.0, grant.expires_at)?;
+        let replacement = mint_refresh_only(issuer, now.0, grant.expires_at)?;
         minted.response.refresh_token = Some(replacement.0);
         minted.issued.refresh = Some(replacement.1);
     }
@@ -99,14 +99,14 @@ pub async fn exchange(
         .map_err(store_error)?;
     if !rotated {
         // Another exchange of the same token won a moment ago: the same token twice is a replay.
-        return Err(revoke_family(state, client, &grant.grant_id, now.0).await);
+        return Err(revoke_family(issuer, client, &grant.grant_id, now.0).await);
     }
     Ok(minted.response)
 }
 
 /// Revokes the grant of a replayed refresh token and says so.
-async fn revoke_family(state: &AppState, client: &Client, grant_id: &str, now: i64) -> TokenError {
-    if let Err(e) = state.store.revoke_grant(grant_id, now).await {
+async fn revoke_family(issuer: &Issuer, client: &Client, grant_id: &str, now: i64) -> TokenError {
+    if let Err(e) = issuer.store.revoke_grant(grant_id, now).await {
         return store_error(e);
     }
     tracing::warn!(
@@ -120,7 +120,7 @@ async fn revoke_family(state: &AppState, client: &Client, grant_id: &str, now: i
 }
 
 fn mint_refresh_only(
-    state: &AppState,
+    issuer: &Issuer,
     now: i64,
     grant_expires_at: i64,
 ) -> Result<(String, crate::store::sign_in::RefreshRow), TokenError> {
@@ -129,7 +129,7 @@ fn mint_refresh_only(
         token_hash: token_hash(&token),
         grant_id: String::new(),
         issued_at: now,
-        idle_expires_at: (now + state.user_tokens.refresh_idle as i64).min(grant_expires_at),
+        idle_expires_at: (now + issuer.user_tokens.refresh_idle as i64).min(grant_expires_at),
         rotated_at: None,
         superseded_at: None,
         grace_used_at: None,

@@ -7,8 +7,78 @@ pub mod client_credentials;
 pub mod refresh_token;
 pub mod user_tokens;
 
-use crate::error::TokenError;
-use portcullis_core::ErrorCode;
+use crate::client::Client;
+use crate::oauth::Issuer;
+use crate::oauth::error::TokenError;
+use crate::registry::Snapshot;
+use portcullis_core::{ErrorCode, FormParams, Secret, TokenRequest, TokenResponse};
+use std::net::IpAddr;
+
+/// The token endpoint once the client is authenticated (RFC 6749 §3.2): reads the grant from the
+/// form, runs it, counts and audits what was issued.
+pub async fn token(
+    issuer: &Issuer,
+    client: &Client,
+    snapshot: &Snapshot,
+    form: &FormParams,
+    ip: IpAddr,
+) -> Result<TokenResponse, TokenError> {
+    let now = issuer.clock.now();
+    let request = TokenRequest::from_form(form)?;
+    let grant = request.grant_type();
+    let response = match request {
+        TokenRequest::ClientCredentials { scope, audiences } => client_credentials::issue(
+            &issuer.tokens,
+            &snapshot.keys,
+            now,
+            client,
+            scope,
+            audiences,
+        )?,
+        TokenRequest::AuthorizationCode {
+            code,
+            redirect_uri,
+            code_verifier,
+            audiences,
+        } => {
+            authorization_code::exchange(
+                issuer,
+                snapshot,
+                client,
+                code.expose(),
+                redirect_uri.as_deref(),
+                code_verifier.as_ref().map(Secret::expose),
+                &audiences,
+            )
+            .await?
+        }
+        TokenRequest::RefreshToken {
+            refresh_token,
+            scope,
+            audiences,
+        } => {
+            refresh_token::exchange(
+                issuer,
+                snapshot,
+                client,
+                refresh_token.expose(),
+                scope,
+                &audiences,
+            )
+            .await?
+        }
+    };
+    issuer.metrics.token_issued(grant.as_str());
+    tracing::info!(
+        target: "portcullis::audit",
+        event = "token_issued",
+        client_id = %client.id,
+        grant = grant.as_str(),
+        %ip,
+        "issued tokens"
+    );
+    Ok(response)
+}
 
 /// `invalid_grant`: the code or refresh token is not (or no longer) good.
 fn invalid_grant(description: &str) -> TokenError {
@@ -21,10 +91,7 @@ fn store_error(e: crate::store::StoreError) -> TokenError {
 }
 
 /// `unauthorized_client` unless the client is registered for `grant` (RFC 6749 §5.2).
-fn require_grant(
-    client: &crate::client::Client,
-    grant: portcullis_core::GrantType,
-) -> Result<(), TokenError> {
+fn require_grant(client: &Client, grant: portcullis_core::GrantType) -> Result<(), TokenError> {
     if client.metadata.grant_types.contains(&grant) {
         Ok(())
     } else {
@@ -43,7 +110,7 @@ fn require_grant(
 /// issuer when the client has none.
 fn audiences_for(
     issuer: &str,
-    client: &crate::client::Client,
+    client: &Client,
     requested: Vec<String>,
 ) -> Result<Vec<String>, TokenError> {
     let registered = &client.metadata.audience;
@@ -72,3 +139,6 @@ fn audiences_for(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

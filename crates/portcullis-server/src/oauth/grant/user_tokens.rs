@@ -4,8 +4,8 @@
 use super::access_token::{TokenSettings, mint};
 use crate::client::Client;
 use crate::client_secret::random_bytes;
-use crate::error::TokenError;
 use crate::keys::KeySet;
+use crate::oauth::error::TokenError;
 use crate::store::sign_in::{IssuedAccessToken, IssuedTokens, RefreshRow, UserRow};
 use aws_lc_rs::digest;
 use base64::Engine;

@@ -4,11 +4,101 @@
 
 use crate::client::Client;
 use crate::client_secret::SecretHasher;
-use crate::error::TokenError;
+use crate::oauth::Issuer;
+use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
 use portcullis_core::basic::{BasicError, decode_basic};
 use portcullis_core::{ErrorCode, FormParams, Secret, TokenEndpointAuthMethod};
+use std::net::IpAddr;
 use std::sync::Arc;
+
+/// An authenticated client, with the registry snapshot it was found in.
+pub struct AuthenticatedClient {
+    /// The client.
+    pub client: Arc<Client>,
+    /// The snapshot: the keys the request is answered with belong to the same moment.
+    pub snapshot: Arc<Snapshot>,
+}
+
+/// Authenticates the client of a token, introspection or revocation request, from the
+/// `Authorization` header value (if any) and the form, under the failure throttle: a lock answers
+/// `Throttled` before any secret is hashed, and each `invalid_client` counts against the
+/// (client_id, address) pair and the address.
+pub async fn authenticate(
+    issuer: &Issuer,
+    authorization: Option<&str>,
+    form: &FormParams,
+    ip: IpAddr,
+) -> Result<AuthenticatedClient, TokenError> {
+    let presented = ClientAuthentication::from_request(authorization, form)?;
+    let now = issuer.clock.now().0;
+    let snapshot = issuer.registry.snapshot();
+    let throttle = &issuer.client_auth_throttle;
+    // Nothing locked anywhere (the usual case): no hashing, no lock, no I/O.
+    if throttle.any_locked() {
+        let keys = issuer.client_auth_keys(presented.client_id(), ip);
+        if let Some(seconds) = throttle.retry_after(&keys, now) {
+            // Refused attempts still count against the address: a spray that goes on stays
+            // throttled.
+            if let Err(error) = throttle.refused(&keys, now).await {
+                tracing::warn!(%error, "could not count a refused client authentication");
+            }
+            let (client_id, client_id_sha256) = loggable_client_id(&snapshot, &presented);
+            tracing::info!(
+                target: "portcullis::audit",
+                event = "client_authentication_throttled",
+                client_id = client_id.as_deref(),
+                client_id_sha256 = client_id_sha256.as_deref(),
+                %ip,
+                retry_after = seconds,
+            );
+            return Err(TokenError::throttled(u64::try_from(seconds).unwrap_or(1)));
+        }
+    }
+    let client = match presented.authenticate(&snapshot, &issuer.hasher) {
+        Ok(client) => client,
+        Err(error) => {
+            if matches!(error, TokenError::Client { .. }) {
+                let keys = issuer.client_auth_keys(presented.client_id(), ip);
+                if let Err(error) = throttle.failed(&keys, now).await {
+                    tracing::warn!(%error, "could not count a failed client authentication");
+                }
+                issuer.metrics.client_auth_failed();
+                let (client_id, client_id_sha256) = loggable_client_id(&snapshot, &presented);
+                tracing::info!(
+                    target: "portcullis::audit",
+                    event = "client_authentication_failed",
+                    client_id = client_id.as_deref(),
+                    client_id_sha256 = client_id_sha256.as_deref(),
+                    %ip,
+                    reason = %error.description(),
+                    "client authentication failed"
+                );
+            }
+            return Err(error);
+        }
+    };
+    Ok(AuthenticatedClient { client, snapshot })
+}
+
+/// What the audit log may say of a presented client_id: the id itself when it names a registered
+/// client, otherwise only a short hash of it, since a caller that swapped id and secret put its
+/// secret there.
+fn loggable_client_id(
+    snapshot: &Snapshot,
+    presented: &ClientAuthentication,
+) -> (Option<String>, Option<String>) {
+    let id = presented.client_id();
+    if snapshot.client(id).is_some() {
+        return (Some(id.to_owned()), None);
+    }
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, id.as_bytes());
+    let short = digest.as_ref()[..4]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (None, Some(short))
+}
 
 /// What the request presented, before it is checked against the registry.
 #[derive(Debug)]

@@ -6,8 +6,8 @@
 use super::user_tokens::{UserGrant, mint_user_tokens, random_id, token_hash};
 use super::{invalid_grant, require_grant, store_error};
 use crate::client::Client;
-use crate::error::TokenError;
-use crate::http::AppState;
+use crate::oauth::Issuer;
+use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
 use crate::store::sign_in::GrantRow;
 use aws_lc_rs::digest;
@@ -24,7 +24,7 @@ pub fn s256_matches(verifier: &str, challenge: &str) -> bool {
 
 /// Exchanges a code for tokens.
 pub async fn exchange(
-    state: &AppState,
+    issuer: &Issuer,
     snapshot: &Snapshot,
     client: &Client,
     code: &str,
@@ -33,9 +33,9 @@ pub async fn exchange(
     audiences: &[String],
 ) -> Result<TokenResponse, TokenError> {
     require_grant(client, GrantType::AuthorizationCode)?;
-    let now = state.clock.now();
+    let now = issuer.clock.now();
     let hash = token_hash(code);
-    let store = state.store.as_ref();
+    let store = issuer.store.as_ref();
     let row = store
         .code(&hash)
         .await
@@ -106,12 +106,12 @@ pub async fn exchange(
         scope: row.scope.clone(),
         auth_time: row.auth_time,
         created_at: now.0,
-        expires_at: now.plus(state.user_tokens.refresh_absolute).0,
+        expires_at: now.plus(issuer.user_tokens.refresh_absolute).0,
         revoked_at: None,
     };
     let minted = mint_user_tokens(
-        &state.tokens,
-        &state.user_tokens,
+        &issuer.tokens,
+        &issuer.user_tokens,
         &snapshot.keys,
         now,
         &UserGrant {

@@ -2,8 +2,8 @@
 
 use crate::client::Client;
 use crate::client_secret::random_bytes;
-use crate::error::TokenError;
 use crate::keys::KeySet;
+use crate::oauth::error::TokenError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::{AccessTokenClaims, Algorithm, Audience, Scope, UnixTime};

@@ -1,0 +1,211 @@
+//! `GET/POST /authorize`: reads the request from the query or the form, checks the CSRF token of
+//! a POST from our pages, asks `oauth::authorize` for the next step, and renders it: the login or
+//! consent page, or a redirect back to the client.
+
+use super::AppState;
+use super::client_ip::ClientIp;
+use super::error::{PageError, authorize_error, page_error};
+use super::pages::see_other;
+use crate::oauth::authorization_request::AuthorizationRequest;
+use crate::oauth::authorize::{Action, LoginProblem, Step, Visit};
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use axum::response::Response;
+use minijinja::context;
+use portcullis_core::FormParams;
+use std::sync::Arc;
+
+/// The handler.
+pub async fn authorize(
+    State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let is_post = method == Method::POST;
+    let raw = if is_post {
+        match axum::body::to_bytes(body, state.max_body_bytes).await {
+            Ok(bytes) => bytes.to_vec(),
+            Err(_) => return page_error(&state.pages, PageError::TooLarge),
+        }
+    } else {
+        uri.query().unwrap_or_default().as_bytes().to_vec()
+    };
+    let form = match FormParams::parse(&raw) {
+        Ok(form) => form,
+        Err(e) => return page_error(&state.pages, PageError::Unreadable(e.to_string())),
+    };
+    let issuer = &state.issuer;
+    let request = match AuthorizationRequest::parse(&form, &issuer.registry.snapshot()) {
+        Ok(r) => r,
+        Err(e) => return authorize_error(&state.pages, issuer.issuer(), e, &form),
+    };
+    let sent_action = is_post && form.get("action").ok().flatten().is_some();
+    if sent_action
+        && !state
+            .cookies
+            .csrf_ok(&headers, form.get("csrf").ok().flatten())
+    {
+        return page_error(
+            &state.pages,
+            PageError::FormExpired("Go back to the application and start again."),
+        );
+    }
+    let visit = Visit {
+        request: &request,
+        session: state.cookies.session(&headers),
+        action: if is_post {
+            Action::from_form(&form)
+        } else {
+            None
+        },
+        ip,
+    };
+    let outcome = crate::oauth::authorize::authorize(issuer, visit).await;
+    let mut response = match outcome.step {
+        Step::Login { problem, username } => {
+            login_page(&state, &headers, &request, problem, &username)
+        }
+        Step::Consent {
+            user_name,
+            login_time,
+        } => consent_page(&state, &headers, &request, &user_name, login_time),
+        Step::IssueCode { location } => see_other(&location),
+        Step::Fail(error) => return authorize_error(&state.pages, issuer.issuer(), error, &form),
+    };
+    if let Some(value) = outcome.new_session {
+        append_cookies(&mut response, state.cookies.set_session(&value, None));
+    }
+    response
+}
+
+fn append_cookies(response: &mut Response, cookies: impl IntoIterator<Item = HeaderValue>) {
+    for c in cookies {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+}
+
+/// The CSRF value for the next form: the existing cookie, or a new one to set.
+pub fn csrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<HeaderValue>) {
+    match state.cookies.csrf(headers) {
+        Some(existing) => (existing.to_owned(), None),
+        None => {
+            let value = crate::oauth::grant::user_tokens::random_token().unwrap_or_default();
+            let header = state.cookies.set_csrf(&value);
+            (value, header)
+        }
+    }
+}
+
+fn hidden_params(request: &AuthorizationRequest) -> Vec<minijinja::Value> {
+    request
+        .params
+        .iter()
+        .map(|(name, value)| context! { name, value })
+        .collect()
+}
+
+fn client_name(request: &AuthorizationRequest) -> String {
+    request
+        .client
+        .metadata
+        .client_name
+        .clone()
+        .unwrap_or_else(|| request.client.id.to_string())
+}
+
+fn login_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthorizationRequest,
+    problem: Option<LoginProblem>,
+    username: &str,
+) -> Response {
+    let (status, error) = match problem {
+        None => (StatusCode::OK, None),
+        Some(LoginProblem::Locked { retry_after }) => {
+            let minutes = (retry_after + 59) / 60;
+            let unit = if minutes == 1 { "minute" } else { "minutes" };
+            (
+                StatusCode::TOO_MANY_REQUESTS,
+                Some(format!(
+                    "Too many failed attempts. Try again in {minutes} {unit}."
+                )),
+            )
+        }
+        Some(LoginProblem::WrongCredentials) => (
+            StatusCode::UNAUTHORIZED,
+            Some("Wrong username or password.".to_owned()),
+        ),
+        Some(LoginProblem::Disabled) => (
+            StatusCode::FORBIDDEN,
+            Some("This account is disabled.".to_owned()),
+        ),
+    };
+    let (csrf, set) = csrf_for(state, headers);
+    let mut response = state.pages.render(
+        status,
+        "login.html",
+        context! {
+            client_name => client_name(request),
+            error,
+            username,
+            params => hidden_params(request),
+            csrf,
+        },
+    );
+    if let Some(LoginProblem::Locked { retry_after }) = problem {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+    }
+    append_cookies(&mut response, set);
+    response
+}
+
+/// Scope names in words for the consent page: the configured description, else ours for the
+/// OpenID Connect scopes, else the name itself.
+fn describe_scope(state: &AppState, scope: &str) -> String {
+    if let Some(words) = state.scope_descriptions.get(scope) {
+        return words.clone();
+    }
+    match scope {
+        "openid" => "Confirm who you are".into(),
+        "profile" => "See your name and username".into(),
+        "email" => "See your email address".into(),
+        "offline_access" => "Stay connected when you are not using it".into(),
+        other => format!("Access \u{201c}{other}\u{201d} on your behalf"),
+    }
+}
+
+fn consent_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &AuthorizationRequest,
+    user_name: &str,
+    login_time: Option<i64>,
+) -> Response {
+    let scopes: Vec<minijinja::Value> = request
+        .scope
+        .iter()
+        .map(|name| context! { name, description => describe_scope(state, name) })
+        .collect();
+    let (csrf, set) = csrf_for(state, headers);
+    let mut response = state.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        context! {
+            client_name => client_name(request),
+            user_name,
+            scopes,
+            params => hidden_params(request),
+            csrf,
+            login_time,
+        },
+    );
+    append_cookies(&mut response, set);
+    response
+}

@@ -1,0 +1,107 @@
+//! The protocol layer: every OAuth 2.0 and OpenID Connect decision, with no HTTP in it. Nothing
+//! under `oauth/` names axum, hyper or the `http` crate (`tests/it/structure.rs` fails the build if
+//! a file does), so each step can be called and tested without a socket; `http/` reads requests
+//! into the types here and turns what comes back into responses.
+
+pub mod authorization_request;
+pub mod authorize;
+pub mod bearer;
+pub mod client_auth;
+pub mod error;
+pub mod grant;
+pub mod introspection;
+pub mod logout;
+pub mod revocation;
+pub mod userinfo;
+
+use crate::client_secret::SecretHasher;
+use crate::metrics::Metrics;
+use crate::registry::Registry;
+use crate::store::Store;
+use crate::throttle::{Key, Limited, Throttle};
+use crate::users::PasswordHasher;
+use grant::access_token::TokenSettings;
+use grant::user_tokens::UserTokenSettings;
+use portcullis_core::Clock;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+/// What every protocol step reads: the store, the clients and keys in memory, the clock and the
+/// settings. Built once at start; the registry inside swaps its snapshot when clients or keys
+/// change.
+pub struct Issuer {
+    /// Clients and keys in memory.
+    pub registry: Arc<Registry>,
+    /// The database, for the sign-in flows (never on the client_credentials path).
+    pub store: Arc<dyn Store>,
+    /// Where time comes from.
+    pub clock: Arc<dyn Clock>,
+    /// Checks client secrets.
+    pub hasher: SecretHasher,
+    /// Checks passwords off the async workers.
+    pub passwords: PasswordHasher,
+    /// Issuer, lifetime and default algorithm of access tokens.
+    pub tokens: TokenSettings,
+    /// Settings of codes, ID tokens and refresh tokens.
+    pub user_tokens: UserTokenSettings,
+    /// Failed sign-ins, per username and per address.
+    pub sign_in_throttle: Throttle,
+    /// Failed client authentications, per (client_id, address) and per address.
+    pub client_auth_throttle: Throttle,
+    /// The limits of both throttles.
+    pub limits: FailureLimits,
+    /// Browser session lifetime, in seconds.
+    pub session_lifetime: u64,
+    /// Prometheus counters.
+    pub metrics: Metrics,
+}
+
+/// How many failures each throttle key allows within its window.
+#[derive(Debug, Clone, Copy)]
+pub struct FailureLimits {
+    /// Failed sign-ins per username.
+    pub sign_in_per_username: u64,
+    /// Failed sign-ins per address.
+    pub sign_in_per_address: u64,
+    /// Failed client authentications per (client_id, address).
+    pub client_per_address: u64,
+    /// Failed client authentications per address.
+    pub client_address: u64,
+}
+
+impl Issuer {
+    /// The issuer identifier (RFC 8414 §2), as tokens carry it in `iss`.
+    pub fn issuer(&self) -> &str {
+        &self.tokens.issuer
+    }
+
+    /// The longest any token signed by our keys stays valid: how long a retired key must stay
+    /// published and usable for checking.
+    pub fn max_token_lifetime(&self) -> u64 {
+        self.tokens
+            .access_token_lifetime
+            .max(self.user_tokens.id_token_lifetime)
+    }
+
+    /// The throttle keys of a sign-in attempt.
+    pub fn sign_in_keys(&self, username: &str, ip: IpAddr) -> [Limited; 2] {
+        [
+            Limited::new(Key::username(username), self.limits.sign_in_per_username),
+            Limited::address(Key::sign_in_address(ip), self.limits.sign_in_per_address),
+        ]
+    }
+
+    /// The throttle keys of a client authentication.
+    pub fn client_auth_keys(&self, client_id: &str, ip: IpAddr) -> [Limited; 2] {
+        [
+            Limited::new(
+                Key::client_at(client_id, ip),
+                self.limits.client_per_address,
+            ),
+            Limited::address(Key::client_address(ip), self.limits.client_address),
+        ]
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod testing;
