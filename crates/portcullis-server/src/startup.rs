@@ -203,13 +203,6 @@ impl Server {
             _ => None,
         };
         let issuer = config.effective_issuer(local);
-        // Checked when the configuration was loaded; parsed once here, failures included.
-        let trusted_proxies = config
-            .trusted_proxies
-            .iter()
-            .map(|n| n.parse())
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(|e| StartupError::Config(ConfigError(format!("trusted_proxies: {e}"))))?;
         let registry = Arc::new(
             Registry::load(store.clone(), vault.clone())
                 .await
@@ -264,7 +257,7 @@ impl Server {
             metadata_json: serde_json::to_vec(&metadata).unwrap_or_default().into(),
             pages,
             cookies,
-            trusted_proxies,
+            trusted_proxies: config.trusted_proxies.clone(),
             cors_origins: config.cors.allowed_origins.clone(),
             scope_descriptions: config
                 .scopes

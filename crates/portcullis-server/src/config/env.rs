@@ -14,10 +14,23 @@ pub(super) const ENV_NOT_KEYS: &[&str] = &["PORTCULLIS_CONFIG", "PORTCULLIS_LOG"
 /// developer may well have exported in the shell they also run `portcullis` in.
 pub(super) const ENV_TEST_PREFIX: &str = "PORTCULLIS_TEST_";
 
-/// A list of strings, written as a TOML array, or (as every environment variable is a string) as
+/// A list, written as a TOML array of strings, or (as every environment variable is a string) as
 /// one string: a JSON array (`["a", "b"]`) or comma-separated values (`a, b`). An empty string is
-/// an empty list.
-pub(super) fn list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+/// an empty list. Each item is parsed into `T`; the first that does not parse is the error.
+pub(super) fn list<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    let items = strings(d)?;
+    items
+        .iter()
+        .map(|item| item.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
+
+fn strings<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Raw {

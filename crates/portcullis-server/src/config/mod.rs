@@ -5,7 +5,8 @@
 //!
 //! Here: the typed `Config` with its sections and defaults. `file.rs` reads the sources, `env.rs`
 //! lays the variables over the file, `durations.rs` reads durations and numbers, `declared.rs` holds
-//! `[[users]]` and `[[clients]]`, and `validate.rs` the checks serde cannot make.
+//! `[[users]]` and `[[clients]]`, `types.rs` the issuer URL, origins and networks (parsed here, once),
+//! and `validate.rs` the checks serde cannot make.
 
 use portcullis_core::Algorithm;
 use serde::Deserialize;
@@ -18,6 +19,7 @@ mod env;
 mod file;
 #[cfg(test)]
 mod tests;
+mod types;
 mod validate;
 
 pub use declared::{ConfigSecret, DeclaredClient, DeclaredUser};
@@ -25,6 +27,7 @@ pub use durations::Seconds;
 use durations::{number_or_string, optional_number};
 pub use env::ENV_PREFIX;
 use env::list;
+pub use types::{IpNet, IssuerUrl, Origin};
 pub use validate::{check_issuer, redact_url};
 
 /// The whole configuration of `portcullis serve`.
@@ -33,7 +36,7 @@ pub use validate::{check_issuer, redact_url};
 pub struct Config {
     /// The issuer identifier (RFC 8414 §2); `None` means `http://` + the bound address.
     #[serde(default)]
-    pub issuer: Option<String>,
+    pub issuer: Option<IssuerUrl>,
     /// The socket address to listen on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
@@ -57,7 +60,7 @@ pub struct Config {
     pub cors: CorsConfig,
     /// Proxies (addresses or ADDRESS/PREFIX networks) whose `X-Forwarded-For` is believed.
     #[serde(default, deserialize_with = "list")]
-    pub trusted_proxies: Vec<String>,
+    pub trusted_proxies: Vec<IpNet>,
     /// The master key that encrypts private signing keys at rest (`PORTCULLIS_MASTER_KEY`); at
     /// least 32 characters. Prefer `master_key_file`.
     #[serde(default)]
@@ -171,8 +174,8 @@ impl Config {
             "http"
         };
         self.issuer
-            .clone()
-            .unwrap_or_else(|| format!("{scheme}://{bound}"))
+            .as_ref()
+            .map_or_else(|| format!("{scheme}://{bound}"), IssuerUrl::to_string)
     }
 }
 
@@ -195,7 +198,7 @@ pub struct CorsConfig {
     /// Exact origins (`https://app.example.com`) that may call the token, userinfo,
     /// introspection and revocation endpoints from a browser. Discovery and the JWKS are public.
     #[serde(default, deserialize_with = "list")]
-    pub allowed_origins: Vec<String>,
+    pub allowed_origins: Vec<Origin>,
 }
 
 /// How log lines are written.

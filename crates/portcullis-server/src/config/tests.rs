@@ -105,13 +105,12 @@ fn list_keys_come_from_the_environment_as_commas_or_json() {
         ]),
     )
     .unwrap();
-    assert_eq!(c.trusted_proxies, ["10.0.0.0/8", "192.0.2.7"]);
-    assert_eq!(
-        c.cors.allowed_origins,
-        ["https://a.example", "https://b.example"]
-    );
+    let nets = |list: &[&str]| -> Vec<IpNet> { list.iter().map(|n| n.parse().unwrap()).collect() };
+    assert_eq!(c.trusted_proxies, nets(&["10.0.0.0/8", "192.0.2.7"]));
+    let origins: Vec<&str> = c.cors.allowed_origins.iter().map(Origin::as_str).collect();
+    assert_eq!(origins, ["https://a.example", "https://b.example"]);
     let c = Config::from_sources("trusted_proxies = [\"10.0.0.1\"]", env(&[])).unwrap();
-    assert_eq!(c.trusted_proxies, ["10.0.0.1"]);
+    assert_eq!(c.trusted_proxies, nets(&["10.0.0.1"]));
     let e = Config::from_sources("", env(&[("PORTCULLIS_TRUSTED_PROXIES", "[oops")]))
         .unwrap_err()
         .to_string();
@@ -156,4 +155,47 @@ fn the_effective_issuer_follows_tls_and_the_bound_address() {
     assert_eq!(tls.effective_issuer(bound), "https://127.0.0.1:4321");
     let named = Config::from_sources("issuer = \"https://id.example\"", env(&[])).unwrap();
     assert_eq!(named.effective_issuer(bound), "https://id.example");
+}
+
+/// The issuer, origins and proxies are parsed when the configuration is read: a bad one stops the
+/// load with its key, its variable and why, and nothing is dropped.
+#[test]
+fn typed_values_are_parsed_at_load_and_errors_name_key_and_variable() {
+    let cases = [
+        (
+            "PORTCULLIS_ISSUER",
+            "https://id.example.com/",
+            "issuer",
+            "must not end with '/'",
+        ),
+        (
+            "PORTCULLIS_TRUSTED_PROXIES",
+            "10.0.0.0/8, 10.0.0.0/40",
+            "trusted_proxies",
+            "'10.0.0.0/40' is not an address or ADDRESS/PREFIX network",
+        ),
+        (
+            "PORTCULLIS_CORS__ALLOWED_ORIGINS",
+            "https://a.example/path",
+            "cors.allowed_origins",
+            "is not an origin",
+        ),
+    ];
+    for (variable, value, key, why) in cases {
+        let e = Config::from_sources("", env(&[(variable, value)]))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains(&format!("key '{key}' (from {variable})")) && e.contains(why),
+            "{e}"
+        );
+    }
+    let c = Config::from_sources(
+        "issuer = \"https://id.example.com\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]",
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!(c.issuer.unwrap().as_str(), "https://id.example.com");
+    assert_eq!(c.trusted_proxies.len(), 2);
+    assert!(c.trusted_proxies[0].contains("10.9.8.7".parse().unwrap()));
 }

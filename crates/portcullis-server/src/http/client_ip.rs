@@ -5,74 +5,13 @@
 //! on this address.
 
 use super::AppState;
+use crate::config::IpNet;
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-
-/// One `ADDRESS/PREFIX` network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IpNet {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-impl std::str::FromStr for IpNet {
-    type Err = String;
-
-    /// ```
-    /// use portcullis_server::http::client_ip::IpNet;
-    /// let net: IpNet = "10.0.0.0/8".parse().unwrap();
-    /// assert!(net.contains("10.1.2.3".parse().unwrap()));
-    /// assert!(!net.contains("11.0.0.1".parse().unwrap()));
-    /// assert!("::1".parse::<IpNet>().unwrap().contains("::1".parse().unwrap()));
-    /// assert!("10.0.0.0/33".parse::<IpNet>().is_err());
-    /// ```
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("'{s}' is not an address or ADDRESS/PREFIX network");
-        let (addr, prefix) = match s.split_once('/') {
-            Some((a, p)) => (a, Some(p)),
-            None => (s, None),
-        };
-        let addr: IpAddr = addr.trim().parse().map_err(|_| bad())?;
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            Some(p) => p.trim().parse::<u8>().map_err(|_| bad())?,
-            None => max,
-        };
-        if prefix > max {
-            return Err(bad());
-        }
-        Ok(IpNet { addr, prefix })
-    }
-}
-
-impl IpNet {
-    /// Whether `ip` is in this network. IPv4-mapped IPv6 addresses count as IPv4.
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        match (self.addr, ip) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
 
 /// The client address as the throttles and logs see it.
 #[derive(Debug, Clone, Copy)]

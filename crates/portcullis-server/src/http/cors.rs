@@ -51,7 +51,8 @@ pub async fn cors(State(state): State<Arc<AppState>>, request: Request, next: Ne
         Policy::Public => Some(HeaderValue::from_static("*")),
         Policy::Restricted => state
             .cors_origins
-            .contains(&origin)
+            .iter()
+            .any(|allowed| allowed.as_str() == origin)
             .then(|| HeaderValue::from_str(&origin).ok())
             .flatten(),
     };

@@ -38,11 +38,11 @@ pub struct AppState {
     /// The session and CSRF cookies (`__Host-` and `Secure` when the issuer is https).
     pub cookies: session::Cookies,
     /// Proxies whose `X-Forwarded-For` is believed.
-    pub trusted_proxies: Vec<client_ip::IpNet>,
+    pub trusted_proxies: Vec<crate::config::IpNet>,
     /// The consent page's words for configured scopes (`[scopes.NAME] description`).
     pub scope_descriptions: std::collections::HashMap<String, String>,
     /// Origins allowed to call the token, userinfo, introspection and revocation endpoints.
-    pub cors_origins: Vec<String>,
+    pub cors_origins: Vec<crate::config::Origin>,
 }
 
 /// Builds the router over the shared state.

@@ -36,7 +36,7 @@ async fn both_metadata_documents_describe_this_issuer() {
 
 #[tokio::test]
 async fn a_configured_issuer_is_used_verbatim() {
-    let app = spawn_with(|c| c.issuer = Some("https://id.example.com".into())).await;
+    let app = spawn_with(|c| c.issuer = Some("https://id.example.com".parse().unwrap())).await;
     let doc = app
         .get_json("/.well-known/oauth-authorization-server")
         .await;

@@ -64,7 +64,7 @@ async fn a_brute_force_run_is_throttled_and_the_client_recovers_after_the_window
 async fn failures_are_counted_per_address_and_forwarded_for_only_from_trusted_proxies() {
     let app = spawn_with(|c| {
         c.client_auth.max_failures_per_ip = 3;
-        c.trusted_proxies = vec!["127.0.0.1/32".into()];
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
     })
     .await;
     let (id, secret) = app.service_client("read").await;
@@ -267,7 +267,8 @@ async fn metrics_and_request_ids_follow_the_traffic() {
 
 #[tokio::test]
 async fn cors_is_public_for_metadata_and_only_for_configured_origins_elsewhere() {
-    let app = spawn_with(|c| c.cors.allowed_origins = vec!["https://spa.example".into()]).await;
+    let app =
+        spawn_with(|c| c.cors.allowed_origins = vec!["https://spa.example".parse().unwrap()]).await;
     let (id, secret) = app.service_client("read").await;
     let jwks = app
         .http

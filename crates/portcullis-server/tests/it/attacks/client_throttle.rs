@@ -10,7 +10,7 @@ const WRONG: &str = "wrong-secret-wrong-secret-wrong-secret-00";
 #[tokio::test]
 async fn wrong_secrets_from_one_address_do_not_lock_the_client_out_elsewhere() {
     let app = spawn_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         c.client_auth.max_failures_per_client = 20;
     })
     .await;
@@ -45,7 +45,7 @@ async fn wrong_secrets_from_one_address_do_not_lock_the_client_out_elsewhere() {
 #[tokio::test]
 async fn a_spray_that_goes_on_stays_throttled() {
     let app = spawn_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         c.client_auth.max_failures_per_ip = 3;
         c.client_auth.failure_window = Seconds(60);
     })

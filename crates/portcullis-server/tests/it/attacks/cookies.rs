@@ -7,7 +7,7 @@ use crate::sign_in::flow::{Browser, PASSWORD, authorize_url, party};
 
 #[tokio::test]
 async fn https_issuers_use_host_prefixed_cookies() {
-    let app = spawn_with(|c| c.issuer = Some("https://id.example.test".into())).await;
+    let app = spawn_with(|c| c.issuer = Some("https://id.example.test".parse().unwrap())).await;
     let p = party(&app, |m| m.first_party = true).await;
     let mut browser = Browser::new(&app);
     let login = browser.get(&authorize_url(&p, &[])).await;

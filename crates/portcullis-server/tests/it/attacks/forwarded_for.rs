@@ -8,7 +8,7 @@ use crate::helpers::spawn_with;
 #[tokio::test]
 async fn a_junk_entry_on_the_left_does_not_hide_the_client() {
     let app = spawn_with(|c| {
-        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
         c.client_auth.max_failures_per_ip = 2;
     })
     .await;

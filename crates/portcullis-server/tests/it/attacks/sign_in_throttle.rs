@@ -74,7 +74,7 @@ async fn a_burst_of_wrong_passwords_is_checked_at_most_the_limit_and_the_right_o
 async fn a_success_releases_only_its_own_reservation() {
     let app = spawn_with(|c| {
         c.sign_in.max_failed_attempts = 5;
-        c.trusted_proxies = vec!["127.0.0.1".into()];
+        c.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
     })
     .await;
     let p = party(&app, |m| m.first_party = true).await;

@@ -57,7 +57,7 @@ async fn pages_are_protected_and_cookies_are_strict() {
 
 #[tokio::test]
 async fn cookies_are_secure_when_the_issuer_is_https() {
-    let app = spawn_with(|c| c.issuer = Some("https://id.example.com".into())).await;
+    let app = spawn_with(|c| c.issuer = Some("https://id.example.com".parse().unwrap())).await;
     let p = party(&app, |_| {}).await;
     let mut browser = Browser::new(&app);
     let login = browser.get(&authorize_url(&p, &[])).await;
