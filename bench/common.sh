@@ -11,10 +11,15 @@ ensure_wrk() {
 }
 
 # start_server PORT: builds the release binary and runs `portcullis serve` on a fresh SQLite file.
+# With BENCH_BIN set, runs that binary instead and builds nothing.
 start_server() {
   local port="$1"
-  (cd "$root" && cargo build --release -p portcullis --quiet)
-  bin="$root/target/release/portcullis"
+  if [ -n "${BENCH_BIN:-}" ]; then
+    bin="$BENCH_BIN"
+  else
+    (cd "$root" && cargo build --release -p portcullis --quiet)
+    bin="$root/target/release/portcullis"
+  fi
   work="$(mktemp -d)"
   server_pid=""
   trap 'stop_server' EXIT
