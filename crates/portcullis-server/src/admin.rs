@@ -2,7 +2,8 @@
 //! tables: every path that writes a client goes through here, so the rules are checked once.
 
 use crate::client::{ClientMetadata, InvalidMetadata};
-use crate::client_secret::{self, MIN_SECRET_CHARS, RandomUnavailable, SecretHasher};
+use crate::client_secret::{MIN_SECRET_CHARS, SecretHasher};
+use crate::crypto::{self, RandomUnavailable};
 use crate::store::{ClientRow, Store, StoreError};
 use portcullis_core::{ClientId, Secret, UnixTime};
 
@@ -70,7 +71,7 @@ impl<'a> ClientAdmin<'a> {
         metadata.validate()?;
         let client_id = match client_id {
             Some(id) => id,
-            None => ClientId::parse(&client_secret::generate_client_id()?)
+            None => ClientId::parse(&crypto::generate_client_id()?)
                 .map_err(|e| AdminError::Invalid(e.to_string()))?,
         };
         let (secret_hash, secret) = self.secret_for(&metadata, secret)?;
@@ -221,7 +222,7 @@ impl<'a> ClientAdmin<'a> {
             return Ok((None, None));
         }
         let secret = match source {
-            SecretSource::Generate => client_secret::generate_secret()?,
+            SecretSource::Generate => crypto::generate_secret()?,
             SecretSource::Given(s) => {
                 if s.expose().chars().count() < MIN_SECRET_CHARS {
                     return Err(AdminError::Invalid(format!(

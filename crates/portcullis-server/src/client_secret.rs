@@ -1,5 +1,5 @@
-//! Client secrets: generated with 256 bits of entropy, stored only as HMAC-SHA-256 under a server key,
-//! verified in constant time.
+//! Client secrets: stored only as HMAC-SHA-256 under a server key, verified in constant time
+//! (`crypto::generate_secret` makes them, with 256 bits of entropy).
 //!
 //! A slow password hash (bcrypt, PBKDF2, Argon2) buys nothing for a secret nobody can guess and makes
 //! every token request pay milliseconds of CPU: Hydra, Spring Authorization Server and Zitadel all
@@ -7,10 +7,9 @@
 //! costs about a microsecond, and the 32-character minimum for secrets people choose themselves keeps
 //! guessing out of reach. `docs/security.md` has the whole argument.
 
+use crate::crypto::random_bytes;
 use crate::store::{Store, StoreError};
 use aws_lc_rs::hmac;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::Secret;
 
 /// Shortest secret a person may choose.
@@ -69,37 +68,10 @@ impl SecretHasher {
     }
 }
 
-/// A new secret: 32 bytes from the system CSPRNG, base64url (43 characters).
-pub fn generate_secret() -> Result<Secret, RandomUnavailable> {
-    Ok(Secret::new(B64.encode(random_bytes::<32>()?)))
-}
-
-/// A new client identifier: 16 random bytes in lowercase hex (32 characters). Hex rather than
-/// base64url so that an identifier never starts with `-` and reads as a flag on a command line.
-pub fn generate_client_id() -> Result<String, RandomUnavailable> {
-    use std::fmt::Write;
-    let mut id = String::with_capacity(32);
-    for byte in random_bytes::<16>()? {
-        let _ = write!(id, "{byte:02x}");
-    }
-    Ok(id)
-}
-
-/// The system's random number generator failed; nothing that needs randomness can go on.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("the system random number generator failed")]
-pub struct RandomUnavailable;
-
-/// Random bytes from the system CSPRNG.
-pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
-    let mut bytes = [0u8; N];
-    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| RandomUnavailable)?;
-    Ok(bytes)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::crypto::generate_secret;
 
     #[test]
     fn verify_accepts_only_the_right_secret() {

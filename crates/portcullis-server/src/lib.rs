@@ -8,6 +8,7 @@ pub mod admin;
 pub mod client;
 pub mod client_secret;
 pub mod config;
+pub mod crypto;
 pub mod http;
 pub mod keys;
 pub mod listener;

@@ -68,7 +68,7 @@ pub(crate) fn endpoint_index(path: &str) -> usize {
 impl Metrics {
     /// Zeroed counters; request ids start from a random prefix so they differ between instances.
     pub fn new() -> Self {
-        let prefix = crate::client_secret::random_bytes::<8>()
+        let prefix = crate::crypto::random_bytes::<8>()
             .map(u64::from_be_bytes)
             .unwrap_or(0);
         Metrics {

@@ -1,7 +1,7 @@
 //! People who sign in: Argon2id password hashing kept off the async workers and bounded in
 //! concurrency, and the administration shared by `portcullis user …` and `[[users]]` tables.
 
-use crate::client_secret::{RandomUnavailable, random_bytes};
+use crate::crypto::{RandomUnavailable, random_bytes};
 use crate::store::sign_in::{Ended, UserRow};
 use crate::store::{Store, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};

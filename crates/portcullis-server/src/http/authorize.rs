@@ -4,7 +4,7 @@
 
 use super::AppState;
 use super::client_ip::ClientIp;
-use super::error::{PageError, authorize_error, page_error};
+use super::error::{PageError, authorize_error, login_status, login_words, page_error};
 use super::pages::see_other;
 use crate::oauth::authorization_request::AuthorizationRequest;
 use crate::oauth::authorize::{Action, LoginProblem, Step, Visit};
@@ -93,7 +93,7 @@ pub fn csrf_for(state: &AppState, headers: &HeaderMap) -> (String, Option<Header
     match state.cookies.csrf(headers) {
         Some(existing) => (existing.to_owned(), None),
         None => {
-            let value = crate::oauth::grant::user_tokens::random_token().unwrap_or_default();
+            let value = crate::crypto::random_token().unwrap_or_default();
             let header = state.cookies.set_csrf(&value);
             (value, header)
         }
@@ -124,26 +124,9 @@ fn login_page(
     problem: Option<LoginProblem>,
     username: &str,
 ) -> Response {
-    let (status, error) = match problem {
+    let (status, error) = match &problem {
         None => (StatusCode::OK, None),
-        Some(LoginProblem::Locked { retry_after }) => {
-            let minutes = (retry_after + 59) / 60;
-            let unit = if minutes == 1 { "minute" } else { "minutes" };
-            (
-                StatusCode::TOO_MANY_REQUESTS,
-                Some(format!(
-                    "Too many failed attempts. Try again in {minutes} {unit}."
-                )),
-            )
-        }
-        Some(LoginProblem::WrongCredentials) => (
-            StatusCode::UNAUTHORIZED,
-            Some("Wrong username or password.".to_owned()),
-        ),
-        Some(LoginProblem::Disabled) => (
-            StatusCode::FORBIDDEN,
-            Some("This account is disabled.".to_owned()),
-        ),
+        Some(problem) => (login_status(problem), Some(login_words(problem))),
     };
     let (csrf, set) = csrf_for(state, headers);
     let mut response = state.pages.render(

@@ -87,7 +87,7 @@ impl KeyVault {
         let Some(key) = &self.key else {
             return Ok(plain.to_vec());
         };
-        let nonce_bytes = crate::client_secret::random_bytes::<NONCE_LEN>()
+        let nonce_bytes = crate::crypto::random_bytes::<NONCE_LEN>()
             .map_err(|_| VaultError::Corrupt("(new)".into()))?;
         let mut in_out = plain.to_vec();
         key.seal_in_place_append_tag(

@@ -7,7 +7,7 @@
 
 use super::Issuer;
 use super::authorization_request::{AuthorizationRequest, AuthorizeError, redirect_with};
-use super::grant::user_tokens::{random_token, token_hash};
+use crate::crypto::{random_token, token_hash};
 use crate::store::sign_in::CodeRow;
 use crate::throttle::Reserved;
 use portcullis_core::{ErrorCode, FormParams, Scope, Secret};

@@ -126,6 +126,13 @@ impl TokenError {
     }
 }
 
+/// The system's random number generator failed: our fault, answered as `server_error`.
+impl From<crate::crypto::RandomUnavailable> for TokenError {
+    fn from(e: crate::crypto::RandomUnavailable) -> Self {
+        TokenError::server(e.to_string())
+    }
+}
+
 impl From<TokenRequestError> for TokenError {
     fn from(e: TokenRequestError) -> Self {
         let code = match &e {

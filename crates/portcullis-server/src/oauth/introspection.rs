@@ -4,8 +4,8 @@
 use super::Issuer;
 use super::bearer::{VerifiedToken, verify_access_token};
 use super::error::TokenError;
-use super::grant::user_tokens::token_hash;
 use crate::client::Client;
+use crate::crypto::token_hash;
 use crate::registry::Snapshot;
 use portcullis_core::{ErrorCode, FormParams, TokenEndpointAuthMethod};
 use serde_json::{Map, Value, json};

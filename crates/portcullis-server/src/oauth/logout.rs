@@ -10,7 +10,7 @@
 use super::Issuer;
 use super::authorization_request::redirect_with;
 use super::bearer::verify_signed;
-use super::grant::user_tokens::token_hash;
+use crate::crypto::token_hash;
 use portcullis_core::FormParams;
 
 /// The parameters carried through the confirmation page.

@@ -9,9 +9,9 @@
 use super::Issuer;
 use super::bearer::verify_signed;
 use super::error::TokenError;
-use super::grant::user_tokens::token_hash;
 use super::introspection::token_param;
 use crate::client::Client;
+use crate::crypto::token_hash;
 use crate::registry::Snapshot;
 use portcullis_core::{ErrorCode, FormParams};
 

@@ -4,11 +4,12 @@
 use super::authorization_request::AuthorizationRequest;
 use super::authorize::{Outcome, Step, Visit};
 use super::grant::access_token::TokenSettings;
-use super::grant::user_tokens::{UserTokenSettings, random_token, token_hash};
+use super::grant::user_tokens::UserTokenSettings;
 use super::{FailureLimits, Issuer};
 use crate::admin::{ClientAdmin, SecretSource};
 use crate::client::{Client, ClientMetadata};
 use crate::client_secret::SecretHasher;
+use crate::crypto::{random_token, token_hash};
 use crate::keys::{self, KeyVault};
 use crate::registry::{Registry, Snapshot};
 use crate::store::{self, Store};

@@ -1,7 +1,7 @@
 //! Minting RFC 9068 JWT access tokens from the in-memory key set.
 
 use crate::client::Client;
-use crate::client_secret::random_bytes;
+use crate::crypto::random_bytes;
 use crate::keys::KeySet;
 use crate::oauth::error::TokenError;
 use base64::Engine;

@@ -3,9 +3,10 @@
 //! being used, with every binding right, revokes everything issued from it (RFC 9700 §4.5.3.1 /
 //! OAuth 2.1 §4.1.3); a replay that fails a binding is only refused.
 
-use super::user_tokens::{UserGrant, mint_user_tokens, random_id, token_hash};
+use super::user_tokens::{UserGrant, mint_user_tokens};
 use super::{invalid_grant, require_grant, store_error};
 use crate::client::Client;
+use crate::crypto::{random_id, token_hash};
 use crate::oauth::Issuer;
 use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;

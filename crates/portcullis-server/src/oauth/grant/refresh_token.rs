@@ -3,9 +3,10 @@
 //! may be exchanged once more within it (a lost response); the token that re-exchange replaces is
 //! kept as superseded, and presenting it, or the old token a third time, revokes the grant.
 
-use super::user_tokens::{UserGrant, mint_user_tokens, token_hash};
+use super::user_tokens::{UserGrant, mint_user_tokens};
 use super::{invalid_grant, require_grant, store_error};
 use crate::client::Client;
+use crate::crypto::token_hash;
 use crate::oauth::Issuer;
 use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
@@ -124,7 +125,7 @@ fn mint_refresh_only(
     now: i64,
     grant_expires_at: i64,
 ) -> Result<(String, crate::store::sign_in::RefreshRow), TokenError> {
-    let token = super::user_tokens::random_token()?;
+    let token = crate::crypto::random_token()?;
     let row = crate::store::sign_in::RefreshRow {
         token_hash: token_hash(&token),
         grant_id: String::new(),

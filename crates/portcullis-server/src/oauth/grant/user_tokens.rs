@@ -3,7 +3,7 @@
 
 use super::access_token::{TokenSettings, mint};
 use crate::client::Client;
-use crate::client_secret::random_bytes;
+use crate::crypto::{random_token, token_hash};
 use crate::keys::KeySet;
 use crate::oauth::error::TokenError;
 use crate::store::sign_in::{IssuedAccessToken, IssuedTokens, RefreshRow, UserRow};
@@ -28,27 +28,6 @@ pub struct UserTokenSettings {
     pub refresh_absolute: u64,
     /// Retry window for an already rotated refresh token; 0 turns it off.
     pub refresh_grace: u64,
-}
-
-/// SHA-256 of a code, session or refresh token: what the database keeps instead of the value.
-pub fn token_hash(value: &str) -> Vec<u8> {
-    digest::digest(&digest::SHA256, value.as_bytes())
-        .as_ref()
-        .to_vec()
-}
-
-/// 32 random bytes, base64url: codes, refresh tokens, session cookies.
-pub fn random_token() -> Result<String, TokenError> {
-    Ok(B64.encode(random_bytes::<32>().map_err(|e| TokenError::server(e.to_string()))?))
-}
-
-/// Random identifier in hex.
-pub fn random_id() -> Result<String, TokenError> {
-    Ok(random_bytes::<16>()
-        .map_err(|e| TokenError::server(e.to_string()))?
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect())
 }
 
 /// What a user grant is about.

@@ -1,0 +1,57 @@
+//! Randomness and digests, in one place: the identifiers, secrets and one-time values the server
+//! makes (from the system CSPRNG through aws-lc-rs), and the SHA-256 digest under which codes,
+//! sessions and refresh tokens are stored instead of their values.
+
+use aws_lc_rs::digest;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::Secret;
+
+/// SHA-256 of a code, session or refresh token: what the database keeps instead of the value.
+pub fn token_hash(value: &str) -> Vec<u8> {
+    digest::digest(&digest::SHA256, value.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// 32 random bytes, base64url: codes, refresh tokens, session cookies, CSRF tokens.
+pub fn random_token() -> Result<String, RandomUnavailable> {
+    Ok(B64.encode(random_bytes::<32>()?))
+}
+
+/// 16 random bytes in lowercase hex: grant ids, `jti`s.
+pub fn random_id() -> Result<String, RandomUnavailable> {
+    Ok(hex(&random_bytes::<16>()?))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// A new secret: 32 bytes from the system CSPRNG, base64url (43 characters).
+pub fn generate_secret() -> Result<Secret, RandomUnavailable> {
+    Ok(Secret::new(B64.encode(random_bytes::<32>()?)))
+}
+
+/// A new client identifier: 16 random bytes in lowercase hex (32 characters). Hex rather than
+/// base64url so that an identifier never starts with `-` and reads as a flag on a command line.
+pub fn generate_client_id() -> Result<String, RandomUnavailable> {
+    random_id()
+}
+
+/// The system's random number generator failed; nothing that needs randomness can go on.
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the system random number generator failed")]
+pub struct RandomUnavailable;
+
+/// Random bytes from the system CSPRNG.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], RandomUnavailable> {
+    let mut bytes = [0u8; N];
+    aws_lc_rs::rand::fill(&mut bytes).map_err(|_| RandomUnavailable)?;
+    Ok(bytes)
+}
