@@ -131,13 +131,15 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // Flushes the log writer's queue when dropped.
+    let mut log_guard = None;
     let result = runtime.block_on(async {
         // The client commands need no server configuration.
         if matches!(
             cli.command,
             Command::Token(_) | Command::Login(_) | Command::Call(_) | Command::Decode { .. }
         ) {
-            init_tracing(LogFormat::Text);
+            log_guard = Some(init_tracing(LogFormat::Text));
         }
         match cli.command {
             Command::Token(args) => return cmd::token::run(args).await,
@@ -154,7 +156,7 @@ fn main() -> ExitCode {
             _ => {}
         }
         let config = portcullis_server::Config::load(cli.config.as_deref())?;
-        init_tracing(config.log_format);
+        log_guard = Some(init_tracing(config.log_format));
         match cli.command {
             Command::Serve => cmd::serve::run(config).await,
             Command::Client(c) => cmd::client::run(config, c).await,
@@ -168,6 +170,9 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Every queued log line is out before the last words below, and before the process ends.
+    drop(runtime);
+    drop(log_guard);
     match result {
         Ok(()) => ExitCode::SUCCESS,
         // The reader went away (`| head`): nothing more to say, and nobody to say it to.
@@ -254,16 +259,34 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<String>) {
     }
 }
 
+/// How many log lines may wait for the writer thread before a logging request waits for it.
+const LOG_QUEUE_LINES: usize = 128 * 1024;
+
 /// Structured log lines on stderr; `PORTCULLIS_LOG` (or `RUST_LOG`) sets the filter.
-fn init_tracing(format: LogFormat) {
+///
+/// Lines are formatted where they happen and written by one thread of their own, through a bounded
+/// queue, so a request does not wait for stderr (a file, a pipe, a terminal). The writer is
+/// buffered and flushed whenever the queue runs dry, so lines go out together under load and at
+/// once when it is quiet. The queue never drops a line: when it is full, the thread that logs waits
+/// (backpressure), so audit events are slowed, never lost (docs/security.md). The returned guard
+/// flushes what is queued when dropped.
+fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
     let filter = std::env::var("PORTCULLIS_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .buffered_lines_limit(LOG_QUEUE_LINES)
+        .thread_name("portcullis-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(writer);
     // A second init (there is none today) would be refused; nothing to do about it but go on.
     let _ = match format {
         // JSON keeps the target, so the audit stream (target portcullis::audit) can be filtered,
@@ -279,4 +302,5 @@ fn init_tracing(format: LogFormat) {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
+    guard
 }

@@ -175,3 +175,59 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
         );
     }
 }
+
+/// Log lines are written by a thread of their own behind a queue that never drops one: every token
+/// of a burst of concurrent requests has its `token_issued` line, and every line is out when the
+/// server stops.
+#[tokio::test]
+async fn every_token_of_a_burst_is_audited_and_written_by_the_time_serve_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let logged = || {
+        let mut command = portcullis(dir.path());
+        command
+            .env("PORTCULLIS_LOG", "info")
+            .env("PORTCULLIS_LOG_FORMAT", "json");
+        command
+    };
+    let mut server = ServerProcess::start(logged(), dir.path());
+    let (id, secret) = create_client_with(&mut logged(), &[]);
+    server.wait_for_token_status(&id, &secret, 200).await;
+    let client = http();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..64 {
+        let (client, url) = (client.clone(), format!("{}/token", server.base));
+        let (id, secret) = (id.clone(), secret.clone());
+        tasks.spawn(async move {
+            let mut issued = 0;
+            for _ in 0..50 {
+                let response = client
+                    .post(&url)
+                    .form(&[
+                        ("grant_type", "client_credentials"),
+                        ("client_id", id.as_str()),
+                        ("client_secret", secret.as_str()),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                if response.status() == 200 {
+                    issued += 1;
+                }
+            }
+            issued
+        });
+    }
+    let mut issued = 1; // wait_for_token_status got one
+    while let Some(result) = tasks.join_next().await {
+        issued += result.unwrap();
+    }
+    assert_eq!(issued, 1 + 64 * 50);
+    assert!(server.terminate().success());
+    let audited = server
+        .stderr()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .filter(|line| line["fields"]["event"] == "token_issued")
+        .count();
+    assert_eq!(audited, issued, "tokens issued and token_issued lines");
+}
