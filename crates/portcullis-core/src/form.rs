@@ -55,6 +55,8 @@ const SECRET_PARAMETERS: &[&str] = &[
     "subject_token",
     "actor_token",
     "csrf",
+    "access_token",
+    "id_token_hint",
 ];
 
 /// Names and values, with every credential's value redacted, so a form can be logged safely.
@@ -64,6 +66,9 @@ const SECRET_PARAMETERS: &[&str] = &[
 /// let form = FormParams::parse(b"grant_type=authorization_code&code=abc&code_verifier=xyz").unwrap();
 /// let shown = format!("{form:?}");
 /// assert!(shown.contains("authorization_code") && !shown.contains("abc") && !shown.contains("xyz"));
+/// let form = FormParams::parse(b"access_token=at1&id_token_hint=it2").unwrap();
+/// let shown = format!("{form:?}");
+/// assert!(!shown.contains("at1") && !shown.contains("it2"));
 /// ```
 impl std::fmt::Debug for FormParams {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

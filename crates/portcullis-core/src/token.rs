@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-/// A successful token response (RFC 6749 §5.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A successful token response (RFC 6749 §5.1). `Debug` redacts the tokens.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
@@ -22,6 +22,36 @@ pub struct TokenResponse {
     /// An OpenID Connect ID token, when `openid` was granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+/// Shows the shape of the response, never a token.
+///
+/// ```
+/// use portcullis_core::TokenResponse;
+/// let response = TokenResponse {
+///     access_token: "eyJ.secret.sig".into(),
+///     token_type: "Bearer".into(),
+///     expires_in: 900,
+///     scope: Some("api".into()),
+///     refresh_token: Some("refresh-secret".into()),
+///     id_token: None,
+/// };
+/// let shown = format!("{response:?}");
+/// assert!(shown.contains("Bearer") && shown.contains("api"));
+/// assert!(!shown.contains("secret"));
+/// ```
+impl std::fmt::Debug for TokenResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let hidden = |present: bool| if present { "[redacted]" } else { "None" };
+        f.debug_struct("TokenResponse")
+            .field("access_token", &"[redacted]")
+            .field("token_type", &self.token_type)
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .field("refresh_token", &hidden(self.refresh_token.is_some()))
+            .field("id_token", &hidden(self.id_token.is_some()))
+            .finish()
+    }
 }
 
 /// The `aud` claim: one audience serialises as a string, several as an array (RFC 7519 §4.1.3).

@@ -7,12 +7,11 @@ use crate::config::{Config, ConfigError};
 use crate::http::pages::Pages;
 use crate::http::{self, AppState};
 use crate::keys::{self, KeysError};
-use crate::oauth::grant::access_token::TokenSettings;
-use crate::oauth::grant::user_tokens::UserTokenSettings;
+use crate::oauth::settings::{TokenSettings, UserTokenSettings};
 use crate::registry::Registry;
 use crate::store::{self, Store, StoreError};
 use crate::users::{PasswordHasher, PasswordSource, Profile, UserAdmin};
-use portcullis_core::{ClientId, Clock};
+use portcullis_core::Clock;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -213,7 +212,7 @@ impl Server {
             access_token_lifetime: config.tokens.access_token_lifetime.0,
             default_alg: config.tokens.signing_alg,
         };
-        let metadata = http::discovery::metadata_document(&tokens);
+        let metadata = crate::oauth::metadata::metadata_document(&tokens);
         let cookies = crate::http::session::Cookies::new(tokens.issuer.starts_with("https://"));
         let locks = Arc::new(crate::throttle::Locks::default());
         let throttle = |window: u64| {
@@ -381,11 +380,10 @@ async fn apply_declared_clients(
     for (index, declared) in config.clients.iter().enumerate() {
         let fail = |reason| StartupError::DeclaredClient {
             index,
-            client_id: declared.client_id.clone(),
+            client_id: declared.client_id.to_string(),
             reason,
         };
-        let client_id = ClientId::parse(&declared.client_id)
-            .map_err(|e| fail(AdminError::Invalid(e.to_string())))?;
+        let client_id = declared.client_id.clone();
         let secret = declared
             .secret()
             .map_err(|e| fail(AdminError::Invalid(format!("client_secret: {e}"))))?;

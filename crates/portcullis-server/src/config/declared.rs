@@ -84,7 +84,7 @@ impl std::fmt::Debug for ConfigSecret {
 #[serde(deny_unknown_fields)]
 pub struct DeclaredClient {
     /// The client identifier.
-    pub client_id: String,
+    pub client_id: portcullis_core::ClientId,
     /// The secret, or `env:NAME` to read it from the environment; absent for public clients.
     #[serde(default)]
     pub client_secret: Option<ConfigSecret>,

@@ -199,3 +199,18 @@ fn typed_values_are_parsed_at_load_and_errors_name_key_and_variable() {
     assert_eq!(c.trusted_proxies.len(), 2);
     assert!(c.trusted_proxies[0].contains("10.9.8.7".parse().unwrap()));
 }
+
+/// A `[[clients]]` table's client_id is checked when the file is read, not after the database has
+/// been opened and migrated.
+#[test]
+fn a_declared_client_id_is_checked_at_load() {
+    let e = Config::from_sources("[[clients]]\nclient_id = \"has space\"", env(&[]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("key 'clients[0].client_id'") && e.contains("printable ASCII"),
+        "{e}"
+    );
+    let c = Config::from_sources("[[clients]]\nclient_id = \"web\"", env(&[])).unwrap();
+    assert_eq!(c.clients[0].client_id.as_str(), "web");
+}

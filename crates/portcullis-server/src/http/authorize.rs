@@ -77,7 +77,10 @@ pub async fn authorize(
         Step::Fail(error) => return authorize_error(&state.pages, issuer.issuer(), error, &form),
     };
     if let Some(value) = outcome.new_session {
-        append_cookies(&mut response, state.cookies.set_session(&value, None));
+        append_cookies(
+            &mut response,
+            state.cookies.set_session(value.expose(), None),
+        );
     }
     response
 }

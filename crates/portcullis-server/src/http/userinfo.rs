@@ -19,31 +19,19 @@ pub async fn userinfo(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, BearerError> {
-    let from_header = headers
+    let authorization = headers
         .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let from_body = if method == Method::POST {
+        .and_then(|v| v.to_str().ok());
+    // A body that cannot be read or parsed carries no token; the header may still.
+    let form = if method == Method::POST {
         let bytes = axum::body::to_bytes(body, state.max_body_bytes)
             .await
             .unwrap_or_default();
-        FormParams::parse(&bytes)
-            .ok()
-            .and_then(|f| f.get("access_token").ok().flatten().map(str::to_owned))
+        FormParams::parse(&bytes).ok()
     } else {
         None
     };
-    let token = match (from_header, from_body) {
-        (Some(_), Some(_)) => {
-            return Err(BearerError::InvalidRequest("send the token once".into()));
-        }
-        (Some(t), None) | (None, Some(t)) => t,
-        (None, None) => {
-            return Err(BearerError::Missing("a bearer token is required".into()));
-        }
-    };
+    let token = userinfo::bearer_token(authorization, form.as_ref())?;
     let out = userinfo::userinfo(&state.issuer, &token).await?;
     let mut response = json_body(
         StatusCode::OK,

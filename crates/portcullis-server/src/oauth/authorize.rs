@@ -53,8 +53,8 @@ impl Action {
     }
 }
 
-/// One visit to the authorization endpoint, as far as the protocol cares.
-#[derive(Debug)]
+/// One visit to the authorization endpoint, as far as the protocol cares. `Debug` leaves out the
+/// session cookie's value.
 pub struct Visit<'a> {
     /// The checked request.
     pub request: &'a AuthorizationRequest,
@@ -64,6 +64,17 @@ pub struct Visit<'a> {
     pub action: Option<Action>,
     /// The browser's address, as the throttles see it.
     pub ip: IpAddr,
+}
+
+impl std::fmt::Debug for Visit<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Visit")
+            .field("client_id", &self.request.client.id)
+            .field("session", &self.session.map(|_| "[redacted]"))
+            .field("action", &self.action)
+            .field("ip", &self.ip)
+            .finish()
+    }
 }
 
 /// Why the login page is shown again.
@@ -80,8 +91,7 @@ pub enum LoginProblem {
     Disabled,
 }
 
-/// What the endpoint does next.
-#[derive(Debug)]
+/// What the endpoint does next. `Debug` leaves out the code in `IssueCode`'s location.
 pub enum Step {
     /// Show the login page.
     Login {
@@ -106,13 +116,38 @@ pub enum Step {
     Fail(AuthorizeError),
 }
 
+impl std::fmt::Debug for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Login { problem, username } => f
+                .debug_struct("Login")
+                .field("problem", problem)
+                .field("username", username)
+                .finish(),
+            Step::Consent {
+                user_name,
+                login_time,
+            } => f
+                .debug_struct("Consent")
+                .field("user_name", user_name)
+                .field("login_time", login_time)
+                .finish(),
+            Step::IssueCode { .. } => f
+                .debug_struct("IssueCode")
+                .field("location", &"[redacted]")
+                .finish(),
+            Step::Fail(error) => f.debug_tuple("Fail").field(error).finish(),
+        }
+    }
+}
+
 /// The step, and a new browser session when the user just signed in.
 #[derive(Debug)]
 pub struct Outcome {
     /// What to do.
     pub step: Step,
     /// The value of a new session cookie to set.
-    pub new_session: Option<String>,
+    pub new_session: Option<Secret>,
 }
 
 /// A signed-in user, as far as this request knows.
@@ -155,7 +190,7 @@ fn redirect_error(
 async fn decide(
     issuer: &Issuer,
     visit: Visit<'_>,
-    new_session: &mut Option<String>,
+    new_session: &mut Option<Secret>,
 ) -> Result<Step, AuthorizeError> {
     let Visit {
         request,
@@ -193,7 +228,7 @@ async fn decide(
                         )
                         .await
                         .map_err(server_error)?;
-                    *new_session = Some(value);
+                    *new_session = Some(Secret::new(value));
                     signed_in = Some(SignedIn {
                         user_id,
                         auth_time: now,

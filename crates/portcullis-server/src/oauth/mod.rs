@@ -11,7 +11,9 @@ pub mod error;
 pub mod grant;
 pub mod introspection;
 pub mod logout;
+pub mod metadata;
 pub mod revocation;
+pub mod settings;
 pub mod userinfo;
 
 use crate::client_secret::SecretHasher;
@@ -20,9 +22,8 @@ use crate::registry::Registry;
 use crate::store::Store;
 use crate::throttle::{Key, Limited, Throttle};
 use crate::users::PasswordHasher;
-use grant::access_token::TokenSettings;
-use grant::user_tokens::UserTokenSettings;
 use portcullis_core::Clock;
+use settings::{TokenSettings, UserTokenSettings};
 use std::net::IpAddr;
 use std::sync::Arc;
 

@@ -3,8 +3,7 @@
 
 use super::authorization_request::AuthorizationRequest;
 use super::authorize::{Outcome, Step, Visit};
-use super::grant::access_token::TokenSettings;
-use super::grant::user_tokens::UserTokenSettings;
+use super::settings::{TokenSettings, UserTokenSettings};
 use super::{FailureLimits, Issuer};
 use crate::admin::{ClientAdmin, SecretSource};
 use crate::client::{Client, ClientMetadata};

@@ -5,7 +5,26 @@ use super::Issuer;
 use super::bearer::verify_access_token;
 use super::error::BearerError;
 use super::grant::user_tokens::profile_claims;
+use portcullis_core::FormParams;
 use serde_json::{Map, Value, json};
+
+/// The bearer token of a request (RFC 6750 §2): from `Authorization: Bearer` or from a POSTed
+/// form's `access_token`, and from only one of them (§2: "MUST NOT use more than one method").
+pub fn bearer_token(
+    authorization: Option<&str>,
+    form: Option<&FormParams>,
+) -> Result<String, BearerError> {
+    let from_header = authorization
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, token)| token.trim().to_owned());
+    let from_body = form.and_then(|f| f.get("access_token").ok().flatten().map(str::to_owned));
+    match (from_header, from_body) {
+        (Some(_), Some(_)) => Err(BearerError::InvalidRequest("send the token once".into())),
+        (Some(t), None) | (None, Some(t)) => Ok(t),
+        (None, None) => Err(BearerError::Missing("a bearer token is required".into())),
+    }
+}
 
 /// The claims about the user that `token` may read: `sub`, and the profile claims its scope
 /// allows. The token must be ours, live, not revoked, and carry `openid`.

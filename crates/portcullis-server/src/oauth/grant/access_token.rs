@@ -4,20 +4,10 @@ use crate::client::Client;
 use crate::crypto::random_bytes;
 use crate::keys::KeySet;
 use crate::oauth::error::TokenError;
+use crate::oauth::settings::TokenSettings;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use portcullis_core::{AccessTokenClaims, Algorithm, Audience, Scope, UnixTime};
-
-/// What every access token needs from the server's settings.
-#[derive(Debug, Clone)]
-pub struct TokenSettings {
-    /// The `iss` claim.
-    pub issuer: String,
-    /// Seconds from `iat` to `exp`.
-    pub access_token_lifetime: u64,
-    /// The algorithm used unless the client registered another.
-    pub default_alg: Algorithm,
-}
+use portcullis_core::{AccessTokenClaims, Audience, Scope, UnixTime};
 
 /// A signed access token and what the response reports about it.
 #[derive(Debug)]

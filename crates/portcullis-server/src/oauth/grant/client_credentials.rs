@@ -1,10 +1,11 @@
 //! The client credentials grant (RFC 6749 §4.4). It reads only the in-memory registry: no database
 //! access on this path, which is what lets one instance issue tens of thousands of tokens a second.
 
-use super::access_token::{TokenSettings, mint};
+use super::access_token::mint;
 use crate::client::Client;
 use crate::keys::KeySet;
 use crate::oauth::error::TokenError;
+use crate::oauth::settings::TokenSettings;
 use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse, UnixTime};
 
 /// Issues a token to an authenticated client.

@@ -309,14 +309,20 @@ async fn authorize_asks_for_a_login_or_consent_and_prompt_none_goes_back_to_the_
     assert!(matches!(outcome.step, Step::Consent { .. }), "{outcome:?}");
     // Allowed: a code, with state and iss (RFC 9207).
     let allow = Action::Allow { login_time: None };
+    let shown_visit = format!("{:?}", visit(Some(&session), None));
+    assert!(!shown_visit.contains(&session), "{shown_visit}");
     let outcome =
         crate::oauth::authorize::authorize(&t.issuer, visit(Some(&session), Some(allow))).await;
+    let shown = format!("{outcome:?}");
     let Step::IssueCode { location } = outcome.step else {
         panic!("expected a code: {outcome:?}");
     };
     assert!(location.starts_with(REDIRECT), "{location}");
     let iss = crate::oauth::testing::url_param(&location, "iss");
     assert_eq!(iss.as_deref(), Some(ISSUER));
+    // Debug shows neither the code nor the session.
+    let code = crate::oauth::testing::url_param(&location, "code").unwrap();
+    assert!(!shown.contains(&code), "{shown}");
     // prompt=none with nobody signed in: login_required, back at the client.
     let mut silent = request.clone();
     silent.prompt.none = true;

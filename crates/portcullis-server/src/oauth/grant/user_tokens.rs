@@ -1,34 +1,18 @@
 //! The tokens a user grant yields, shared by the authorization code and refresh token grants: an
 //! access token, maybe a refresh token, and an ID token when `openid` was granted.
 
-use super::access_token::{TokenSettings, mint};
+use super::access_token::mint;
 use crate::client::Client;
 use crate::crypto::{random_token, token_hash};
 use crate::keys::KeySet;
 use crate::oauth::error::TokenError;
+use crate::oauth::settings::{TokenSettings, UserTokenSettings};
 use crate::store::sign_in::{IssuedAccessToken, IssuedTokens, RefreshRow, UserRow};
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::{Algorithm, GrantType, Scope, TokenResponse, UnixTime};
 use serde_json::{Map, Value, json};
-
-/// Settings of the sign-in grants.
-#[derive(Debug, Clone)]
-pub struct UserTokenSettings {
-    /// Lifetime of authorization codes.
-    pub code_lifetime: u64,
-    /// ID token algorithm unless the client registered one.
-    pub id_token_alg: Algorithm,
-    /// ID token lifetime.
-    pub id_token_lifetime: u64,
-    /// Refresh token idle lifetime.
-    pub refresh_idle: u64,
-    /// Grant (refresh family) absolute lifetime.
-    pub refresh_absolute: u64,
-    /// Retry window for an already rotated refresh token; 0 turns it off.
-    pub refresh_grace: u64,
-}
 
 /// What a user grant is about.
 pub struct UserGrant<'a> {
