@@ -10,16 +10,20 @@ ensure_wrk() {
     || { $sudo_cmd apt-get update >/dev/null && $sudo_cmd apt-get install -y wrk >/dev/null; }
 }
 
-# start_server PORT: builds the release binary and runs `portcullis serve` on a fresh SQLite file.
-# With BENCH_BIN set, runs that binary instead and builds nothing.
-start_server() {
-  local port="$1"
+# release_binary: sets $bin to BENCH_BIN when it is set, otherwise builds the release binary.
+release_binary() {
   if [ -n "${BENCH_BIN:-}" ]; then
     bin="$BENCH_BIN"
   else
     (cd "$root" && cargo build --release -p portcullis --quiet)
     bin="$root/target/release/portcullis"
   fi
+}
+
+# start_server PORT: runs `portcullis serve` (see release_binary) on a fresh SQLite file.
+start_server() {
+  local port="$1"
+  release_binary
   work="$(mktemp -d)"
   server_pid=""
   trap 'stop_server' EXIT
