@@ -1,12 +1,13 @@
-//! The in-memory view of clients and signing keys that the token endpoint reads, so the
-//! client_credentials hot path never touches the database. A background task watches the store's
+//! The in-memory view of clients, signing keys and revoked access tokens that the token endpoint,
+//! introspection and `/userinfo` read, so the client_credentials hot path never touches the
+//! database and checking an access token needs no query. A background task watches the store's
 //! revision counter and swaps in a fresh snapshot when anything changed. On PostgreSQL it wakes on
 //! `NOTIFY` and polls only as a fallback; on SQLite, which has no notifications, it polls.
 
 use crate::client::Client;
 use crate::keys::{KeySet, KeyVault};
 use crate::store::{Store, StoreError};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -18,9 +19,17 @@ pub struct Snapshot {
     clients: HashMap<String, Arc<Client>>,
     /// Signing keys.
     pub keys: KeySet,
+    /// The `jti` of every revoked access token (on its own or through its grant): introspection
+    /// and `/userinfo` answer from here without asking the database.
+    denied: HashSet<String>,
 }
 
 impl Snapshot {
+    /// Whether the access token with this `jti` has been revoked.
+    pub fn is_denied(&self, jti: &str) -> bool {
+        self.denied.contains(jti)
+    }
+
     /// A client by id.
     pub fn client(&self, client_id: &str) -> Option<&Arc<Client>> {
         self.clients.get(client_id)
@@ -131,9 +140,11 @@ async fn read_snapshot(store: &dyn Store, vault: &KeyVault) -> Result<Snapshot, 
         }
     }
     let keys = KeySet::from_rows(&store.signing_keys().await?, vault);
+    let denied = store.denied_access_tokens().await?.into_iter().collect();
     Ok(Snapshot {
         revision,
         clients,
         keys,
+        denied,
     })
 }

@@ -248,6 +248,7 @@ impl Server {
             },
             session_lifetime: config.sign_in.session_lifetime.0,
             metrics: crate::metrics::Metrics::new(),
+            verified: Default::default(),
         };
         let state = Arc::new(AppState {
             issuer,

@@ -4,9 +4,66 @@
 //! passes is a [`VerifiedToken`], which only this module can make.
 
 use crate::keys::KeySet;
+use crate::registry::Snapshot;
 use portcullis_core::jws::CompactJws;
 use portcullis_core::{Scope, UnixTime};
 use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// How many verified access tokens are remembered.
+const VERIFIED_CAPACITY: usize = 4096;
+
+/// Access tokens whose signature already checked out, so that a resource server introspecting
+/// the same token again (or a client calling `/userinfo` again) costs no signature check, which is
+/// most of the work (ECDSA and RSA verification). Bounded, least-recently-used entries go first.
+///
+/// An entry is keyed by the registry revision it was verified under and the token's SHA-256: any
+/// change of keys (a new revision) makes every older entry miss, so a key taken out of the key set
+/// stops verifying at once. Expiry and the deny list are checked on every use, cached or not.
+pub struct VerifiedCache {
+    cache: quick_cache::sync::Cache<(i64, [u8; 32]), Arc<VerifiedToken>>,
+}
+
+impl Default for VerifiedCache {
+    fn default() -> Self {
+        VerifiedCache {
+            cache: quick_cache::sync::Cache::new(VERIFIED_CAPACITY),
+        }
+    }
+}
+
+impl VerifiedCache {
+    /// [`verify_access_token`] against `snapshot`'s keys, remembered.
+    pub fn access_token(
+        &self,
+        token: &str,
+        snapshot: &Snapshot,
+        issuer: &str,
+        now: UnixTime,
+        max_token_lifetime: u64,
+    ) -> Option<Arc<VerifiedToken>> {
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut hash = [0u8; 32];
+        hash.copy_from_slice(digest.as_ref());
+        let key = (snapshot.revision, hash);
+        let verified = match self.cache.get(&key) {
+            Some(hit) => hit,
+            None => {
+                let fresh = Arc::new(verify_access_token(
+                    token,
+                    &snapshot.keys,
+                    issuer,
+                    now,
+                    max_token_lifetime,
+                )?);
+                self.cache.insert(key, fresh.clone());
+                fresh
+            }
+        };
+        // Checked on every use: a remembered token expires like any other.
+        (verified.time("exp")? > now.0).then_some(verified)
+    }
+}
 
 /// The claims of a JWT whose signature and `typ` checked out against our keys. The field is
 /// private, so holding one is proof that the check ran.

@@ -2,7 +2,7 @@
 //! Anything not valid, or not the caller's to see, is `{"active": false}` and nothing more (§2.2).
 
 use super::Issuer;
-use super::bearer::{VerifiedToken, verify_access_token};
+use super::bearer::VerifiedToken;
 use super::error::TokenError;
 use crate::client::Client;
 use crate::crypto::token_hash;
@@ -23,22 +23,11 @@ pub async fn introspect(
     let inactive = json!({ "active": false });
     let now = issuer.clock.now();
     let storage = |e: crate::store::StoreError| TokenError::server(format!("storage: {e}"));
-    if let Some(verified) = verify_access_token(
-        &token,
-        &snapshot.keys,
-        issuer.issuer(),
-        now,
-        issuer.max_token_lifetime(),
-    ) {
+    if let Some(verified) = issuer.verify_access_token(&token, snapshot) {
         if !may_see(client, &verified) {
             return Ok(inactive);
         }
-        if issuer
-            .store
-            .access_token_revoked(verified.jti())
-            .await
-            .map_err(storage)?
-        {
+        if snapshot.is_denied(verified.jti()) {
             return Ok(inactive);
         }
         let mut out = Map::new();

@@ -55,6 +55,8 @@ pub struct Issuer {
     pub session_lifetime: u64,
     /// Prometheus counters.
     pub metrics: Metrics,
+    /// Access tokens already verified (signature, issuer), for introspection and `/userinfo`.
+    pub verified: bearer::VerifiedCache,
 }
 
 /// How many failures each throttle key allows within its window.
@@ -82,6 +84,30 @@ impl Issuer {
         self.tokens
             .access_token_lifetime
             .max(self.user_tokens.id_token_lifetime)
+    }
+
+    /// Reloads the registry after this instance revoked something, so that its own introspection
+    /// and `/userinfo` refuse the tokens at once; other instances follow through the change feed.
+    pub async fn revoked(&self) {
+        if let Err(error) = self.registry.refresh().await {
+            tracing::warn!(%error, "could not reload the deny list after a revocation");
+        }
+    }
+
+    /// An access token of ours, verified (or remembered as verified) against `snapshot`'s keys and
+    /// not expired. The deny list is the caller's to check.
+    pub fn verify_access_token(
+        &self,
+        token: &str,
+        snapshot: &crate::registry::Snapshot,
+    ) -> Option<std::sync::Arc<bearer::VerifiedToken>> {
+        self.verified.access_token(
+            token,
+            snapshot,
+            self.issuer(),
+            self.clock.now(),
+            self.max_token_lifetime(),
+        )
     }
 
     /// The throttle keys of a sign-in attempt.

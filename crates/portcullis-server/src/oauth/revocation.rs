@@ -53,6 +53,7 @@ pub async fn revoke(
                 .revoke_access_token(jti, exp)
                 .await
                 .map_err(storage)?;
+            issuer.revoked().await;
             tracing::info!(client_id = %client.id, "access token revoked");
         }
         return Ok(());
@@ -77,6 +78,7 @@ pub async fn revoke(
         .revoke_grant(&grant.grant_id, now.0)
         .await
         .map_err(storage)?;
+    issuer.revoked().await;
     tracing::info!(
         target: "portcullis::audit",
         event = "refresh_family_revoked",

@@ -82,6 +82,7 @@ impl TestIssuer {
             },
             session_lifetime: 3600,
             metrics: crate::metrics::Metrics::new(),
+            verified: Default::default(),
         };
         TestIssuer {
             issuer,

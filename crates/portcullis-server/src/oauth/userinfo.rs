@@ -2,7 +2,6 @@
 //! may read, or which RFC 6750 error it earns.
 
 use super::Issuer;
-use super::bearer::verify_access_token;
 use super::error::BearerError;
 use super::grant::user_tokens::profile_claims;
 use portcullis_core::FormParams;
@@ -29,16 +28,9 @@ pub fn bearer_token(
 /// The claims about the user that `token` may read: `sub`, and the profile claims its scope
 /// allows. The token must be ours, live, not revoked, and carry `openid`.
 pub async fn userinfo(issuer: &Issuer, token: &str) -> Result<Map<String, Value>, BearerError> {
-    let now = issuer.clock.now();
     let snapshot = issuer.registry.snapshot();
     let invalid = |d: &str| Err(BearerError::InvalidToken(d.into()));
-    let Some(verified) = verify_access_token(
-        token,
-        &snapshot.keys,
-        issuer.issuer(),
-        now,
-        issuer.max_token_lifetime(),
-    ) else {
+    let Some(verified) = issuer.verify_access_token(token, &snapshot) else {
         return invalid("the access token is invalid or expired");
     };
     let scope = verified.scope();
@@ -47,13 +39,8 @@ pub async fn userinfo(issuer: &Issuer, token: &str) -> Result<Map<String, Value>
             "the openid scope is required".into(),
         ));
     }
-    match issuer.store.access_token_revoked(verified.jti()).await {
-        Ok(false) => {}
-        Ok(true) => return invalid("the access token has been revoked"),
-        Err(error) => {
-            tracing::error!(%error, "userinfo: cannot check revocation");
-            return Err(BearerError::Unavailable);
-        }
+    if snapshot.is_denied(verified.jti()) {
+        return invalid("the access token has been revoked");
     }
     let user = match issuer.store.user_by_id(verified.sub()).await {
         Ok(Some(user)) => user,

@@ -229,4 +229,8 @@ pub trait SignInStore: Send + Sync {
     async fn access_token_revoked(&self, jti: &str) -> Result<bool, StoreError>;
     /// Puts an access token on the deny list until `expires_at`.
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError>;
+    /// The `jti` of every access token that is revoked, on its own or through its grant, and not
+    /// yet cleaned up: the deny list each instance keeps in memory. Every revocation bumps the
+    /// revision, so the registry reloads it.
+    async fn denied_access_tokens(&self) -> Result<Vec<String>, StoreError>;
 }

@@ -693,3 +693,66 @@ async fn an_import_keeps_keys_and_their_check_value_together() {
         );
     }
 }
+
+/// Every revocation moves the revision (so every instance's registry reloads) and lands in the deny
+/// list the registry keeps in memory: an access token revoked on its own, a grant's access tokens
+/// when the grant is revoked, and a user's when the user is disabled.
+#[tokio::test]
+async fn revocations_move_the_revision_and_fill_the_deny_list() {
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        with_user(store.as_ref()).await;
+        store.insert_code(&code(b"k", NOW + 60)).await.unwrap();
+        let g = grant("g", NOW + 86_400);
+        assert!(
+            store
+                .redeem_code(b"k", NOW, &g, &tokens(b"r", "g", "j", NOW + 900))
+                .await
+                .unwrap()
+        );
+        let denied = |store: Arc<dyn Store>| async move {
+            let mut list = store.denied_access_tokens().await.unwrap();
+            list.sort();
+            list
+        };
+        assert!(denied(store.clone()).await.is_empty(), "{}", db.backend());
+
+        let before = store.revision().await.unwrap();
+        store.revoke_access_token("alone", NOW + 900).await.unwrap();
+        let after_token = store.revision().await.unwrap();
+        assert!(after_token > before, "{}", db.backend());
+        store.revoke_grant("g", NOW + 1).await.unwrap();
+        let after_grant = store.revision().await.unwrap();
+        assert!(after_grant > after_token, "{}", db.backend());
+        assert_eq!(
+            denied(store.clone()).await,
+            ["alone", "j"],
+            "{}",
+            db.backend()
+        );
+        // A second revocation of the same thing changes nothing, and moves nothing.
+        store.revoke_grant("g", NOW + 2).await.unwrap();
+        store.revoke_access_token("alone", NOW + 900).await.unwrap();
+        assert_eq!(
+            store.revision().await.unwrap(),
+            after_grant,
+            "{}",
+            db.backend()
+        );
+
+        // A registry over the same store (another instance) sees it after its reload.
+        let registry = portcullis_server::registry::Registry::load(
+            store.clone(),
+            Arc::new(portcullis_server::keys::KeyVault::none()),
+        )
+        .await
+        .unwrap();
+        let snapshot = registry.snapshot();
+        assert!(
+            snapshot.is_denied("alone") && snapshot.is_denied("j"),
+            "{}",
+            db.backend()
+        );
+        assert!(!snapshot.is_denied("other"), "{}", db.backend());
+    }
+}

@@ -80,6 +80,7 @@ pub async fn exchange(
             .revoke_grant_of_code(&hash, now.0)
             .await
             .map_err(store_error)?;
+        issuer.revoked().await;
         tracing::warn!(
             target: "portcullis::audit",
             event = "code_reused",
@@ -135,6 +136,7 @@ pub async fn exchange(
             .revoke_grant_of_code(&hash, now.0)
             .await
             .map_err(store_error)?;
+        issuer.revoked().await;
         return Err(invalid_grant(
             "the authorization code was already used; tokens issued from it are revoked",
         ));

@@ -110,6 +110,7 @@ async fn revoke_family(issuer: &Issuer, client: &Client, grant_id: &str, now: i6
     if let Err(e) = issuer.store.revoke_grant(grant_id, now).await {
         return store_error(e);
     }
+    issuer.revoked().await;
     tracing::warn!(
         target: "portcullis::audit",
         event = "refresh_family_revoked",

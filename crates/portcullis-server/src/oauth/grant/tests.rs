@@ -228,11 +228,12 @@ async fn introspection_sees_a_token_until_it_is_revoked() {
     let tokens = exchange_code(&t, &code).await.unwrap();
     let snapshot = t.snapshot();
     let client = snapshot.client("web").unwrap().clone();
+    // Each request reads the registry's snapshot of its moment, as the endpoints do.
     let ask = |token: String| {
-        let (t, client, snapshot) = (&t, client.clone(), snapshot.clone());
+        let (t, client) = (&t, client.clone());
         async move {
             let form = TestIssuer::form(&[("token", &token)]);
-            introspection::introspect(&t.issuer, &client, &snapshot, &form)
+            introspection::introspect(&t.issuer, &client, &t.snapshot(), &form)
                 .await
                 .unwrap()["active"]
                 .clone()
@@ -346,4 +347,32 @@ async fn authorize_asks_for_a_login_or_consent_and_prompt_none_goes_back_to_the_
         ),
         "{outcome:?}"
     );
+}
+
+/// A verified access token is remembered, but its expiry is checked on every use.
+#[tokio::test]
+async fn a_remembered_access_token_still_expires() {
+    let (t, code) = signed_in(0, "openid").await;
+    let access = exchange_code(&t, &code).await.unwrap().access_token;
+    let client = t.snapshot().client("web").unwrap().clone();
+    let active = || {
+        let (t, client, access) = (&t, client.clone(), access.clone());
+        async move {
+            let form = TestIssuer::form(&[("token", &access)]);
+            introspection::introspect(&t.issuer, &client, &t.snapshot(), &form)
+                .await
+                .unwrap()["active"]
+                == true
+        }
+    };
+    assert!(active().await);
+    assert!(active().await, "the second check, from the cache");
+    assert!(
+        t.issuer
+            .verify_access_token(&access, &t.snapshot())
+            .is_some(),
+        "remembered"
+    );
+    t.clock.advance(301);
+    assert!(!active().await, "expired, cached or not");
 }

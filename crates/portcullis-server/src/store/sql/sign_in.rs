@@ -55,6 +55,10 @@ impl SignInStore for This {
             Some(now) => shared::end_user(&mut tx, &u.user_id, now).await?,
             None => Ended::default(),
         };
+        // The grants' access tokens join every instance's deny list.
+        if ended.grants > 0 {
+            shared::bump_revision(&mut tx).await?;
+        }
         tx.commit().await?;
         Ok(Some(ended))
     }
@@ -75,6 +79,9 @@ impl SignInStore for This {
             .bind(&user_id)
             .execute(&mut *tx)
             .await?;
+        if ended.grants > 0 {
+            shared::bump_revision(&mut tx).await?;
+        }
         tx.commit().await?;
         Ok(Some(ended))
     }
@@ -242,14 +249,21 @@ impl SignInStore for This {
     }
 
     async fn revoke_grant_of_code(&self, code_hash: &[u8], now: i64) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = begin_write(&self.pool).await?;
+        let revoked = sqlx::query(
             "UPDATE grants SET revoked_at = $1 WHERE revoked_at IS NULL AND grant_id =
              (SELECT grant_id FROM authorization_codes WHERE code_hash = $2)",
         )
         .bind(now)
         .bind(code_hash)
-        .execute(&self.pool)
-        .await?;
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        // Its access tokens join every instance's deny list.
+        if revoked > 0 {
+            shared::bump_revision(&mut tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -308,13 +322,19 @@ impl SignInStore for This {
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = begin_write(&self.pool).await?;
+        let revoked = sqlx::query(
             "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
         )
         .bind(now)
         .bind(grant_id)
-        .execute(&self.pool)
-        .await?;
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if revoked > 0 {
+            shared::bump_revision(&mut tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 
@@ -334,14 +354,32 @@ impl SignInStore for This {
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        sqlx::query(
+        let mut tx = begin_write(&self.pool).await?;
+        let added = sqlx::query(
             "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
              ON CONFLICT (jti) DO NOTHING",
         )
         .bind(jti)
         .bind(expires_at)
-        .execute(&self.pool)
-        .await?;
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if added > 0 {
+            shared::bump_revision(&mut tx).await?;
+        }
+        tx.commit().await?;
         Ok(())
+    }
+
+    async fn denied_access_tokens(&self) -> Result<Vec<String>, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT jti FROM revoked_access_tokens
+             UNION
+             SELECT a.jti FROM grant_access_tokens a
+             JOIN grants g ON g.grant_id = a.grant_id
+             WHERE g.revoked_at IS NOT NULL",
+        )
+        .fetch_all(&self.pool)
+        .await?)
     }
 }
