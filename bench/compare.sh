@@ -11,7 +11,8 @@
 #
 #   bench/compare.sh [ROUNDS] [DURATION]        defaults: 3 rounds, 15s
 #
-# PORTCULLIS_LOG and PORTCULLIS_LOG_FORMAT change the server's log level (info) and format (json).
+# PORTCULLIS_LOG and PORTCULLIS_LOG_FORMAT change the server's log level (info) and format (json);
+# BENCH_BIN runs that portcullis binary instead of building one.
 set -euo pipefail
 
 rounds="${1:-3}"
@@ -25,8 +26,8 @@ export BENCH_DIR="$root/bench"
 # shellcheck source=bench/common.sh
 . "$root/bench/common.sh"
 ensure_wrk
-(cd "$root" && cargo build --release -p portcullis -p portcullis-ceiling --quiet)
-bin="$root/target/release/portcullis"
+(cd "$root" && cargo build --release -p portcullis-ceiling --quiet)
+release_binary # $bin: BENCH_BIN, or target/release/portcullis built now
 ceiling="$root/target/release/portcullis-ceiling"
 
 work="$(mktemp -d)"
