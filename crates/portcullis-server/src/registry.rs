@@ -41,6 +41,9 @@ pub struct Registry {
     store: Arc<dyn Store>,
     vault: Arc<KeyVault>,
     current: RwLock<Arc<Snapshot>>,
+    /// One reload at a time: the watcher and a revoking request may both reload, and a slower
+    /// reload must not put back a snapshot older than the one a faster one installed.
+    reloading: tokio::sync::Mutex<()>,
 }
 
 impl Registry {
@@ -51,6 +54,7 @@ impl Registry {
             store,
             vault,
             current: RwLock::new(Arc::new(snapshot)),
+            reloading: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -64,14 +68,19 @@ impl Registry {
 
     /// Reloads when the store's revision moved; true if it did.
     pub async fn refresh(&self) -> Result<bool, StoreError> {
+        let _turn = self.reloading.lock().await;
         let revision = self.store.revision().await?;
         if revision == self.snapshot().revision {
             return Ok(false);
         }
         let fresh = Arc::new(read_snapshot(self.store.as_ref(), &self.vault).await?);
-        match self.current.write() {
-            Ok(mut guard) => *guard = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
+        let mut guard = match self.current.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        // Never back: with reloads in turn this holds anyway, and it costs nothing to be sure.
+        if fresh.revision >= guard.revision {
+            *guard = fresh;
         }
         Ok(true)
     }

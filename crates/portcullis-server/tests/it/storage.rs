@@ -740,6 +740,21 @@ async fn revocations_move_the_revision_and_fill_the_deny_list() {
             db.backend()
         );
 
+        // A refresh that read the grant before it was revoked issues nothing under it: the
+        // rotation checks the grant again in its own transaction.
+        assert!(
+            !store
+                .rotate_refresh(b"r", NOW + 3, &tokens(b"r2", "g", "late", NOW + 900), false)
+                .await
+                .unwrap(),
+            "{}",
+            db.backend()
+        );
+        assert!(
+            store.refresh_token(b"r2").await.unwrap().is_none(),
+            "{}",
+            db.backend()
+        );
         // A registry over the same store (another instance) sees it after its reload.
         let registry = portcullis_server::registry::Registry::load(
             store.clone(),

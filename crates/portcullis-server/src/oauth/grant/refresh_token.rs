@@ -99,6 +99,13 @@ pub async fn exchange(
         .await
         .map_err(store_error)?;
     if !rotated {
+        // Revoked while this exchange ran (by a reuse caught elsewhere, the user disabled): no
+        // token, and no second revocation.
+        if let Ok(Some((_, current))) = store.refresh_token(&hash).await
+            && current.revoked_at.is_some()
+        {
+            return Err(invalid_grant("the refresh token has been revoked"));
+        }
         // Another exchange of the same token won a moment ago: the same token twice is a replay.
         return Err(revoke_family(issuer, client, &grant.grant_id, now.0).await);
     }

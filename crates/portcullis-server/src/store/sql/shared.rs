@@ -145,6 +145,17 @@ pub async fn rotate_refresh(
     tokens: &IssuedTokens,
     grace: bool,
 ) -> Result<bool, sqlx::Error> {
+    // The caller read the grant before this transaction; it may have been revoked since (a reuse
+    // caught at the same moment, the user disabled). Checked again here, under the grant's turn,
+    // so that no token is ever issued under a revoked grant: its jti would miss every deny list.
+    let live: Option<Option<i64>> =
+        sqlx::query_scalar("SELECT revoked_at FROM grants WHERE grant_id = $1")
+            .bind(grant_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    if !matches!(live, Some(None)) {
+        return Ok(false);
+    }
     let claimed = if grace {
         // The one grace re-exchange of this rotated token...
         let claimed = sqlx::query(
