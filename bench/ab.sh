@@ -18,6 +18,8 @@ rounds="${3:-5}"
 duration="${4:-15s}"
 alg="${5:-ES256}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# shellcheck source=bench/common.sh
+. "$root/bench/common.sh"
 for bin in "$a" "$b"; do
   [ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 2; }
 done
@@ -43,13 +45,11 @@ for round in $(seq "$rounds"); do
   b_rates+=("$rb")
 done
 
-stats() { # RATES...: median and mean
-  printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1; s += $1 }
-    END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2;
-          printf "%.0f %.0f\n", m, s / NR }'
-}
-read -r a_median a_mean <<<"$(stats "${a_rates[@]}")"
-read -r b_median b_mean <<<"$(stats "${b_rates[@]}")"
+mean() { printf '%s\n' "$@" | awk '{ s += $1 } END { printf "%.0f\n", s / NR }'; }
+a_median="$(median "${a_rates[@]}")"
+a_mean="$(mean "${a_rates[@]}")"
+b_median="$(median "${b_rates[@]}")"
+b_mean="$(mean "${b_rates[@]}")"
 echo "A $a: median $a_median, mean $a_mean requests/s"
 echo "B $b: median $b_median, mean $b_mean requests/s"
 awk -v a="$a_median" -v b="$b_median" \

@@ -45,6 +45,12 @@ stop_server() {
   rm -rf "${work:-/nonexistent}"
 }
 
+# median RATE...: the median of the numbers given, rounded.
+median() {
+  printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
+    END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 # json_field NAME: reads one string field of a JSON object on stdin.
 json_field() {
   sed -E "s/.*\"$1\":\"([^\"]+)\".*/\\1/"

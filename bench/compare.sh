@@ -95,10 +95,6 @@ for round in $(seq "$rounds"); do
   portcullis_rates+=("$p")
 done
 
-median() {
-  printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 }
-    END { printf "%.0f\n", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 c_median="$(median "${ceiling_rates[@]}")"
 p_median="$(median "${portcullis_rates[@]}")"
 lines="$(grep -c '"event":"token_issued"' "$work/serve.log" || true)"

@@ -19,7 +19,7 @@ pub fn random_token() -> Result<String, RandomUnavailable> {
     Ok(B64.encode(random_bytes::<32>()?))
 }
 
-/// 16 random bytes in lowercase hex: grant ids, `jti`s.
+/// 16 random bytes in lowercase hex: client, user and grant ids.
 pub fn random_id() -> Result<String, RandomUnavailable> {
     Ok(hex(&random_bytes::<16>()?))
 }

@@ -1,7 +1,7 @@
 //! People who sign in: Argon2id password hashing kept off the async workers and bounded in
 //! concurrency, and the administration shared by `portcullis user …` and `[[users]]` tables.
 
-use crate::crypto::{RandomUnavailable, random_bytes};
+use crate::crypto::{RandomUnavailable, random_bytes, random_id};
 use crate::store::sign_in::{Ended, UserRow};
 use crate::store::{Store, StoreError};
 use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier, SaltString};
@@ -206,11 +206,7 @@ impl<'a> UserAdmin<'a> {
     ) -> Result<String, UserError> {
         Self::check_username(username)?;
         let password_hash = self.password_hash(password).await?;
-        let id: String = random_bytes::<16>()
-            .map_err(PasswordError::from)?
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let id = random_id().map_err(PasswordError::from)?;
         let row = UserRow {
             user_id: id.clone(),
             username: username.to_owned(),

@@ -15,6 +15,16 @@ pub async fn bump_revision(conn: &mut Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// After a revocation in `conn`'s transaction: when it changed a row (a grant revoked, an access
+/// token denied), the revision moves in the same transaction, so every instance reloads its deny
+/// list (registry.rs). Revoking what was already revoked moves nothing.
+pub async fn bump_if_revoked(conn: &mut Conn, changed: u64) -> Result<(), StoreError> {
+    if changed > 0 {
+        bump_revision(conn).await?;
+    }
+    Ok(())
+}
+
 /// Adds a client; `ON CONFLICT DO NOTHING`, so a taken id is 0 rows rather than an error.
 pub async fn insert_client(conn: &mut Conn, row: &ClientRow) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(

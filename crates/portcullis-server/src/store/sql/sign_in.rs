@@ -55,10 +55,7 @@ impl SignInStore for This {
             Some(now) => shared::end_user(&mut tx, &u.user_id, now).await?,
             None => Ended::default(),
         };
-        // The grants' access tokens join every instance's deny list.
-        if ended.grants > 0 {
-            shared::bump_revision(&mut tx).await?;
-        }
+        shared::bump_if_revoked(&mut tx, ended.grants).await?;
         tx.commit().await?;
         Ok(Some(ended))
     }
@@ -79,9 +76,7 @@ impl SignInStore for This {
             .bind(&user_id)
             .execute(&mut *tx)
             .await?;
-        if ended.grants > 0 {
-            shared::bump_revision(&mut tx).await?;
-        }
+        shared::bump_if_revoked(&mut tx, ended.grants).await?;
         tx.commit().await?;
         Ok(Some(ended))
     }
@@ -259,10 +254,7 @@ impl SignInStore for This {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        // Its access tokens join every instance's deny list.
-        if revoked > 0 {
-            shared::bump_revision(&mut tx).await?;
-        }
+        shared::bump_if_revoked(&mut tx, revoked).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -331,9 +323,7 @@ impl SignInStore for This {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if revoked > 0 {
-            shared::bump_revision(&mut tx).await?;
-        }
+        shared::bump_if_revoked(&mut tx, revoked).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -364,9 +354,7 @@ impl SignInStore for This {
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if added > 0 {
-            shared::bump_revision(&mut tx).await?;
-        }
+        shared::bump_if_revoked(&mut tx, added).await?;
         tx.commit().await?;
         Ok(())
     }
