@@ -7,6 +7,7 @@ use super::error::TokenError;
 use crate::client::Client;
 use crate::crypto::token_hash;
 use crate::registry::Snapshot;
+use crate::store::sign_in::FoundRefresh;
 use portcullis_core::{ErrorCode, FormParams, TokenEndpointAuthMethod};
 use serde_json::{Map, Value, json};
 
@@ -52,7 +53,7 @@ pub async fn introspect(
     if token.contains('.') {
         return Ok(inactive);
     }
-    let Some((refresh, grant)) = issuer
+    let Some(FoundRefresh { refresh, grant, .. }) = issuer
         .store
         .refresh_token(&token_hash(&token))
         .await

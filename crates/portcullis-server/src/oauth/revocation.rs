@@ -13,6 +13,7 @@ use super::introspection::token_param;
 use crate::client::Client;
 use crate::crypto::token_hash;
 use crate::registry::Snapshot;
+use crate::store::sign_in::FoundRefresh;
 use portcullis_core::{ErrorCode, FormParams};
 
 /// Revokes the token named in `form` on behalf of `client`.
@@ -64,7 +65,7 @@ pub async fn revoke(
         .await
         .map_err(storage)?;
     // Any refresh token of a live grant, rotated or not, ends the grant when its client asks.
-    let Some((_, grant)) = found else {
+    let Some(FoundRefresh { grant, .. }) = found else {
         return Ok(());
     };
     if grant.revoked_at.is_some() || now.0 >= grant.expires_at {

@@ -12,6 +12,7 @@
 //! files. This module imports nothing from the rest of the server: everything else depends on it.
 
 pub mod dump;
+mod group_commit;
 mod migrate;
 pub mod postgres;
 pub mod sign_in;

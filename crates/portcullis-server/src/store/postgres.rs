@@ -4,6 +4,7 @@
 //! before the change is visible. This file is PostgreSQL's side of the dialect seam; the SQL is in
 //! `sql/`, compiled here against PostgreSQL's types.
 
+use super::sign_in::IssuedTokens;
 use super::{ChangeFeed, StoreError, StoreOptions, Turn, connect_error, migrate};
 use async_trait::async_trait;
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -21,6 +22,8 @@ pub const CHANGE_CHANNEL: &str = "portcullis_changes";
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// The same pool: PostgreSQL has many writers, ordered by its locks and [`take_turns`].
+    writer: Pool,
 }
 
 impl PostgresStore {
@@ -33,7 +36,10 @@ impl PostgresStore {
             .connect_with(connect)
             .await
             .map_err(connect_error)?;
-        Ok(PostgresStore { pool })
+        Ok(PostgresStore {
+            writer: pool.clone(),
+            pool,
+        })
     }
 }
 
@@ -48,6 +54,17 @@ async fn begin_write(
     pool: &Pool,
 ) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
     pool.begin().await
+}
+
+/// Every rotation is written statement by statement: PostgreSQL takes many writers at once.
+async fn rotate_in_group(
+    _this: &This,
+    _token_hash: &[u8],
+    _now: i64,
+    _tokens: &IssuedTokens,
+    _grace: bool,
+) -> Option<Result<bool, StoreError>> {
+    None
 }
 
 /// Makes writers of one kind take turns, on any instance, until the transaction ends.

@@ -112,6 +112,17 @@ pub struct RefreshRow {
     pub grace_used_at: Option<i64>,
 }
 
+/// A refresh token as found, with what it belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundRefresh {
+    /// The token.
+    pub refresh: RefreshRow,
+    /// Its grant.
+    pub grant: GrantRow,
+    /// The grant's user; `None` if the user is gone.
+    pub user: Option<UserRow>,
+}
+
 /// An access token recorded against its grant.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IssuedAccessToken {
@@ -206,11 +217,9 @@ pub trait SignInStore: Send + Sync {
     /// Revokes the grant a used code started (a replayed code means it leaked).
     async fn revoke_grant_of_code(&self, code_hash: &[u8], now: i64) -> Result<(), StoreError>;
 
-    /// A refresh token with its grant.
-    async fn refresh_token(
-        &self,
-        token_hash: &[u8],
-    ) -> Result<Option<(RefreshRow, GrantRow)>, StoreError>;
+    /// A refresh token with its grant and the grant's user, in one read: the refresh grant
+    /// needs all three, and every round trip to the database counts there.
+    async fn refresh_token(&self, token_hash: &[u8]) -> Result<Option<FoundRefresh>, StoreError>;
     /// Exchanges a refresh token: marks it rotated and stores its successor in one transaction.
     /// False (and nothing written) if it was already rotated. With `grace`, the grace-period
     /// re-exchange of an already rotated token: allowed once per token (false the second time),

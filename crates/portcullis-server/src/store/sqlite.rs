@@ -2,6 +2,8 @@
 //! commands running beside it. This file is SQLite's side of the dialect seam; the SQL is in
 //! `sql/`, compiled here against SQLite's types.
 
+use super::group_commit::{GroupCommit, Rotation};
+use super::sign_in::IssuedTokens;
 use super::{ChangeFeed, StoreError, StoreOptions, Turn, connect_error, migrate};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use std::str::FromStr;
@@ -12,9 +14,18 @@ type Pool = sqlx::SqlitePool;
 type This = SqliteStore;
 
 /// A SQLite-backed [`Store`](super::Store).
+///
+/// SQLite has one writer at a time. When several connections of one process race for it, the
+/// losers sleep in SQLite's busy handler (1 ms, 2 ms, 5 ms, … up to 100 ms) instead of queueing,
+/// which under load cost most of the refresh grant's time. So every write goes through `writer`,
+/// a pool of one connection where writers wait their turn in order; `pool` holds read-only
+/// connections, which WAL mode lets read beside the writer. The busy timeout is then only for
+/// writers in other processes (the admin commands).
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: Pool,
+    writer: Pool,
+    rotations: GroupCommit,
 }
 
 impl SqliteStore {
@@ -35,13 +46,46 @@ impl SqliteStore {
             let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
             return Err(StoreError::Missing(shown.display().to_string()));
         }
-        let pool = SqlitePoolOptions::new()
-            .max_connections(store_options.max_connections.unwrap_or(4))
+        // The writer first: it creates the file and puts it in WAL mode, which readers need.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
             .acquire_timeout(store_options.acquire_timeout)
-            .connect_with(options)
+            .connect_with(
+                options
+                    .clone()
+                    .pragma("cache_size", "-16384")
+                    .pragma("wal_autocheckpoint", "10000"),
+            )
             .await
             .map_err(connect_error)?;
-        Ok(SqliteStore { pool })
+        if in_memory {
+            // Each connection to `:memory:` is a database of its own: one connection does all.
+            return Ok(SqliteStore {
+                pool: writer.clone(),
+                rotations: GroupCommit::start(writer.clone(), None)?,
+                writer,
+            });
+        }
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await
+            .map_err(connect_error)?;
+        let rotations = GroupCommit::start(writer.clone(), Some(checkpointer))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(store_options.max_connections.unwrap_or(4))
+            .test_before_acquire(false)
+            .acquire_timeout(store_options.acquire_timeout)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(connect_error)?;
+        Ok(SqliteStore {
+            pool,
+            writer,
+            rotations,
+        })
     }
 }
 
@@ -79,6 +123,25 @@ async fn take_turns(_tx: &mut Conn, _turn: Turn<'_>) -> Result<(), sqlx::Error> 
 /// Nothing to send: other processes notice changes by polling the revision.
 async fn notify(_tx: &mut Conn, _payload: &str) -> Result<(), sqlx::Error> {
     Ok(())
+}
+
+/// Plain rotations go to the group commit (see `group_commit`); the rare grace-period one
+/// (`None`) is written statement by statement.
+async fn rotate_in_group(
+    this: &This,
+    token_hash: &[u8],
+    now: i64,
+    tokens: &IssuedTokens,
+    grace: bool,
+) -> Option<Result<bool, StoreError>> {
+    let refresh = tokens.refresh.clone().filter(|_| !grace)?;
+    let rotation = Rotation {
+        presented: token_hash.to_vec(),
+        now,
+        refresh,
+        access: tokens.access.clone(),
+    };
+    Some(this.rotations.rotate(rotation).await)
 }
 
 async fn change_feed(_pool: &Pool) -> Result<Option<Box<dyn ChangeFeed>>, StoreError> {

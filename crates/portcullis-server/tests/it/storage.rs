@@ -161,6 +161,75 @@ async fn of_concurrent_refresh_rotations_exactly_one_wins() {
 }
 
 #[tokio::test]
+async fn a_failing_rotation_among_concurrent_ones_fails_alone() {
+    // On SQLite, rotations arriving together are written as one group (`store/group_commit.rs`);
+    // one that cannot be written (its access-token id is taken) must not take the others down,
+    // and must leave its own token as it was.
+    for db in TestDatabase::both().await {
+        let store = open(&db).await;
+        with_user(store.as_ref()).await;
+        for i in 0..12 {
+            let c = format!("code-many-{i}");
+            store
+                .insert_code(&code(c.as_bytes(), NOW + 60))
+                .await
+                .unwrap();
+            let g = grant(&format!("g{i}"), NOW + 86_400);
+            let first = tokens(
+                format!("r{i}-0").as_bytes(),
+                &g.grant_id,
+                &format!("j{i}-0"),
+                NOW + 900,
+            );
+            assert!(
+                store
+                    .redeem_code(c.as_bytes(), NOW, &g, &first)
+                    .await
+                    .unwrap()
+            );
+        }
+        let attempts: Vec<_> = (0..12)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let jti = if i == 5 {
+                        "j1-0".to_owned()
+                    } else {
+                        format!("j{i}-1")
+                    };
+                    let next = tokens(
+                        format!("r{i}-1").as_bytes(),
+                        &format!("g{i}"),
+                        &jti,
+                        NOW + 900,
+                    );
+                    store
+                        .rotate_refresh(format!("r{i}-0").as_bytes(), NOW + 1, &next, false)
+                        .await
+                })
+            })
+            .collect();
+        for (i, attempt) in attempts.into_iter().enumerate() {
+            let result = attempt.await.unwrap();
+            if i == 5 {
+                assert!(result.is_err(), "{}: {result:?}", db.backend());
+            } else {
+                assert!(result.unwrap(), "{}: rotation {i} lost", db.backend());
+            }
+        }
+        let left = store.refresh_token(b"r5-0").await.unwrap().unwrap();
+        assert_eq!(left.refresh.rotated_at, None, "{}", db.backend());
+        assert!(
+            store.refresh_token(b"r5-1").await.unwrap().is_none(),
+            "{}",
+            db.backend()
+        );
+        let moved = store.refresh_token(b"r4-0").await.unwrap().unwrap();
+        assert_eq!(moved.refresh.rotated_at, Some(NOW + 1), "{}", db.backend());
+    }
+}
+
+#[tokio::test]
 async fn concurrent_key_rotations_leave_one_key_in_service() {
     for db in TestDatabase::both().await {
         let store = open(&db).await;

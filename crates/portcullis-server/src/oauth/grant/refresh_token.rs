@@ -10,6 +10,7 @@ use crate::crypto::token_hash;
 use crate::oauth::Issuer;
 use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
+use crate::store::sign_in::FoundRefresh;
 use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse};
 
 /// Exchanges a refresh token.
@@ -25,7 +26,11 @@ pub async fn exchange(
     let now = issuer.clock.now();
     let hash = token_hash(refresh_token);
     let store = issuer.store.as_ref();
-    let (refresh, grant) = store
+    let FoundRefresh {
+        refresh,
+        grant,
+        user,
+    } = store
         .refresh_token(&hash)
         .await
         .map_err(store_error)?
@@ -67,10 +72,7 @@ pub async fn exchange(
             ));
         }
     };
-    let user = store
-        .user_by_id(&grant.user_id)
-        .await
-        .map_err(store_error)?
+    let user = user
         .filter(|u| u.disabled_at.is_none())
         .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))?;
     let mut minted = mint_user_tokens(
@@ -101,8 +103,8 @@ pub async fn exchange(
     if !rotated {
         // Revoked while this exchange ran (by a reuse caught elsewhere, the user disabled): no
         // token, and no second revocation.
-        if let Ok(Some((_, current))) = store.refresh_token(&hash).await
-            && current.revoked_at.is_some()
+        if let Ok(Some(current)) = store.refresh_token(&hash).await
+            && current.grant.revoked_at.is_some()
         {
             return Err(invalid_grant("the refresh token has been revoked"));
         }

@@ -7,7 +7,9 @@
 
 use super::shared;
 use super::{This, begin_write, take_turns};
-use crate::store::sign_in::{CodeRow, Ended, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow};
+use crate::store::sign_in::{
+    CodeRow, Ended, FoundRefresh, GrantRow, IssuedTokens, RefreshRow, SignInStore, UserRow,
+};
 use crate::store::{ConsentRow, StoreError, Turn};
 use async_trait::async_trait;
 use sqlx::{FromRow, Row};
@@ -15,7 +17,7 @@ use sqlx::{FromRow, Row};
 #[async_trait]
 impl SignInStore for This {
     async fn insert_user(&self, u: &UserRow) -> Result<(), StoreError> {
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         match shared::insert_user(&mut conn, u).await {
             Ok(()) => Ok(()),
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
@@ -30,7 +32,7 @@ impl SignInStore for This {
         u: &UserRow,
         end_sign_ins: Option<i64>,
     ) -> Result<Option<Ended>, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let done = sqlx::query(
             "UPDATE users SET username = $1, password_hash = $2, email = $3, email_verified = $4,
              name = $5, given_name = $6, family_name = $7, updated_at = $8, disabled_at = $9
@@ -61,7 +63,7 @@ impl SignInStore for This {
     }
 
     async fn delete_user(&self, username: &str, now: i64) -> Result<Option<Ended>, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let user_id: Option<String> =
             sqlx::query_scalar("SELECT user_id FROM users WHERE username = $1")
                 .bind(username)
@@ -116,7 +118,7 @@ impl SignInStore for This {
         .bind(user_id)
         .bind(auth_time)
         .bind(expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -142,7 +144,7 @@ impl SignInStore for This {
     async fn delete_session(&self, session_hash: &[u8]) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM sessions WHERE session_hash = $1")
             .bind(session_hash)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -170,7 +172,7 @@ impl SignInStore for This {
             scope: scope.to_owned(),
             granted_at: now,
         };
-        let mut conn = self.pool.acquire().await?;
+        let mut conn = self.writer.acquire().await?;
         shared::upsert_consent(&mut conn, &consent).await?;
         Ok(())
     }
@@ -191,7 +193,7 @@ impl SignInStore for This {
         .bind(&c.nonce)
         .bind(c.auth_time)
         .bind(c.expires_at)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -212,7 +214,7 @@ impl SignInStore for This {
         g: &GrantRow,
         tokens: &IssuedTokens,
     ) -> Result<bool, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let claimed = sqlx::query(
             "UPDATE authorization_codes SET used_at = $1, grant_id = $2
              WHERE code_hash = $3 AND used_at IS NULL",
@@ -244,7 +246,7 @@ impl SignInStore for This {
     }
 
     async fn revoke_grant_of_code(&self, code_hash: &[u8], now: i64) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let revoked = sqlx::query(
             "UPDATE grants SET revoked_at = $1 WHERE revoked_at IS NULL AND grant_id =
              (SELECT grant_id FROM authorization_codes WHERE code_hash = $2)",
@@ -259,14 +261,17 @@ impl SignInStore for This {
         Ok(())
     }
 
-    async fn refresh_token(
-        &self,
-        token_hash: &[u8],
-    ) -> Result<Option<(RefreshRow, GrantRow)>, StoreError> {
+    async fn refresh_token(&self, token_hash: &[u8]) -> Result<Option<FoundRefresh>, StoreError> {
         let row = sqlx::query(
             "SELECT r.token_hash, r.issued_at, r.idle_expires_at, r.rotated_at, r.superseded_at,
-             r.grace_used_at, g.*
+             r.grace_used_at, g.*, u.user_id AS u_user_id, u.username AS u_username,
+             u.password_hash AS u_password_hash, u.email AS u_email,
+             u.email_verified AS u_email_verified, u.name AS u_name,
+             u.given_name AS u_given_name, u.family_name AS u_family_name,
+             u.created_at AS u_created_at, u.updated_at AS u_updated_at,
+             u.disabled_at AS u_disabled_at
              FROM refresh_tokens r JOIN grants g ON g.grant_id = r.grant_id
+             LEFT JOIN users u ON u.user_id = g.user_id
              WHERE r.token_hash = $1",
         )
         .bind(token_hash)
@@ -283,7 +288,27 @@ impl SignInStore for This {
             superseded_at: r.try_get("superseded_at")?,
             grace_used_at: r.try_get("grace_used_at")?,
         };
-        Ok(Some((refresh, grant)))
+        let user = match r.try_get::<Option<String>, _>("u_user_id")? {
+            None => None,
+            Some(user_id) => Some(UserRow {
+                user_id,
+                username: r.try_get("u_username")?,
+                password_hash: r.try_get("u_password_hash")?,
+                email: r.try_get("u_email")?,
+                email_verified: r.try_get("u_email_verified")?,
+                name: r.try_get("u_name")?,
+                given_name: r.try_get("u_given_name")?,
+                family_name: r.try_get("u_family_name")?,
+                created_at: r.try_get("u_created_at")?,
+                updated_at: r.try_get("u_updated_at")?,
+                disabled_at: r.try_get("u_disabled_at")?,
+            }),
+        };
+        Ok(Some(FoundRefresh {
+            refresh,
+            grant,
+            user,
+        }))
     }
 
     async fn rotate_refresh(
@@ -293,7 +318,10 @@ impl SignInStore for This {
         tokens: &IssuedTokens,
         grace: bool,
     ) -> Result<bool, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        if let Some(claimed) = super::rotate_in_group(self, token_hash, now, tokens, grace).await {
+            return claimed;
+        }
+        let mut tx = begin_write(&self.writer).await?;
         let grant_id: Option<String> =
             sqlx::query_scalar("SELECT grant_id FROM refresh_tokens WHERE token_hash = $1")
                 .bind(token_hash)
@@ -314,7 +342,7 @@ impl SignInStore for This {
     }
 
     async fn revoke_grant(&self, grant_id: &str, now: i64) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let revoked = sqlx::query(
             "UPDATE grants SET revoked_at = $1 WHERE grant_id = $2 AND revoked_at IS NULL",
         )
@@ -344,7 +372,7 @@ impl SignInStore for This {
     }
 
     async fn revoke_access_token(&self, jti: &str, expires_at: i64) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let added = sqlx::query(
             "INSERT INTO revoked_access_tokens (jti, expires_at) VALUES ($1, $2)
              ON CONFLICT (jti) DO NOTHING",

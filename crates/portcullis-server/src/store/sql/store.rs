@@ -38,15 +38,15 @@ impl Store for This {
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
-        super::maintenance::migrate(&self.pool).await
+        super::maintenance::migrate(&self.writer).await
     }
 
     async fn migration_status(&self) -> Result<MigrationStatus, StoreError> {
-        super::maintenance::status(&self.pool).await
+        super::maintenance::status(&self.writer).await
     }
 
     async fn purge_expired(&self, now: i64, batch: i64) -> Result<Purged, StoreError> {
-        super::maintenance::purge(&self.pool, now, batch).await
+        super::maintenance::purge(&self.writer, now, batch).await
     }
 
     async fn traffic_rows(&self) -> Result<TrafficRows, StoreError> {
@@ -72,7 +72,7 @@ impl Store for This {
     }
 
     async fn import(&self, records: &[DumpRecord]) -> Result<(), StoreError> {
-        super::maintenance::import(&self.pool, records).await
+        super::maintenance::import(&self.writer, records).await
     }
 
     async fn server_secret(&self, name: &str, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
@@ -81,12 +81,12 @@ impl Store for This {
         )
         .bind(name)
         .bind(candidate)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(
             sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
                 .bind(name)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.writer)
                 .await?,
         )
     }
@@ -105,7 +105,7 @@ impl Store for This {
     }
 
     async fn insert_client(&self, row: &ClientRow) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.writer).await?;
         if shared::insert_client(&mut tx, row).await? == 0 {
             return Err(StoreError::Conflict(format!("client '{}'", row.client_id)));
         }
@@ -115,7 +115,7 @@ impl Store for This {
     }
 
     async fn update_client(&self, row: &ClientRow) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.writer).await?;
         let updated = sqlx::query(
             "UPDATE clients SET secret_hash = $1, metadata = $2, updated_at = $3
              WHERE client_id = $4",
@@ -136,7 +136,7 @@ impl Store for This {
     }
 
     async fn delete_client(&self, client_id: &str) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.writer).await?;
         let deleted = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
             .execute(&mut *tx)
@@ -163,7 +163,7 @@ impl Store for This {
         check: Option<&[u8]>,
         sealed: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         // Key writes take turns, so a plain key cannot slip in beside the sealing.
         take_turns(&mut tx, Turn::Keys).await?;
         if let Some(check) = check {
@@ -193,7 +193,7 @@ impl Store for This {
     }
 
     async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         take_turns(&mut tx, Turn::Keys).await?;
         shared::refuse_plain_key(&mut tx, &key.private_der).await?;
         let inserted = sqlx::query(
@@ -222,7 +222,7 @@ impl Store for This {
         key: &KeyRow,
         retire_previous: bool,
     ) -> Result<(), StoreError> {
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         // Two instances rotating at once take turns, so each sees the other's key and exactly one
         // key of the algorithm is left without a retirement time.
         take_turns(&mut tx, Turn::Keys).await?;
@@ -256,14 +256,14 @@ impl ThrottleStore for This {
     ) -> Result<Vec<Counts>, StoreError> {
         // Each counter row is locked by its upsert until commit (SQLite: the whole database), so
         // concurrent attempts on any instance take turns on it and each sees its own count.
-        let mut tx = begin_write(&self.pool).await?;
+        let mut tx = begin_write(&self.writer).await?;
         let counts = shared::count(&mut tx, bucket, expires_at, changes).await?;
         tx.commit().await?;
         Ok(counts)
     }
 
     async fn lock_key(&self, key: &str, until: i64) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = begin_write(&self.writer).await?;
         // Readers take the latest `until` of a key.
         sqlx::query("INSERT INTO throttle_locks (key, until) VALUES ($1, $2)")
             .bind(key)
