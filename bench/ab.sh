@@ -6,6 +6,8 @@
 #
 #   bench/ab.sh BIN_A BIN_B [ROUNDS] [DURATION] [ALG]     defaults: 5 rounds, 15s, ES256
 #
+# With BENCH_AB_GRANT=refresh_token each turn is a `bench/refresh.sh DURATION` instead (ALG unused).
+#
 # For a revision: git worktree add /tmp/base REV && (cd /tmp/base && cargo build --release -p
 # portcullis), then bench/ab.sh /tmp/base/target/release/portcullis target/release/portcullis.
 # Prints each turn's requests/s, then per binary the median and the mean, and B's median as a
@@ -24,9 +26,14 @@ for bin in "$a" "$b"; do
   [ -x "$bin" ] || { echo "not an executable: $bin" >&2; exit 2; }
 done
 
-rate() { # BIN: one token.sh turn, its requests/s
-  BENCH_BIN="$1" "$root/bench/token.sh" "$duration" "$alg" | grep "^$alg " \
-    | sed -E 's/.* rps=([0-9.]+).*/\1/'
+rate() { # BIN: one turn, its requests/s
+  if [ "${BENCH_AB_GRANT:-client_credentials}" = refresh_token ]; then
+    BENCH_BIN="$1" "$root/bench/refresh.sh" "$duration" | grep "^refresh " \
+      | sed -E 's/.* rps=([0-9.]+).*/\1/'
+  else
+    BENCH_BIN="$1" "$root/bench/token.sh" "$duration" "$alg" | grep "^$alg " \
+      | sed -E 's/.* rps=([0-9.]+).*/\1/'
+  fi
 }
 
 a_rates=()

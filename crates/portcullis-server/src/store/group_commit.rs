@@ -9,10 +9,11 @@
 //! its own takes every rotation waiting in its queue and writes them with one multi-statement
 //! query, `BEGIN IMMEDIATE` to `COMMIT`, so both costs are paid once per group.
 //!
-//! The group is three statements over a `VALUES` list of its rotations, whatever its size: insert
-//! the successor refresh tokens, insert the access-token records (returning their `jti`s), then
-//! mark the presented tokens rotated; each only for presented tokens not rotated yet whose grant
-//! is not revoked. A rotation won exactly when its `jti` comes back. The same token twice in one
+//! The group is four statements over a `VALUES` list of its rotations, whatever its size: insert
+//! the successor refresh tokens, insert the access-token records, mark the presented tokens
+//! rotated (each only for presented tokens not rotated yet whose grant is not revoked), and read
+//! back, as one row, the `jti`s that were written. A rotation won exactly when its `jti` comes
+//! back. (One row rather than one per rotation: every row is a hand-off between threads.) The same token twice in one
 //! group is settled before: the first may win, the others lose, as if they had come in turn. If
 //! the group fails as a whole, each rotation is tried again alone, so that one bad rotation
 //! cannot fail the others.
@@ -173,7 +174,15 @@ async fn write(writer: &SqlitePool, group: &[&Rotation]) -> Result<HashSet<Strin
             .bind(r.access.expires_at);
     }
     match query.fetch_all(&mut *conn).await {
-        Ok(rows) => rows.iter().map(|row| row.try_get::<String, _>(0)).collect(),
+        Ok(rows) => {
+            let mut won = HashSet::new();
+            for row in &rows {
+                if let Some(jtis) = row.try_get::<Option<String>, _>(0)? {
+                    won.extend(jtis.split(' ').map(str::to_owned));
+                }
+            }
+            Ok(won)
+        }
         Err(e) => {
             // The text holds its own BEGIN and COMMIT, which sqlx does not track: a failure in
             // between must not leave the one writer connection inside a transaction. (If no
@@ -184,10 +193,10 @@ async fn write(writer: &SqlitePool, group: &[&Rotation]) -> Result<HashSet<Strin
     }
 }
 
-/// The transaction for `n` rotations; parameters `$6k+1 ..= $6k+6` belong to the k-th. Three
-/// statements whatever `n`: both inserts, then the update, each over the group's rows, and each
-/// for the presented tokens that are not rotated yet and whose grant is live. The inserts come
-/// first so that they still see those tokens unrotated.
+/// The transaction for `n` rotations; parameters `$6k+1 ..= $6k+6` belong to the k-th. Four
+/// statements whatever `n`: both inserts, then the update, each over the group's rows and for the
+/// presented tokens that are not rotated yet and whose grant is live, then the read-back. The
+/// inserts come first so that they still see those tokens unrotated.
 fn text(n: usize) -> String {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| (0..=MOST).map(build).collect());
@@ -212,9 +221,9 @@ fn build(n: usize) -> String {
          {group} INSERT INTO refresh_tokens (token_hash, grant_id, issued_at, idle_expires_at)
            SELECT v.hash, r.grant_id, v.now, v.idle FROM v JOIN refresh_tokens r ON {unrotated};
          {group} INSERT INTO grant_access_tokens (jti, grant_id, expires_at)
-           SELECT v.jti, r.grant_id, v.expires FROM v JOIN refresh_tokens r ON {unrotated}
-           RETURNING jti;
+           SELECT v.jti, r.grant_id, v.expires FROM v JOIN refresh_tokens r ON {unrotated};
          {group} UPDATE refresh_tokens AS r SET rotated_at = v.now FROM v WHERE {unrotated};
+         {group} SELECT group_concat(a.jti, ' ') FROM v JOIN grant_access_tokens a ON a.jti = v.jti;
          COMMIT"
     )
 }
@@ -227,7 +236,7 @@ mod tests {
     fn each_rotation_has_its_own_parameters() {
         let two = build(2);
         assert!(two.starts_with("BEGIN IMMEDIATE;") && two.ends_with("COMMIT"));
-        assert_eq!(two.matches("RETURNING jti").count(), 1);
+        assert_eq!(two.matches("group_concat").count(), 1);
         assert!(two.contains("($7, $8, $9, $10, $11, $12)") && !two.contains("$13"));
     }
 }

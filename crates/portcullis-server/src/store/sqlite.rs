@@ -37,7 +37,10 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
+            .foreign_keys(true)
+            // Temporary tables (a materialized `VALUES` list, a sort) in memory: as files, each
+            // group commit created and deleted one.
+            .pragma("temp_store", "memory");
         let path = options.get_filename();
         let in_memory = path.as_os_str().is_empty() || path.as_os_str() == ":memory:";
         if store_options.create {
