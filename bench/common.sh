@@ -29,7 +29,9 @@ start_server() {
   trap 'stop_server' EXIT
   export PORTCULLIS_DATABASE="sqlite://$work/bench.db"
   export PORTCULLIS_LISTEN="127.0.0.1:$port"
-  export PORTCULLIS_LOG=warn
+  # Log level and format: warn by default; BENCH_LOG=info BENCH_LOG_FORMAT=json as operators run it.
+  export PORTCULLIS_LOG="${BENCH_LOG:-warn}"
+  export PORTCULLIS_LOG_FORMAT="${BENCH_LOG_FORMAT:-text}"
   base="http://127.0.0.1:$port"
   "$bin" serve >"$work/server.out" 2>"$work/server.err" &
   server_pid=$!

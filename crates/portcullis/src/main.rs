@@ -21,6 +21,7 @@ macro_rules! out {
 }
 
 mod cmd;
+mod log_writer;
 
 /// Writes to stdout; a closed pipe is an error `main` recognises and ends on quietly.
 pub fn write_stdout(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
@@ -139,7 +140,7 @@ fn main() -> ExitCode {
             cli.command,
             Command::Token(_) | Command::Login(_) | Command::Call(_) | Command::Decode { .. }
         ) {
-            log_guard = Some(init_tracing(LogFormat::Text));
+            log_guard = init_tracing(LogFormat::Text);
         }
         match cli.command {
             Command::Token(args) => return cmd::token::run(args).await,
@@ -156,7 +157,7 @@ fn main() -> ExitCode {
             _ => {}
         }
         let config = portcullis_server::Config::load(cli.config.as_deref())?;
-        log_guard = Some(init_tracing(config.log_format));
+        log_guard = init_tracing(config.log_format);
         match cli.command {
             Command::Serve => cmd::serve::run(config).await,
             Command::Client(c) => cmd::client::run(config, c).await,
@@ -259,31 +260,29 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<String>) {
     }
 }
 
-/// How many log lines may wait for the writer thread before a logging request waits for it.
-const LOG_QUEUE_LINES: usize = 128 * 1024;
-
 /// Structured log lines on stderr; `PORTCULLIS_LOG` (or `RUST_LOG`) sets the filter.
 ///
-/// Lines are formatted where they happen and written by one thread of their own, through a bounded
-/// queue, so a request does not wait for stderr (a file, a pipe, a terminal). The writer is
-/// buffered and flushed whenever the queue runs dry, so lines go out together under load and at
-/// once when it is quiet. The queue never drops a line: when it is full, the thread that logs waits
-/// (backpressure), so audit events are slowed, never lost (docs/security.md). The returned guard
-/// flushes what is queued when dropped.
-fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
+/// Lines are formatted where they happen and written by one thread of their own (`log_writer`),
+/// so a request does not wait for stderr (a file, a pipe, a terminal), and no line is dropped: when
+/// the buffer is full, the thread that logs waits (backpressure), so audit events are slowed,
+/// never lost (docs/security.md). The returned flusher writes what is buffered when dropped.
+fn init_tracing(format: LogFormat) -> Option<log_writer::Flusher> {
     let filter = std::env::var("PORTCULLIS_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
     let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .buffered_lines_limit(LOG_QUEUE_LINES)
-        .thread_name("portcullis-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    // Without a thread for the writer (none left to start), log straight to stderr.
+    let (writer, flusher) = match log_writer::start(std::io::stderr()) {
+        Ok((writer, flusher)) => (
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(writer),
+            Some(flusher),
+        ),
+        Err(_) => (
+            tracing_subscriber::fmt::writer::BoxMakeWriter::new(std::io::stderr),
+            None,
+        ),
+    };
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -302,5 +301,5 @@ fn init_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuar
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .try_init(),
     };
-    guard
+    flusher
 }

@@ -176,7 +176,7 @@ async fn json_logs_carry_request_ids_and_audit_events_and_no_secret() {
     }
 }
 
-/// Log lines are written by a thread of their own behind a queue that never drops one: every token
+/// Log lines are written by a thread of their own behind a buffer that never drops one: every token
 /// of a burst of concurrent requests has its `token_issued` line, and every line is out when the
 /// server stops.
 #[tokio::test]
