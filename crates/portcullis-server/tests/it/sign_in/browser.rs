@@ -20,6 +20,21 @@ struct Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
+        // End the session first: chromedriver then closes Chromium. Killed with the session
+        // open, chromedriver left Chromium running after the test run (one per run, seen in ps).
+        // A plain blocking request, as Drop cannot wait for a future.
+        use std::io::{Read, Write};
+        let address = self.base.trim_start_matches("http://").to_owned();
+        if let Ok(mut stream) = std::net::TcpStream::connect(&address) {
+            let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n",
+                self.session
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let _ = stream.read_to_end(&mut Vec::new());
+            }
+        }
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
