@@ -21,6 +21,7 @@ macro_rules! out {
 }
 
 mod cmd;
+mod json_lines;
 mod log_writer;
 
 /// Writes to stdout; a closed pipe is an error `main` recognises and ends on quietly.
@@ -291,10 +292,8 @@ fn init_tracing(format: LogFormat) -> Option<log_writer::Flusher> {
         // JSON keeps the target, so the audit stream (target portcullis::audit) can be filtered,
         // and the request span, so every line carries its request id.
         LogFormat::Json => builder
-            .json()
-            .with_target(true)
-            .with_current_span(true)
-            .with_span_list(false)
+            .fmt_fields(json_lines::JsonMembers)
+            .event_format(json_lines::JsonLines)
             .try_init(),
         LogFormat::Text => builder
             .with_target(false)
