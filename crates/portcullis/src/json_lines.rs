@@ -171,7 +171,7 @@ fn push_json_str(out: &mut String, value: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::{Arc, Mutex};
+    use crate::log_writer::tests::Sink;
 
     #[test]
     fn strings_are_escaped_as_json_requires() {
@@ -182,22 +182,9 @@ mod tests {
         assert_eq!(parsed, "a\"b\\c\nd\u{1}é");
     }
 
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(bytes);
-            Ok(bytes.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn lines_have_the_shape_of_tracing_subscribers_json() {
-        let lines = Lines::default();
+        let lines = Sink::default();
         let sink = lines.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || sink.clone())
