@@ -13,10 +13,14 @@
 //! the successor refresh tokens, insert the access-token records, mark the presented tokens
 //! rotated (each only for presented tokens not rotated yet whose grant is not revoked), and read
 //! back, as one row, the `jti`s that were written. A rotation won exactly when its `jti` comes
-//! back. (One row rather than one per rotation: every row is a hand-off between threads.) The same token twice in one
-//! group is settled before: the first may win, the others lose, as if they had come in turn. If
-//! the group fails as a whole, each rotation is tried again alone, so that one bad rotation
-//! cannot fail the others.
+//! back. (One row rather than one per rotation: every row is a hand-off between threads.)
+//!
+//! The same token twice in one group is settled before: the first may win, the others lose, as
+//! if they had come in turn. If the group fails on a constraint (something about one rotation),
+//! each rotation is tried again alone, so that one bad rotation cannot fail the others; any other
+//! failure fails the whole group. A rotation is written even if its request is cancelled while it
+//! waits: the client then never sees the new token, and its retry is a replay (as with any
+//! answer lost on the way back; a grace period, `tokens.refresh_token_reuse_grace`, covers it).
 
 use super::StoreError;
 use super::sign_in::{IssuedAccessToken, RefreshRow};
@@ -144,25 +148,59 @@ async fn commit(writer: SqlitePool, waiting: Vec<Waiting>) {
             let _ = w.done.send(Ok(false));
         }
     }
-    if group.len() > 1 {
-        let rotations: Vec<&Rotation> = group.iter().map(|w| &w.rotation).collect();
-        if let Ok(won) = write(&writer, &rotations).await {
+    let rotations: Vec<&Rotation> = group.iter().map(|w| &w.rotation).collect();
+    let failed = match write(&writer, &rotations).await {
+        Ok(won) => {
             for w in group {
                 let _ = w.done.send(Ok(won.contains(&w.rotation.access.jti)));
             }
             return;
         }
-    }
+        // Something about one rotation (a key already taken): each alone, so that the others
+        // go through. Not for other failures (a busy database, a timeout): retried one by one,
+        // a group would hold the writer for as many timeouts as it has rotations.
+        Err(Failed::RolledBack(e)) if group.len() > 1 && one_rotations_fault(&e) => {
+            for w in group {
+                let alone = write(&writer, &[&w.rotation]).await;
+                let won = alone.map(|won| won.contains(&w.rotation.access.jti));
+                let _ = w.done.send(won.map_err(Failed::into_store));
+            }
+            return;
+        }
+        Err(failed) => failed,
+    };
+    let message = failed.into_store().to_string();
     for w in group {
-        let alone = write(&writer, &[&w.rotation]).await;
-        let won = alone.map(|won| won.contains(&w.rotation.access.jti));
-        let _ = w.done.send(won.map_err(Into::into));
+        let error = StoreError::Database(sqlx::Error::Protocol(message.clone()));
+        let _ = w.done.send(Err(error));
     }
 }
 
+/// How a group's write failed.
+enum Failed {
+    /// Nothing was written.
+    RolledBack(sqlx::Error),
+    /// Committed, but the answer could not be read: retrying would find every token rotated and
+    /// call each a replay, so this is an error for every rotation of the group instead.
+    Unread(sqlx::Error),
+}
+
+impl Failed {
+    fn into_store(self) -> StoreError {
+        match self {
+            Failed::RolledBack(e) | Failed::Unread(e) => e.into(),
+        }
+    }
+}
+
+fn one_rotations_fault(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(e)
+        if e.is_unique_violation() || e.is_foreign_key_violation() || e.is_check_violation())
+}
+
 /// Runs one group's transaction; returns the `jti`s of the rotations that won.
-async fn write(writer: &SqlitePool, group: &[&Rotation]) -> Result<HashSet<String>, sqlx::Error> {
-    let mut conn = writer.acquire().await?;
+async fn write(writer: &SqlitePool, group: &[&Rotation]) -> Result<HashSet<String>, Failed> {
+    let mut conn = writer.acquire().await.map_err(Failed::RolledBack)?;
     let mut query = sqlx::query(AssertSqlSafe(text(group.len())));
     for r in group {
         query = query
@@ -173,22 +211,26 @@ async fn write(writer: &SqlitePool, group: &[&Rotation]) -> Result<HashSet<Strin
             .bind(&r.access.jti)
             .bind(r.access.expires_at);
     }
+    // `fetch_all`, never `fetch_one` or `fetch_optional`: with a row limit, sqlx stops running the
+    // text after the first row, before its COMMIT, and leaves the transaction open.
     match query.fetch_all(&mut *conn).await {
         Ok(rows) => {
             let mut won = HashSet::new();
             for row in &rows {
-                if let Some(jtis) = row.try_get::<Option<String>, _>(0)? {
-                    won.extend(jtis.split(' ').map(str::to_owned));
-                }
+                let jtis: Option<String> = row.try_get(0).map_err(Failed::Unread)?;
+                won.extend(jtis.iter().flat_map(|j| j.split(' ')).map(str::to_owned));
             }
             Ok(won)
         }
         Err(e) => {
             // The text holds its own BEGIN and COMMIT, which sqlx does not track: a failure in
-            // between must not leave the one writer connection inside a transaction. (If no
-            // transaction is open, this fails harmlessly.)
+            // between must not leave the one writer connection inside a transaction, where later
+            // writes would join it and never be committed. Roll back (harmless if none is open),
+            // then close the connection anyway, which ends any transaction a failed ROLLBACK left;
+            // the pool opens a new one.
             let _ = sqlx::query("ROLLBACK").execute(&mut *conn).await;
-            Err(e)
+            let _ = conn.close().await;
+            Err(Failed::RolledBack(e))
         }
     }
 }
