@@ -54,12 +54,7 @@ impl SqliteStore {
             .max_connections(1)
             .test_before_acquire(false)
             .acquire_timeout(store_options.acquire_timeout)
-            .connect_with(
-                options
-                    .clone()
-                    .pragma("cache_size", "-16384")
-                    .pragma("wal_autocheckpoint", "10000"),
-            )
+            .connect_with(options.clone().pragma("wal_autocheckpoint", "10000"))
             .await
             .map_err(connect_error)?;
         if in_memory {
