@@ -259,6 +259,7 @@ impl Server {
             cookies,
             trusted_proxies: config.trusted_proxies.clone(),
             cors_origins: config.cors.allowed_origins.clone(),
+            request_spans: config.log_format == crate::config::LogFormat::Text,
             scope_descriptions: config
                 .scopes
                 .iter()

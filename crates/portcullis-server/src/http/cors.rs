@@ -5,11 +5,10 @@
 //! header or form, and the sign-in pages are not CORS resources at all.
 
 use super::AppState;
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use std::sync::Arc;
 
 enum Policy {
     Public,
@@ -35,9 +34,9 @@ fn methods(path: &str) -> &'static str {
     }
 }
 
-/// The middleware.
-pub async fn cors(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
-    let path = request.uri().path().to_owned();
+/// Answers a preflight, or runs the request and adds the CORS headers its origin may have.
+/// Part of the one middleware, [`super::observe::observe`].
+pub async fn cors(state: &AppState, request: Request, next: Next) -> Response {
     let origin = request
         .headers()
         .get(header::ORIGIN)
@@ -46,6 +45,7 @@ pub async fn cors(State(state): State<Arc<AppState>>, request: Request, next: Ne
     let Some(origin) = origin else {
         return next.run(request).await;
     };
+    let path = request.uri().path().to_owned();
     let allow = match policy(&path) {
         Policy::None => return next.run(request).await,
         Policy::Public => Some(HeaderValue::from_static("*")),

@@ -43,6 +43,8 @@ pub struct AppState {
     pub scope_descriptions: std::collections::HashMap<String, String>,
     /// Origins allowed to call the token, userinfo, introspection and revocation endpoints.
     pub cors_origins: Vec<crate::config::Origin>,
+    /// Whether each request is also a `tracing` span (for text logs; see [`observe::observe`]).
+    pub request_spans: bool,
 }
 
 /// Builds the router over the shared state.
@@ -74,10 +76,6 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(observe::metrics))
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            cors::cors,
-        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,

@@ -26,19 +26,44 @@ pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
         .into_response()
 }
 
+/// What every log line written while serving a request says about it: the `span` object of a JSON
+/// line (`portcullis`'s `json_lines`), read through [`with_current_request`].
+#[derive(Debug)]
+pub struct RequestContext {
+    /// The request id, as returned in `X-Request-Id`.
+    pub id: String,
+    /// The HTTP method.
+    pub method: axum::http::Method,
+    /// The endpoint's path, or `other`.
+    pub endpoint: &'static str,
+}
+
 tokio::task_local! {
-    /// The id of the request being served, for answers that ask the caller to quote it.
-    static REQUEST_ID: String;
+    static REQUEST: RequestContext;
 }
 
 /// The id of the request this task is serving, if it runs inside [`observe`].
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(Clone::clone).ok()
+    REQUEST.try_with(|request| request.id.clone()).ok()
 }
 
-/// Gives every request an id (kept from `X-Request-Id` when it is a plain token, else made here),
-/// runs it inside a span carrying that id so every log line names it, returns it in the answer's
-/// `X-Request-Id`, and records the endpoint, status and latency.
+/// Runs `f` on the request this task is serving, if it runs inside [`observe`].
+pub fn with_current_request<R>(f: impl FnOnce(&RequestContext) -> R) -> Option<R> {
+    REQUEST.try_with(f).ok()
+}
+
+/// Gives every request an id (kept from `X-Request-Id` when it is a plain token, else made here)
+/// and keeps it, with the method and endpoint, where every log line of the request finds it;
+/// applies CORS ([`super::cors`]); returns the id in the answer's `X-Request-Id`; and records the
+/// endpoint, status and latency.
+///
+/// One middleware, not one per concern: each `from_fn` layer clones and boxes the inner service
+/// for every request, which perf showed on the token endpoint.
+///
+/// With text logs the request is also a `tracing` span, which tracing's text format prints. JSON
+/// lines read the task-local instead: a span costs an allocation, a registry entry and two
+/// reference-count updates on every poll of the request, a per cent or two of the token
+/// endpoint's time (bench/compare.sh).
 pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
     let start = portcullis_core::Stopwatch::start();
     let endpoint = endpoint_index(request.uri().path());
@@ -53,16 +78,25 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
         })
         .map_or_else(|| state.issuer.metrics.next_request_id(), str::to_owned);
-    let span = tracing::info_span!(
-        "request",
-        request_id = %id,
-        method = %request.method(),
-        endpoint = ENDPOINTS.get(endpoint).copied().unwrap_or("other"),
-    );
-    let mut response = REQUEST_ID
-        .scope(id.clone(), next.run(request).instrument(span))
-        .await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    let context = RequestContext {
+        id,
+        method: request.method().clone(),
+        endpoint: ENDPOINTS.get(endpoint).copied().unwrap_or("other"),
+    };
+    let request_id = HeaderValue::from_str(&context.id).ok();
+    let answer = super::cors::cors(&state, request, next);
+    let mut response = if state.request_spans {
+        let span = tracing::info_span!(
+            "request",
+            request_id = %context.id,
+            method = %context.method,
+            endpoint = context.endpoint,
+        );
+        REQUEST.scope(context, answer.instrument(span)).await
+    } else {
+        REQUEST.scope(context, answer).await
+    };
+    if let Some(value) = request_id {
         response.headers_mut().insert("x-request-id", value);
     }
     let micros = u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX);

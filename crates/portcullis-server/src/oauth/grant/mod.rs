@@ -72,7 +72,7 @@ pub async fn token(
     tracing::info!(
         target: "portcullis::audit",
         event = "token_issued",
-        client_id = %client.id,
+        client_id = client.id.as_str(),
         grant = grant.as_str(),
         %ip,
         "issued tokens"
