@@ -1,5 +1,7 @@
 //! JSON log lines, in the shape of tracing-subscriber's JSON format (`timestamp`, `level`,
-//! `fields`, `target`, `span`), written straight into one string.
+//! `fields`, `target`, `span`), written straight into the line buffer. The `span` of a line
+//! written while serving a request is that request (id, method, endpoint), which the server keeps
+//! in a task-local rather than a tracing span (`portcullis_server::http::observe`).
 //!
 //! Why not that format itself: it keeps a span's fields as a JSON object in text, and for every
 //! line it parses that text back into a value and serializes it again; with the escaping and the
@@ -8,12 +10,12 @@
 //! span's fields are kept as a fragment (`"request_id":"…","method":"POST"`) and copied into each
 //! line as they are.
 
-use std::fmt::{self, Write as _};
+use std::cell::Cell;
+use std::fmt::{self, Write};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Subscriber};
 use tracing_subscriber::field::RecordFields;
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
@@ -27,35 +29,50 @@ impl<S> FormatEvent<S, JsonMembers> for JsonLines
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
+    /// Writes straight into `writer`, the line buffer tracing-subscriber keeps per thread: no
+    /// string of our own per line.
     fn format_event(
         &self,
         ctx: &FmtContext<'_, S, JsonMembers>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let mut line = String::with_capacity(512);
-        line.push_str("{\"timestamp\":\"");
-        tracing_subscriber::fmt::time::SystemTime.format_time(&mut Writer::new(&mut line))?;
-        line.push_str("\",\"level\":\"");
-        line.push_str(event.metadata().level().as_str());
-        line.push_str("\",\"fields\":{");
-        event.record(&mut Members::new(&mut line));
-        line.push_str("},\"target\":");
-        push_json_str(&mut line, event.metadata().target());
-        if let Some(span) = ctx.lookup_current() {
-            line.push_str(",\"span\":{");
+        writer.write_str("{\"timestamp\":\"")?;
+        write_timestamp(&mut writer, wall_clock_micros())?;
+        writer.write_str("\",\"level\":\"")?;
+        writer.write_str(event.metadata().level().as_str())?;
+        writer.write_str("\",\"fields\":{")?;
+        let mut members = Members::new(&mut writer);
+        event.record(&mut members);
+        members.result?;
+        writer.write_str("},\"target\":")?;
+        write_json_str(&mut writer, event.metadata().target())?;
+        // The request being served (kept by the server's middleware, without a tracing span in
+        // JSON mode), in the shape a `request` span had.
+        let request = portcullis_server::http::observe::with_current_request(|request| {
+            writer.write_str(",\"span\":{\"request_id\":")?;
+            write_json_str(&mut writer, &request.id)?;
+            writer.write_str(",\"method\":")?;
+            write_json_str(&mut writer, request.method.as_str())?;
+            writer.write_str(",\"endpoint\":")?;
+            write_json_str(&mut writer, request.endpoint)?;
+            writer.write_str(",\"name\":\"request\"}")
+        });
+        if let Some(written) = request {
+            written?;
+        } else if let Some(span) = ctx.lookup_current() {
+            writer.write_str(",\"span\":{")?;
             if let Some(fields) = span.extensions().get::<FormattedFields<JsonMembers>>()
                 && !fields.fields.is_empty()
             {
-                line.push_str(&fields.fields);
-                line.push(',');
+                writer.write_str(&fields.fields)?;
+                writer.write_char(',')?;
             }
-            line.push_str("\"name\":");
-            push_json_str(&mut line, span.name());
-            line.push('}');
+            writer.write_str("\"name\":")?;
+            write_json_str(&mut writer, span.name())?;
+            writer.write_char('}')?;
         }
-        line.push_str("}\n");
-        writer.write_str(&line)
+        writer.write_str("}\n")
     }
 }
 
@@ -65,9 +82,9 @@ impl<'writer> FormatFields<'writer> for JsonMembers {
         mut writer: Writer<'writer>,
         fields: R,
     ) -> fmt::Result {
-        let mut members = String::new();
-        fields.record(&mut Members::new(&mut members));
-        writer.write_str(&members)
+        let mut members = Members::new(&mut writer);
+        fields.record(&mut members);
+        members.result
     }
 
     fn add_fields(
@@ -75,97 +92,186 @@ impl<'writer> FormatFields<'writer> for JsonMembers {
         current: &'writer mut FormattedFields<Self>,
         fields: &tracing::span::Record<'_>,
     ) -> fmt::Result {
-        let mut members = String::new();
-        fields.record(&mut Members::new(&mut members));
-        if !members.is_empty() {
-            if !current.fields.is_empty() {
-                current.fields.push(',');
-            }
-            current.fields.push_str(&members);
-        }
-        Ok(())
+        let first = current.fields.is_empty();
+        let mut members = Members::new(&mut current.fields);
+        members.first = first;
+        fields.record(&mut members);
+        members.result
     }
 }
 
 /// Writes fields as `"name":value` members, comma-separated.
-struct Members<'a> {
-    out: &'a mut String,
+struct Members<'a, W: Write> {
+    out: &'a mut W,
     first: bool,
+    /// The first failure to write (the fields visitor cannot return one).
+    result: fmt::Result,
 }
 
-impl<'a> Members<'a> {
-    fn new(out: &'a mut String) -> Self {
-        let first = out.is_empty() || out.ends_with('{');
-        Members { out, first }
-    }
-
-    fn name(&mut self, field: &Field) {
-        if !self.first {
-            self.out.push(',');
+impl<'a, W: Write> Members<'a, W> {
+    fn new(out: &'a mut W) -> Self {
+        Members {
+            out,
+            first: true,
+            result: Ok(()),
         }
+    }
+
+    fn member(&mut self, field: &Field, value: impl FnOnce(&mut W) -> fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        let comma = if self.first { "" } else { "," };
         self.first = false;
-        push_json_str(self.out, field.name());
-        self.out.push(':');
+        self.result = self
+            .out
+            .write_str(comma)
+            .and_then(|()| write_json_str(self.out, field.name()))
+            .and_then(|()| self.out.write_char(':'))
+            .and_then(|()| value(self.out));
     }
 }
 
-impl Visit for Members<'_> {
+impl<W: Write> Visit for Members<'_, W> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.name(field);
-        push_json_str(self.out, value);
+        self.member(field, |out| write_json_str(out, value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.name(field);
-        self.out.push_str(if value { "true" } else { "false" });
+        self.member(field, |out| {
+            out.write_str(if value { "true" } else { "false" })
+        });
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.name(field);
-        let _ = write!(self.out, "{value}");
+        self.member(field, |out| write!(out, "{value}"));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.name(field);
-        let _ = write!(self.out, "{value}");
+        self.member(field, |out| write!(out, "{value}"));
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.name(field);
-        if value.is_finite() {
-            let _ = write!(self.out, "{value}");
-        } else {
-            push_json_str(self.out, &value.to_string());
-        }
+        self.member(field, |out| {
+            if value.is_finite() {
+                write!(out, "{value}")
+            } else {
+                write!(out, "\"{value}\"")
+            }
+        });
     }
 
+    /// Also every `%value` (Display) field: formatted straight into the line, escaped on the way.
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.name(field);
-        push_json_str(self.out, &format!("{value:?}"));
+        self.member(field, |out| {
+            out.write_char('"')?;
+            write!(Escaping(out), "{value:?}")?;
+            out.write_char('"')
+        });
     }
 }
 
 /// Appends `value` as a JSON string (RFC 8259 §7).
-fn push_json_str(out: &mut String, value: &str) {
-    out.push('"');
-    let mut rest = value;
-    while let Some(at) = rest.find(|c: char| c == '"' || c == '\\' || c < ' ') {
-        out.push_str(&rest[..at]);
-        let c = rest[at..].chars().next().unwrap_or(' ');
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            other => {
-                let _ = write!(out, "\\u{:04x}", u32::from(other));
+fn write_json_str(out: &mut impl Write, value: &str) -> fmt::Result {
+    out.write_char('"')?;
+    Escaping(out).write_str(value)?;
+    out.write_char('"')
+}
+
+/// Escapes what is written through it for the inside of a JSON string.
+struct Escaping<'a, W: Write>(&'a mut W);
+
+impl<W: Write> Write for Escaping<'_, W> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        // Every character to escape is ASCII, so a byte scan finds them and cuts on char
+        // boundaries.
+        let mut rest = text;
+        while let Some(at) = rest
+            .bytes()
+            .position(|b| b == b'"' || b == b'\\' || b < b' ')
+        {
+            self.0.write_str(&rest[..at])?;
+            match rest.as_bytes()[at] {
+                b'"' => self.0.write_str("\\\"")?,
+                b'\\' => self.0.write_str("\\\\")?,
+                b'\n' => self.0.write_str("\\n")?,
+                b'\r' => self.0.write_str("\\r")?,
+                b'\t' => self.0.write_str("\\t")?,
+                other => write!(self.0, "\\u{other:04x}")?,
             }
+            rest = &rest[at + 1..];
         }
-        rest = &rest[at + c.len_utf8()..];
+        self.0.write_str(rest)
     }
-    out.push_str(rest);
-    out.push('"');
+}
+
+/// Microseconds since the Unix epoch, from the system's wall clock.
+///
+/// A log line's timestamp says when it was written, so it reads the real clock; the injected
+/// clock (portcullis_core::Clock) is for the protocol's expiry decisions, which tests move.
+#[allow(clippy::disallowed_methods)]
+fn wall_clock_micros() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
+thread_local! {
+    /// The last second this thread wrote a timestamp for, and its `YYYY-MM-DDTHH:MM:SS` text:
+    /// lines within one second share the date arithmetic.
+    static SECOND: Cell<(u64, [u8; 19])> = const { Cell::new((u64::MAX, [0; 19])) };
+}
+
+/// Writes `micros` as RFC 3339 in UTC with six decimals (`2026-12-03T17:02:23.123456Z`), as
+/// tracing-subscriber's `SystemTime` timer does.
+fn write_timestamp(out: &mut impl Write, micros: u64) -> fmt::Result {
+    let seconds = micros / 1_000_000;
+    let (cached, mut text) = SECOND.get();
+    if cached != seconds {
+        text = civil_seconds(seconds);
+        SECOND.set((seconds, text));
+    }
+    out.write_str(std::str::from_utf8(&text).map_err(|_| fmt::Error)?)?;
+    write!(out, ".{:06}Z", micros % 1_000_000)
+}
+
+/// `YYYY-MM-DDTHH:MM:SS` for seconds since the epoch, in the proleptic Gregorian calendar
+/// (the days-to-date step is Howard Hinnant's `civil_from_days`).
+fn civil_seconds(seconds: u64) -> [u8; 19] {
+    let days = seconds / 86_400;
+    let in_day = seconds % 86_400;
+    // Days from 0000-03-01, so that a leap day ends the (March-based) year.
+    let z = days + 719_468;
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153; // 0 = March
+    let day = day_of_year - (153 * month_index + 2) / 5 + 1;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    let mut text = [0u8; 19];
+    let mut put = |at: usize, value: u64, width: usize| {
+        for i in 0..width {
+            let digit = (value / 10u64.pow(u32::try_from(width - 1 - i).unwrap_or(0))) % 10;
+            text[at + i] = b'0' + u8::try_from(digit).unwrap_or(0);
+        }
+    };
+    put(0, year, 4);
+    put(5, month, 2);
+    put(8, day, 2);
+    put(11, in_day / 3_600, 2);
+    put(14, in_day / 60 % 60, 2);
+    put(17, in_day % 60, 2);
+    for (at, separator) in [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')] {
+        text[at] = separator;
+    }
+    text
 }
 
 #[cfg(test)]
@@ -176,10 +282,81 @@ mod tests {
     #[test]
     fn strings_are_escaped_as_json_requires() {
         let mut out = String::new();
-        push_json_str(&mut out, "a\"b\\c\nd\u{1}é");
+        write_json_str(&mut out, "a\"b\\c\nd\u{1}é").unwrap();
         assert_eq!(out, r#""a\"b\\c\nd\u0001é""#);
         let parsed: serde_json::Value = serde_json::from_str(&out).unwrap();
         assert_eq!(parsed, "a\"b\\c\nd\u{1}é");
+    }
+
+    #[test]
+    fn timestamps_match_tracing_subscribers_timer() {
+        use tracing_subscriber::fmt::time::FormatTime;
+        // Days around leap days, month and year ends, and the far future.
+        for seconds in [
+            0u64,
+            951_782_399,
+            951_782_400,
+            951_868_800,
+            1_709_164_800,
+            1_735_689_599,
+            1_798_761_600,
+            4_107_542_399,
+            253_402_300_799,
+        ] {
+            let mut ours = String::new();
+            write_timestamp(&mut ours, seconds * 1_000_000 + 42).unwrap();
+            let expected = civil_by_counting(seconds);
+            assert_eq!(ours, format!("{expected}.000042Z"), "{seconds}");
+        }
+        // And now, against the timer itself (to the second).
+        let mut theirs = String::new();
+        tracing_subscriber::fmt::time::SystemTime
+            .format_time(&mut Writer::new(&mut theirs))
+            .unwrap();
+        let mut ours = String::new();
+        write_timestamp(&mut ours, wall_clock_micros()).unwrap();
+        assert_eq!(ours.len(), theirs.len(), "{ours} {theirs}");
+        assert_eq!(ours[..16], theirs[..16], "{ours} {theirs}");
+    }
+
+    /// The date of `seconds` by counting days, the slow and obvious way.
+    fn civil_by_counting(seconds: u64) -> String {
+        let leap =
+            |y: u64| (y.is_multiple_of(4) && !y.is_multiple_of(100)) || y.is_multiple_of(400);
+        let mut days = seconds / 86_400;
+        let mut year = 1970;
+        while days >= if leap(year) { 366 } else { 365 } {
+            days -= if leap(year) { 366 } else { 365 };
+            year += 1;
+        }
+        let lengths = [
+            31,
+            if leap(year) { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        let mut month = 0;
+        while days >= lengths[month] {
+            days -= lengths[month];
+            month += 1;
+        }
+        let t = seconds % 86_400;
+        format!(
+            "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            month + 1,
+            days + 1,
+            t / 3_600,
+            t / 60 % 60,
+            t % 60
+        )
     }
 
     #[test]

@@ -231,3 +231,39 @@ async fn every_token_of_a_burst_is_audited_and_written_by_the_time_serve_stops()
         .count();
     assert_eq!(audited, issued, "tokens issued and token_issued lines");
 }
+
+/// Text logs (the default format) name the request too, as tracing's `request{…}` span.
+#[tokio::test]
+async fn text_logs_name_the_request_in_a_span() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = || {
+        let mut command = portcullis(dir.path());
+        command
+            .env("PORTCULLIS_LOG", "info")
+            .env("PORTCULLIS_LOG_FORMAT", "text");
+        command
+    };
+    let mut server = ServerProcess::start(text(), dir.path());
+    let (id, secret) = create_client_with(&mut text(), &[]);
+    server.wait_for_token_status(&id, &secret, 200).await;
+    let answer = http()
+        .post(format!("{}/token", server.base))
+        .header("x-request-id", "text-log-request-1")
+        .basic_auth(&id, Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    assert!(server.terminate().success());
+    let log = server.stderr();
+    let line = log
+        .lines()
+        .find(|line| line.contains("text-log-request-1"))
+        .unwrap_or_else(|| panic!("no line names the request:\n{log}"));
+    assert!(
+        line.contains(r#"request{request_id=text-log-request-1 method=POST endpoint="/token"}"#)
+            && line.contains("event=\"token_issued\""),
+        "{line}"
+    );
+}
