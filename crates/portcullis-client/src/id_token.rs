@@ -4,7 +4,8 @@
 
 use crate::error::ClientError;
 use portcullis_core::jws::CompactJws;
-use portcullis_core::{Algorithm, Clock, JwkSet, VerifyingKey};
+use portcullis_core::verifying_key::candidates;
+use portcullis_core::{Clock, JwkSet, JwsAlgorithm, VerifyingKey};
 use serde_json::Value;
 
 /// Clock skew tolerated on `exp`.
@@ -31,10 +32,12 @@ pub async fn check(
 ) -> Result<(), ClientError> {
     let bad = |why: &str| ClientError::IdToken(why.to_owned());
     let jws = CompactJws::parse(token).map_err(|_| bad("not a compact JWS"))?;
-    let alg: Algorithm = jws
+    let alg: JwsAlgorithm = jws
         .header_str("alg")
         .and_then(|a| a.parse().ok())
-        .ok_or_else(|| bad("its alg is not one we accept (ES256, RS256, EdDSA)"))?;
+        .ok_or_else(|| {
+            bad("its alg is not one we accept (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)")
+        })?;
     let jwks_uri = expected
         .jwks_uri
         .ok_or_else(|| bad("the issuer publishes no jwks_uri to check it with"))?;
@@ -49,14 +52,9 @@ pub async fn check(
         .json()
         .await
         .map_err(|e| bad(&format!("{jwks_uri} is not a JWK set: {e}")))?;
-    let kid = jws.header_str("kid");
-    let signed = set
-        .keys
-        .iter()
-        .filter(|k| kid.is_none_or(|kid| k.kid == kid))
-        .filter_map(VerifyingKey::from_jwk)
-        .filter(|k| k.alg == alg)
-        .any(|k| k.verify(jws.signing_input, &jws.signature));
+    let keys: Vec<VerifyingKey> = set.keys.iter().filter_map(VerifyingKey::from_jwk).collect();
+    let signed = candidates(&keys, jws.header_str("kid"), alg)
+        .any(|k| k.verify(alg, jws.signing_input, &jws.signature));
     if !signed {
         return Err(bad("the signature does not verify with the issuer's keys"));
     }

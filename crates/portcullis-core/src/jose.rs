@@ -54,12 +54,98 @@ impl FromStr for Algorithm {
     }
 }
 
+/// A JWS algorithm a verifier may accept (RFC 7518 §3.3–3.5, RFC 8037): the asymmetric ones that
+/// identity providers sign with. `none` and the HMAC algorithms (`HS256`…) are not values of this
+/// type, so no configuration can allow them: a verifier holding only public keys must never
+/// treat one as an HMAC secret (RFC 8725 §2.1, §3.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum JwsAlgorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA with P-256 and SHA-256.
+    ES256,
+    /// ECDSA with P-384 and SHA-384.
+    ES384,
+    /// Ed25519 (RFC 8037).
+    EdDSA,
+}
+
+impl JwsAlgorithm {
+    /// Every algorithm a verifier may accept.
+    pub const ALL: [JwsAlgorithm; 9] = [
+        JwsAlgorithm::RS256,
+        JwsAlgorithm::RS384,
+        JwsAlgorithm::RS512,
+        JwsAlgorithm::PS256,
+        JwsAlgorithm::PS384,
+        JwsAlgorithm::PS512,
+        JwsAlgorithm::ES256,
+        JwsAlgorithm::ES384,
+        JwsAlgorithm::EdDSA,
+    ];
+
+    /// The `alg` value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JwsAlgorithm::RS256 => "RS256",
+            JwsAlgorithm::RS384 => "RS384",
+            JwsAlgorithm::RS512 => "RS512",
+            JwsAlgorithm::PS256 => "PS256",
+            JwsAlgorithm::PS384 => "PS384",
+            JwsAlgorithm::PS512 => "PS512",
+            JwsAlgorithm::ES256 => "ES256",
+            JwsAlgorithm::ES384 => "ES384",
+            JwsAlgorithm::EdDSA => "EdDSA",
+        }
+    }
+}
+
+impl fmt::Display for JwsAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for JwsAlgorithm {
+    type Err = UnknownAlgorithm;
+    /// Exactly the registered names (RFC 7518 §3.1 is case-sensitive).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JwsAlgorithm::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| UnknownAlgorithm(s.to_owned()))
+    }
+}
+
+impl From<Algorithm> for JwsAlgorithm {
+    fn from(alg: Algorithm) -> Self {
+        match alg {
+            Algorithm::ES256 => JwsAlgorithm::ES256,
+            Algorithm::RS256 => JwsAlgorithm::RS256,
+            Algorithm::EdDSA => JwsAlgorithm::EdDSA,
+        }
+    }
+}
+
 /// A public JSON Web Key (RFC 7517 §4) as published in a JWKS.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Jwk {
     /// Key type: `EC`, `RSA` or `OKP`.
     pub kty: String,
-    /// Key id, the RFC 7638 thumbprint for keys Portcullis makes.
+    /// Key id, the RFC 7638 thumbprint for keys Portcullis makes; empty when the key has none
+    /// (other providers' JWKS may omit it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub kid: String,
     /// Public key use: always `sig` here.
     #[serde(rename = "use", default, skip_serializing_if = "Option::is_none")]

@@ -29,7 +29,7 @@ pub use clock::{Clock, ManualClock, Stopwatch, SystemClock, UnixTime};
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormError, FormParams};
 pub use grant::{GrantType, TokenRequest, TokenRequestError};
-pub use jose::{Algorithm, Jwk, JwkSet};
+pub use jose::{Algorithm, Jwk, JwkSet, JwsAlgorithm};
 pub use scope::{Scope, ScopeError};
 pub use secret::Secret;
 pub use token::{AccessTokenClaims, Audience, TokenResponse};

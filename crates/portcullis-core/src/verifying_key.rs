@@ -1,73 +1,168 @@
-//! A public key from a JWK, ready to verify JWS signatures (RFC 7515, RFC 7518, RFC 8037). Each
-//! key is used with the one algorithm its JWK names, never another; `none` and HMAC are not
-//! algorithms here at all. Shared by the resource-server validator, the client's ID-token check
-//! and `portcullis decode`.
+//! A public key from a JWK, ready to verify JWS signatures (RFC 7515, RFC 7518, RFC 8037), as
+//! identity providers publish them: with or without `alg`, with or without `kid`.
+//!
+//! A key verifies a token's `alg` only when its key type and curve admit that algorithm (an RSA
+//! key RS* and PS*, a P-256 key ES256, a P-384 key ES384, an Ed25519 key EdDSA) and, when the JWK
+//! names an `alg`, only that one. The caller also checks the token's `alg` against its allow-list
+//! first; `none` and HMAC are not [`JwsAlgorithm`]s at all. Shared by the resource-server
+//! validator, the client's ID-token check and `portcullis decode`.
 
-use crate::jose::{Algorithm, Jwk};
-use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents,
-    UnparsedPublicKey,
-};
+use crate::jose::{Jwk, JwsAlgorithm};
+use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 
 /// One public key, ready to verify.
 #[derive(Debug, Clone)]
 pub struct VerifyingKey {
-    /// The only algorithm this key is used with.
-    pub alg: Algorithm,
+    kid: String,
+    /// The JWK's `alg`, when it names one: then the key is used with that algorithm only.
+    alg: Option<JwsAlgorithm>,
     material: Material,
 }
 
 #[derive(Debug, Clone)]
 enum Material {
-    /// Uncompressed SEC1 point, or the raw Ed25519 key.
-    Bytes(Vec<u8>),
+    /// Uncompressed SEC1 point on P-256.
+    P256(Vec<u8>),
+    /// Uncompressed SEC1 point on P-384.
+    P384(Vec<u8>),
+    /// The raw Ed25519 public key.
+    Ed25519(Vec<u8>),
     /// RSA modulus and exponent.
     Rsa { n: Vec<u8>, e: Vec<u8> },
 }
 
 impl VerifyingKey {
-    /// Reads a JWK; `None` for key types or algorithms we do not verify with.
+    /// Reads a JWK; `None` for key types and curves we do not verify with, malformed members, an
+    /// `alg` that is not a [`JwsAlgorithm`] or does not fit the key, or a `use` other than `sig`.
     pub fn from_jwk(jwk: &Jwk) -> Option<VerifyingKey> {
+        if jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+            return None;
+        }
         let decode = |v: &Option<String>| v.as_deref().and_then(|s| B64.decode(s).ok());
-        let alg = jwk.alg.as_deref()?.parse::<Algorithm>().ok()?;
-        let material = match (alg, jwk.kty.as_str(), jwk.crv.as_deref()) {
-            (Algorithm::ES256, "EC", Some("P-256")) => {
-                let (x, y) = (decode(&jwk.x)?, decode(&jwk.y)?);
-                if x.len() != 32 || y.len() != 32 {
-                    return None;
-                }
-                let mut point = vec![4u8];
-                point.extend_from_slice(&x);
-                point.extend_from_slice(&y);
-                Material::Bytes(point)
+        let point = |size: usize| {
+            let (x, y) = (decode(&jwk.x)?, decode(&jwk.y)?);
+            if x.len() != size || y.len() != size {
+                return None;
             }
-            (Algorithm::EdDSA, "OKP", Some("Ed25519")) => Material::Bytes(decode(&jwk.x)?),
-            (Algorithm::RS256, "RSA", _) => Material::Rsa {
+            let mut point = Vec::with_capacity(1 + 2 * size);
+            point.push(4u8);
+            point.extend_from_slice(&x);
+            point.extend_from_slice(&y);
+            Some(point)
+        };
+        let material = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
+            ("EC", Some("P-256")) => Material::P256(point(32)?),
+            ("EC", Some("P-384")) => Material::P384(point(48)?),
+            ("OKP", Some("Ed25519")) => Material::Ed25519(decode(&jwk.x)?),
+            ("RSA", _) => Material::Rsa {
                 n: decode(&jwk.n)?,
                 e: decode(&jwk.e)?,
             },
             _ => return None,
         };
-        Some(VerifyingKey { alg, material })
+        let alg = match jwk.alg.as_deref() {
+            None => None,
+            Some(name) => Some(name.parse::<JwsAlgorithm>().ok()?),
+        };
+        let key = VerifyingKey {
+            kid: jwk.kid.clone(),
+            alg: None,
+            material,
+        };
+        if alg.is_some_and(|a| !key.admits(a)) {
+            return None;
+        }
+        Some(VerifyingKey { alg, ..key })
     }
 
-    /// Checks `signature` over `message`.
-    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        match (&self.material, self.alg) {
-            (Material::Bytes(key), Algorithm::ES256) => {
-                UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, key)
+    /// The key's `kid`, if it has one.
+    pub fn kid(&self) -> Option<&str> {
+        (!self.kid.is_empty()).then_some(self.kid.as_str())
+    }
+
+    /// The algorithm the JWK names, if it names one.
+    pub fn alg(&self) -> Option<JwsAlgorithm> {
+        self.alg
+    }
+
+    /// Whether this key may verify a signature made with `alg`.
+    pub fn admits(&self, alg: JwsAlgorithm) -> bool {
+        if self.alg.is_some_and(|own| own != alg) {
+            return false;
+        }
+        use JwsAlgorithm as A;
+        matches!(
+            (&self.material, alg),
+            (Material::P256(_), A::ES256)
+                | (Material::P384(_), A::ES384)
+                | (Material::Ed25519(_), A::EdDSA)
+                | (
+                    Material::Rsa { .. },
+                    A::RS256 | A::RS384 | A::RS512 | A::PS256 | A::PS384 | A::PS512
+                )
+        )
+    }
+
+    /// Checks `signature` over `message`, made with `alg`; false when the key does not admit
+    /// `alg`.
+    pub fn verify(&self, alg: JwsAlgorithm, message: &[u8], signature: &[u8]) -> bool {
+        if !self.admits(alg) {
+            return false;
+        }
+        use JwsAlgorithm as A;
+        match &self.material {
+            Material::P256(point) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
                     .verify(message, signature)
                     .is_ok()
             }
-            (Material::Bytes(key), Algorithm::EdDSA) => UnparsedPublicKey::new(&ED25519, key)
+            Material::P384(point) => {
+                UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
+                    .verify(message, signature)
+                    .is_ok()
+            }
+            Material::Ed25519(key) => UnparsedPublicKey::new(&signature::ED25519, key)
                 .verify(message, signature)
                 .is_ok(),
-            (Material::Rsa { n, e }, Algorithm::RS256) => RsaPublicKeyComponents { n, e }
-                .verify(&RSA_PKCS1_2048_8192_SHA256, message, signature)
-                .is_ok(),
-            _ => false,
+            Material::Rsa { n, e } => {
+                let parameters: &signature::RsaParameters = match alg {
+                    A::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+                    A::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+                    A::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+                    A::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+                    A::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+                    A::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+                    _ => return false,
+                };
+                RsaPublicKeyComponents { n, e }
+                    .verify(parameters, message, signature)
+                    .is_ok()
+            }
         }
     }
+}
+
+/// The keys of `keys` that may have made a token with `kid` (if it names one) and `alg`, most
+/// likely first: those whose `kid` is the token's, then, when none is, those without a `kid` (a
+/// provider whose JWKS has no `kid`s, or a token without one, is checked against each key that
+/// fits).
+pub fn candidates<'a>(
+    keys: &'a [VerifyingKey],
+    kid: Option<&str>,
+    alg: JwsAlgorithm,
+) -> impl Iterator<Item = &'a VerifyingKey> {
+    let named: Vec<&VerifyingKey> = match kid {
+        Some(kid) => keys.iter().filter(|k| k.kid == kid).collect(),
+        None => Vec::new(),
+    };
+    let fallback = named.is_empty();
+    named
+        .into_iter()
+        .chain(
+            keys.iter()
+                .filter(move |k| fallback && (kid.is_none() || k.kid.is_empty())),
+        )
+        .filter(move |k| k.admits(alg))
 }

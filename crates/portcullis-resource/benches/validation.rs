@@ -108,7 +108,7 @@ async fn run() {
         let jwk = jwks.keys.iter().find(|k| k.kid == header["kid"]).unwrap();
         let key = VerifyingKey::from_jwk(jwk).unwrap();
         let bare = mean(
-            || assert!(key.verify(signing_input.as_bytes(), &signature)),
+            || assert!(key.verify(alg.into(), signing_input.as_bytes(), &signature)),
             budget,
         );
 

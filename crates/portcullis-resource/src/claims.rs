@@ -8,7 +8,8 @@ use serde_json::{Map, Value};
 pub struct AccessToken {
     /// `sub`: the user, or the client for client_credentials tokens.
     pub subject: String,
-    /// `client_id`.
+    /// `client_id` (RFC 9068), or else `azp` (the authorized party of OpenID Connect, which
+    /// Keycloak, Auth0 and Entra v2 put in their access tokens).
     pub client_id: Option<String>,
     /// `scope`, parsed.
     pub scope: Scope,
@@ -31,16 +32,34 @@ impl AccessToken {
         self.scope.contains(scope)
     }
 
+    /// `scope` (RFC 9068 §2.2.3: a space-separated string; some providers send an array) and
+    /// `scp` (Microsoft Entra, Okta: a string or an array) both count; a token with neither has no
+    /// scope. A claim of another shape makes the token unreadable.
     pub(crate) fn from_claims(claims: Map<String, Value>) -> Option<AccessToken> {
-        let scope = match claims.get("scope") {
-            Some(Value::String(s)) => Scope::parse(s).ok()?,
-            None => Scope::default(),
-            Some(_) => return None,
+        let mut names: Vec<&str> = Vec::new();
+        for claim in ["scope", "scp"] {
+            match claims.get(claim) {
+                None => {}
+                Some(Value::String(s)) => names.extend(s.split(' ').filter(|n| !n.is_empty())),
+                Some(Value::Array(list)) => {
+                    for item in list {
+                        // Each element is one scope token: a space would be two.
+                        names.push(item.as_str().filter(|n| !n.contains(' '))?);
+                    }
+                }
+                Some(_) => return None,
+            }
+        }
+        let scope = if names.is_empty() {
+            Scope::default()
+        } else {
+            Scope::parse(&names.join(" ")).ok()?
         };
         Some(AccessToken {
             subject: claims.get("sub")?.as_str()?.to_owned(),
             client_id: claims
                 .get("client_id")
+                .or_else(|| claims.get("azp"))
                 .and_then(Value::as_str)
                 .map(str::to_owned),
             scope,

@@ -1,20 +1,33 @@
 //! The issuer's keys: discovered through RFC 8414 metadata (then OpenID Connect Discovery), cached,
-//! and fetched again when a token names a `kid` we have not seen, at most once per interval so that
-//! a stream of garbage tokens cannot make us hammer the authorization server.
+//! and fetched again when no key verifies a token (a `kid` we have not seen, or a provider that
+//! rotated keys that have no `kid`), at most once per interval so that a stream of garbage tokens
+//! cannot make us hammer the authorization server.
 
 use crate::error::ValidationError;
 use portcullis_core::Clock;
 use portcullis_core::JwkSet;
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
+use portcullis_core::JwsAlgorithm;
 pub use portcullis_core::VerifyingKey;
+use portcullis_core::verifying_key::candidates;
 
-/// The keys by `kid`, with when they were fetched.
+/// What checking a signature against the issuer's keys found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Signature {
+    /// A key of the issuer verifies it.
+    Verified,
+    /// No key of the issuer fits the token's `kid` and `alg`.
+    NoKey,
+    /// Keys fit, and none verifies it.
+    Bad,
+}
+
+/// The keys, with when they were fetched.
 #[derive(Debug, Default)]
 struct Snapshot {
-    keys: HashMap<String, Arc<VerifyingKey>>,
+    keys: Vec<VerifyingKey>,
     /// Unix seconds of the last fetch attempt.
     fetched: Option<i64>,
 }
@@ -111,29 +124,48 @@ impl KeyStore {
         }
     }
 
-    /// The key named `kid`, fetching the JWKS when it is not known and the last fetch is old
-    /// enough.
-    pub async fn key(&self, kid: &str) -> Result<Option<Arc<VerifyingKey>>, ValidationError> {
+    /// Checks `signature` over `message` (made with `alg`, naming `kid` if the token has one)
+    /// against the issuer's keys, fetching them again when none verifies and the last fetch is
+    /// old enough.
+    pub async fn verify(
+        &self,
+        kid: Option<&str>,
+        alg: JwsAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> Result<Signature, ValidationError> {
+        let check = |s: &Snapshot| {
+            let mut fitting = candidates(&s.keys, kid, alg).peekable();
+            if fitting.peek().is_none() {
+                return Signature::NoKey;
+            }
+            if fitting.any(|k| k.verify(alg, message, signature)) {
+                Signature::Verified
+            } else {
+                Signature::Bad
+            }
+        };
         let now = self.clock.now().0;
         let fresh_enough = |s: &Snapshot| s.fetched.is_some_and(|t| now - t < self.max_age);
         let seen = self.snapshot();
-        if let Some(key) = seen.keys.get(kid).filter(|_| fresh_enough(&seen)) {
-            return Ok(Some(key.clone()));
+        let first = check(&seen);
+        if first == Signature::Verified && fresh_enough(&seen) {
+            return Ok(first);
         }
         let _single = self.refetch.lock().await;
         // Someone else may have fetched while we waited.
         let seen = self.snapshot();
         if fresh_enough(&seen) {
-            if let Some(key) = seen.keys.get(kid) {
-                return Ok(Some(key.clone()));
-            }
-            if seen.fetched.is_some_and(|t| now - t < self.min_refetch) {
-                return Ok(None);
+            let again = check(&seen);
+            if again == Signature::Verified
+                || seen.fetched.is_some_and(|t| now - t < self.min_refetch)
+            {
+                return Ok(again);
             }
         }
         match self.fetch(now).await {
             Ok(fresh) => {
-                let found = fresh.keys.get(kid).cloned();
+                let found = check(&fresh);
                 self.store(fresh);
                 Ok(found)
             }
@@ -175,12 +207,9 @@ impl KeyStore {
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let set: JwkSet = get_json(self.http.client()?, &uri).await?;
-        let keys = set
-            .keys
-            .iter()
-            .filter(|k| k.use_.as_deref().is_none_or(|u| u == "sig"))
-            .filter_map(|k| Some((k.kid.clone(), Arc::new(VerifyingKey::from_jwk(k)?))))
-            .collect();
+        // Keys for encryption, of types we do not verify with, or whose `alg` we do not accept
+        // are left out; the others are kept with or without `alg` and `kid`.
+        let keys = set.keys.iter().filter_map(VerifyingKey::from_jwk).collect();
         Ok(Snapshot {
             keys,
             fetched: Some(now),

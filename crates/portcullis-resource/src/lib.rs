@@ -19,4 +19,4 @@ pub use layer::{
     BearerLayer, BearerRejection, BearerService, RequireScope, RequireScopeService, bearer_token,
     require_scope,
 };
-pub use validator::{Validator, ValidatorBuilder};
+pub use validator::{TypPolicy, Validator, ValidatorBuilder};

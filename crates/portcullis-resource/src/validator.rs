@@ -1,20 +1,37 @@
-//! Local validation of RFC 9068 JWT access tokens, or RFC 7662 introspection, behind one type.
+//! Local validation of JWT access tokens (RFC 9068, and the `typ: JWT` tokens of providers that
+//! predate it, when allowed), or RFC 7662 introspection, behind one type.
 
 use crate::claims::AccessToken;
 use crate::error::ValidationError;
-use crate::jwks::KeyStore;
+use crate::jwks::{KeyStore, Signature};
 use portcullis_core::jws::{CompactJws, JwsError};
-use portcullis_core::{Algorithm, Clock, Secret, SystemClock};
+use portcullis_core::{Clock, JwsAlgorithm, Secret, SystemClock};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// Which JWS `typ` header values are accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum TypPolicy {
+    /// Only `at+jwt` (RFC 9068 §2.1): what Portcullis and other RFC 9068 servers issue. An ID
+    /// token (`typ: JWT` or none) is refused by its header alone.
+    #[default]
+    AtJwt,
+    /// `at+jwt`, and also `JWT` or no `typ`, for providers whose access tokens say so (Keycloak,
+    /// Auth0, Microsoft Entra, Okta). Since the header no longer tells an access token from an
+    /// ID token, a token is then also refused when it carries a claim only ID tokens have
+    /// (`nonce`, `at_hash`, `c_hash`, or Keycloak's `typ: ID`), and, as always, when its `aud`
+    /// does not name this API (an ID token's `aud` is the client's id). See the crate's README.
+    AllowJwt,
+}
+
 /// How tokens are checked.
 #[derive(Debug)]
 enum Mode {
-    /// Signature and claims, with keys from the issuer's JWKS.
-    Local(KeyStore),
+    /// Signature and claims, with keys from each trusted issuer's JWKS.
+    Local(Vec<KeyStore>),
     /// The issuer's introspection endpoint, authenticated as a client.
     Introspection {
         endpoint: tokio::sync::OnceCell<String>,
@@ -27,8 +44,8 @@ enum Mode {
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Validator")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
             .field("mode", &self.mode)
             .finish_non_exhaustive()
     }
@@ -37,22 +54,24 @@ impl std::fmt::Debug for Inner {
 impl std::fmt::Debug for ValidatorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ValidatorBuilder")
-            .field("issuer", &self.issuer)
-            .field("audience", &self.audience)
+            .field("issuers", &self.issuers)
+            .field("audiences", &self.audiences)
             .finish_non_exhaustive()
     }
 }
 
-/// Validates bearer tokens for one API (one issuer, one audience).
+/// Validates bearer tokens for one API: from one issuer or several (multi-tenant), for one
+/// audience or several.
 #[derive(Debug, Clone)]
 pub struct Validator {
     inner: Arc<Inner>,
 }
 
 struct Inner {
-    issuer: String,
-    audience: String,
-    algorithms: Vec<Algorithm>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<JwsAlgorithm>,
+    typ: TypPolicy,
     leeway: i64,
     mode: Mode,
     http: crate::jwks::Http,
@@ -71,9 +90,10 @@ struct Inner {
 /// # }
 /// ```
 pub struct ValidatorBuilder {
-    issuer: String,
-    audience: String,
-    algorithms: Vec<Algorithm>,
+    issuers: Vec<String>,
+    audiences: Vec<String>,
+    algorithms: Vec<JwsAlgorithm>,
+    typ: TypPolicy,
     leeway: Duration,
     min_refetch: Duration,
     max_key_age: Duration,
@@ -84,9 +104,46 @@ pub struct ValidatorBuilder {
 }
 
 impl ValidatorBuilder {
-    /// Only these algorithms are accepted (default: ES256, RS256, EdDSA). `none` and HMAC never are.
-    pub fn algorithms(mut self, algorithms: &[Algorithm]) -> Self {
-        self.algorithms = algorithms.to_vec();
+    /// Only these algorithms are accepted (default: every [`JwsAlgorithm`]: RS256/384/512,
+    /// PS256/384/512, ES256, ES384, EdDSA). `none` and HMAC never are: they are not values of the
+    /// type. Takes [`JwsAlgorithm`]s or Portcullis's own [`portcullis_core::Algorithm`]s.
+    pub fn algorithms<A: Copy + Into<JwsAlgorithm>>(mut self, algorithms: &[A]) -> Self {
+        self.algorithms = algorithms.iter().map(|&a| a.into()).collect();
+        self
+    }
+
+    /// Trusts tokens from another issuer too (a multi-tenant provider, or several providers),
+    /// each with its own keys. A token's `iss` picks the issuer, exactly as written, before its
+    /// signature is checked with that issuer's keys only.
+    pub fn issuer(mut self, issuer: &str) -> Self {
+        if !self.issuers.iter().any(|i| i == issuer) {
+            self.issuers.push(issuer.to_owned());
+        }
+        self
+    }
+
+    /// Accepts tokens for another audience too: a token passes when its `aud` names any of them.
+    pub fn audience(mut self, audience: &str) -> Self {
+        if !self.audiences.iter().any(|a| a == audience) {
+            self.audiences.push(audience.to_owned());
+        }
+        self
+    }
+
+    /// Which `typ` headers are accepted (default [`TypPolicy::AtJwt`]).
+    ///
+    /// ```
+    /// use portcullis_resource::{TypPolicy, Validator};
+    ///
+    /// // Two Entra tenants, `typ: JWT` tokens, two audiences.
+    /// let validator = Validator::builder("https://login.microsoftonline.com/TENANT/v2.0", "api://orders")
+    ///     .issuer("https://login.microsoftonline.com/OTHER-TENANT/v2.0")
+    ///     .audience("6e74172b-be56-4843-9ff4-e66a39bb12e3")
+    ///     .typ(TypPolicy::AllowJwt)
+    ///     .build();
+    /// ```
+    pub fn typ(mut self, policy: TypPolicy) -> Self {
+        self.typ = policy;
         self
     }
 
@@ -139,15 +196,22 @@ impl ValidatorBuilder {
         let http = crate::jwks::Http::new(self.timeout);
         // Exactly as given: tokens' `iss` and the metadata's `issuer` must be identical to it
         // (RFC 8414 §3.3), trailing `/` and all.
-        let issuer = self.issuer;
+        let issuers = self.issuers;
         let mode = match self.introspection {
-            None => Mode::Local(KeyStore::with_http(
-                http.clone(),
-                &issuer,
-                self.min_refetch,
-                self.max_key_age,
-                self.clock.clone(),
-            )),
+            None => Mode::Local(
+                issuers
+                    .iter()
+                    .map(|issuer| {
+                        KeyStore::with_http(
+                            http.clone(),
+                            issuer,
+                            self.min_refetch,
+                            self.max_key_age,
+                            self.clock.clone(),
+                        )
+                    })
+                    .collect(),
+            ),
             Some((client_id, client_secret, ttl)) => Mode::Introspection {
                 endpoint: tokio::sync::OnceCell::new(),
                 client_id,
@@ -157,9 +221,10 @@ impl ValidatorBuilder {
         };
         Validator {
             inner: Arc::new(Inner {
-                issuer,
-                audience: self.audience,
+                issuers,
+                audiences: self.audiences,
                 algorithms: self.algorithms,
+                typ: self.typ,
                 leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(0),
                 mode,
                 http,
@@ -172,12 +237,14 @@ impl ValidatorBuilder {
 }
 
 impl Validator {
-    /// A builder for tokens from `issuer` meant for `audience`.
+    /// A builder for tokens from `issuer` meant for `audience` ([`ValidatorBuilder::issuer`] and
+    /// [`ValidatorBuilder::audience`] add more).
     pub fn builder(issuer: &str, audience: &str) -> ValidatorBuilder {
         ValidatorBuilder {
-            issuer: issuer.to_owned(),
-            audience: audience.to_owned(),
-            algorithms: Algorithm::ALL.to_vec(),
+            issuers: vec![issuer.to_owned()],
+            audiences: vec![audience.to_owned()],
+            algorithms: JwsAlgorithm::ALL.to_vec(),
+            typ: TypPolicy::AtJwt,
             leeway: Duration::from_secs(30),
             min_refetch: Duration::from_secs(5),
             max_key_age: Duration::from_secs(300),
@@ -188,10 +255,10 @@ impl Validator {
         }
     }
 
-    /// How many times the JWKS was fetched.
+    /// How many times a JWKS was fetched (of every issuer).
     pub fn jwks_fetches(&self) -> u64 {
         match &self.inner.mode {
-            Mode::Local(keys) => keys.fetch_count(),
+            Mode::Local(keys) => keys.iter().map(KeyStore::fetch_count).sum(),
             Mode::Introspection { .. } => 0,
         }
     }
@@ -239,7 +306,7 @@ impl Validator {
 
     async fn validate_locally(
         &self,
-        keys: &KeyStore,
+        keys: &[KeyStore],
         token: &str,
         now: i64,
     ) -> Result<AccessToken, ValidationError> {
@@ -251,26 +318,54 @@ impl Validator {
             JwsError::Signature => invalid("unreadable signature"),
             JwsError::Claims => invalid("unreadable claims"),
         })?;
-        let typ = jws.header_str("typ").unwrap_or_default();
-        if !(typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")) {
-            return Err(invalid("typ is not at+jwt (RFC 9068)"));
+        let typ = jws.header_str("typ");
+        let at_jwt = typ.is_some_and(|t| {
+            t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        let plain_jwt = typ.is_none_or(|t| t.eq_ignore_ascii_case("JWT"));
+        match self.inner.typ {
+            TypPolicy::AtJwt if !at_jwt => return Err(invalid("typ is not at+jwt (RFC 9068)")),
+            TypPolicy::AllowJwt if !at_jwt && !plain_jwt => {
+                return Err(invalid("typ is neither at+jwt nor JWT"));
+            }
+            _ => {}
         }
-        let alg: Algorithm = jws
+        let alg: JwsAlgorithm = jws
             .header_str("alg")
             .and_then(|a| a.parse().ok())
+            .filter(|a| self.inner.algorithms.contains(a))
             .ok_or(invalid("alg is not allowed"))?;
-        if !self.inner.algorithms.contains(&alg) {
-            return Err(invalid("alg is not allowed"));
-        }
-        let kid = jws.header_str("kid").ok_or(invalid("no kid"))?;
-        let key = keys.key(kid).await?.ok_or(invalid("unknown kid"))?;
-        if key.alg != alg {
-            return Err(invalid("alg is not the key's algorithm"));
-        }
-        if !key.verify(jws.signing_input, &jws.signature) {
-            return Err(invalid("bad signature"));
+        // With one trusted issuer, its keys; with several, the token's `iss` picks whose keys to
+        // try (read before the signature is checked, and so checked again once it is).
+        let keys = match keys {
+            [only] => only,
+            _ => {
+                let claims = jws.claims().map_err(|_| invalid("unreadable claims"))?;
+                let iss = claims.get("iss").and_then(Value::as_str);
+                keys.iter()
+                    .zip(&self.inner.issuers)
+                    .find(|(_, issuer)| Some(issuer.as_str()) == iss)
+                    .map(|(keys, _)| keys)
+                    .ok_or(ValidationError::WrongIssuer)?
+            }
+        };
+        match keys
+            .verify(
+                jws.header_str("kid"),
+                alg,
+                jws.signing_input,
+                &jws.signature,
+            )
+            .await?
+        {
+            Signature::Verified => {}
+            Signature::NoKey => return Err(invalid("no key fits its kid and alg")),
+            Signature::Bad => return Err(invalid("bad signature")),
         }
         let claims = jws.claims().map_err(|_| invalid("unreadable claims"))?;
+        if !at_jwt && looks_like_an_id_token(&claims) {
+            return Err(invalid("an ID token is not an access token"));
+        }
         self.check_claims(claims, now)
     }
 
@@ -279,14 +374,14 @@ impl Validator {
         claims: Map<String, Value>,
         now: i64,
     ) -> Result<AccessToken, ValidationError> {
-        if claims.get("iss").and_then(Value::as_str) != Some(self.inner.issuer.as_str()) {
+        let iss = claims.get("iss").and_then(Value::as_str);
+        if !self.inner.issuers.iter().any(|i| Some(i.as_str()) == iss) {
             return Err(ValidationError::WrongIssuer);
         }
+        let ours = |a: &str| self.inner.audiences.iter().any(|ours| ours == a);
         let audience_ok = match claims.get("aud") {
-            Some(Value::String(a)) => *a == self.inner.audience,
-            Some(Value::Array(list)) => list
-                .iter()
-                .any(|a| a.as_str() == Some(&self.inner.audience)),
+            Some(Value::String(a)) => ours(a),
+            Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).any(ours),
             _ => false,
         };
         if !audience_ok {
@@ -325,8 +420,9 @@ impl Validator {
         };
         let url = endpoint
             .get_or_try_init(|| async {
-                let doc =
-                    crate::jwks::discover(self.inner.http.client()?, &self.inner.issuer).await?;
+                // Introspection asks the first issuer: the one the builder was made with.
+                let issuer = self.inner.issuers.first().map_or("", String::as_str);
+                let doc = crate::jwks::discover(self.inner.http.client()?, issuer).await?;
                 doc.get("introspection_endpoint")
                     .and_then(Value::as_str)
                     .map(str::to_owned)
@@ -364,4 +460,14 @@ impl Validator {
         let until = token.expires_at.min(now + ttl);
         Ok((token, until))
     }
+}
+
+/// Whether `claims` carry what only ID tokens carry (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11;
+/// Keycloak marks its ID tokens with a `typ` claim of `ID`): the check that stands in for the
+/// `typ` header when plain `JWT` tokens are allowed.
+fn looks_like_an_id_token(claims: &Map<String, Value>) -> bool {
+    ["nonce", "at_hash", "c_hash"]
+        .iter()
+        .any(|name| claims.contains_key(*name))
+        || claims.get("typ").and_then(Value::as_str) == Some("ID")
 }

@@ -6,4 +6,5 @@
 mod helpers;
 
 mod layer;
+mod providers;
 mod validation;

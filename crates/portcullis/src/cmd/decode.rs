@@ -107,23 +107,27 @@ pub async fn run(
             what: "not a JSON Web Key Set".into(),
             body: String::new(),
         })?;
-    let kid = h.get("kid").and_then(Value::as_str).unwrap_or_default();
+    let kid = h.get("kid").and_then(Value::as_str);
     let alg = h.get("alg").and_then(Value::as_str).unwrap_or_default();
-    let key = set
-        .keys
-        .iter()
-        .find(|k| k.kid == kid)
-        .and_then(VerifyingKey::from_jwk)
-        .filter(|k| k.alg.as_str() == alg);
+    let shown_kid = kid.unwrap_or("none");
+    // `none` and HS* are not JwsAlgorithms: such a token never verifies here.
+    let Ok(parsed_alg) = alg.parse::<portcullis_core::JwsAlgorithm>() else {
+        anyhow::bail!(
+            "signature: NOT valid: alg {alg:?} is not accepted (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)"
+        );
+    };
+    let keys: Vec<VerifyingKey> = set.keys.iter().filter_map(VerifyingKey::from_jwk).collect();
     let (signed, signature) = token.rsplit_once('.').unwrap_or_default();
-    let valid = key.is_some_and(|k| {
-        B64.decode(signature)
-            .is_ok_and(|s| k.verify(signed.as_bytes(), &s))
+    let valid = B64.decode(signature).is_ok_and(|s| {
+        portcullis_core::verifying_key::candidates(&keys, kid, parsed_alg)
+            .any(|k| k.verify(parsed_alg, signed.as_bytes(), &s))
     });
     if !valid {
-        anyhow::bail!("signature: NOT valid against the keys at {jwks_uri} (kid {kid}, alg {alg})");
+        anyhow::bail!(
+            "signature: NOT valid against the keys at {jwks_uri} (kid {shown_kid}, alg {alg})"
+        );
     }
-    eprintln!("signature: valid ({alg}, kid {kid}, keys of {trusted})");
+    eprintln!("signature: valid ({alg}, kid {shown_kid}, keys of {trusted})");
     if expired {
         anyhow::bail!("the token has expired");
     }

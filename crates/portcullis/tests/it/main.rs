@@ -13,6 +13,7 @@ pub mod client_cli;
 mod config;
 mod database;
 mod first_day;
+mod foreign_tokens;
 mod instances;
 mod keys;
 mod logs;
