@@ -169,6 +169,12 @@ impl ClientCredentials {
         self
     }
 
+    /// Asks for a resource (RFC 8707 `resource`, an absolute URI): the API the token is for.
+    pub fn resource(mut self, resource: &str) -> Self {
+        self.resource.push(resource.to_owned());
+        self
+    }
+
     /// Uses this authentication method.
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.auth_method = method;

@@ -31,6 +31,9 @@ pub struct CredentialArgs {
     /// Requested audience, space-separated (AUDIENCE).
     #[arg(long)]
     pub audience: Option<String>,
+    /// Requested resource indicators (RFC 8707), space-separated (RESOURCE).
+    #[arg(long)]
+    pub resource: Option<String>,
 }
 
 impl CredentialArgs {
@@ -57,6 +60,7 @@ impl CredentialArgs {
             "CLIENT_SECRET" => env(&secret_var),
             "SCOPE" => self.scope.clone().or_else(|| env(name)),
             "AUDIENCE" => self.audience.clone().or_else(|| env(name)),
+            "RESOURCE" => self.resource.clone().or_else(|| env(name)),
             other => env(other),
         })
         .map_err(|e| match e {

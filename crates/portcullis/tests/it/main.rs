@@ -18,5 +18,6 @@ mod instances;
 mod keys;
 mod logs;
 mod master_key;
+mod node_oidc_provider;
 mod serve;
 mod users;
