@@ -18,7 +18,7 @@ use std::task::{Context, Poll};
 #[derive(Debug, Clone)]
 struct Realm(String);
 
-fn realm_of(extensions: &axum::http::Extensions) -> String {
+pub(crate) fn realm_of(extensions: &axum::http::Extensions) -> String {
     extensions
         .get::<Realm>()
         .map_or_else(|| "api".to_owned(), |r| r.0.clone())
@@ -89,14 +89,38 @@ pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ValidationError> {
 pub struct BearerLayer {
     validator: Validator,
     realm: String,
+    optional: bool,
 }
 
 impl BearerLayer {
-    /// A layer with this validator; `realm` goes into `WWW-Authenticate`.
+    /// A layer with this validator; `realm` goes into `WWW-Authenticate`. A request without a
+    /// bearer token is refused (401).
     pub fn new(validator: Validator, realm: &str) -> Self {
         BearerLayer {
             validator,
             realm: realm.to_owned(),
+            optional: false,
+        }
+    }
+
+    /// A layer for routes where a token is optional: a request with no `Authorization` header
+    /// goes through with no [`AccessToken`], which handlers take as `Option<AccessToken>`. A
+    /// token that is present must still be valid: a bad one is refused, never treated as none.
+    ///
+    /// ```no_run
+    /// use axum::{Router, routing::get};
+    /// use portcullis_resource::{AccessToken, BearerLayer, Validator};
+    /// let validator = Validator::builder("https://id.example.com", "https://api.example.com").build();
+    /// let app: Router = Router::new()
+    ///     .route("/greeting", get(|token: Option<AccessToken>| async move {
+    ///         token.map_or("hello, stranger".to_owned(), |t| format!("hello, {}", t.subject))
+    ///     }))
+    ///     .layer(BearerLayer::optional(validator, "api"));
+    /// ```
+    pub fn optional(validator: Validator, realm: &str) -> Self {
+        BearerLayer {
+            optional: true,
+            ..BearerLayer::new(validator, realm)
         }
     }
 }
@@ -108,6 +132,7 @@ impl<S> tower::Layer<S> for BearerLayer {
             inner,
             validator: self.validator.clone(),
             realm: self.realm.clone(),
+            optional: self.optional,
         }
     }
 }
@@ -118,6 +143,7 @@ pub struct BearerService<S> {
     inner: S,
     validator: Validator,
     realm: String,
+    optional: bool,
 }
 
 type BoxFuture = Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>;
@@ -138,6 +164,7 @@ where
     fn call(&mut self, mut request: Request) -> Self::Future {
         let validator = self.validator.clone();
         let realm = self.realm.clone();
+        let optional = self.optional;
         // The clone that was made ready is the one we call (tower's usual dance).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
@@ -146,6 +173,13 @@ where
                 Ok(token) => validator.validate(token).await,
                 Err(e) => Err(e),
             };
+            if optional
+                && matches!(checked, Err(ValidationError::Missing))
+                && !request.headers().contains_key(header::AUTHORIZATION)
+            {
+                request.extensions_mut().insert(Realm(realm));
+                return inner.call(request).await;
+            }
             match checked {
                 Ok(token) => {
                     request.extensions_mut().insert(token);
@@ -173,18 +207,133 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
     }
 }
 
+/// `Option<AccessToken>`: `None` where [`BearerLayer::optional`] let a request without a token
+/// through.
+impl<S: Send + Sync> axum::extract::OptionalFromRequestParts<S> for AccessToken {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        _state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts.extensions.get::<AccessToken>().cloned())
+    }
+}
+
 /// A layer that answers 403 `insufficient_scope` unless the validated token carries `scope`. Put
-/// it inside (after) a [`BearerLayer`].
+/// it inside (after) a [`BearerLayer`]. Guards compose: [`RequireScope::and`] and
+/// [`RequireScope::or`] build a rule, and several guard layers on one route must all pass.
+///
+/// ```
+/// use portcullis_resource::require_scope;
+/// // "orders:write", or else "admin"; and in either case "orders:read".
+/// let guard = require_scope("orders:write").or("admin").and("orders:read");
+/// assert_eq!(guard.to_string(), "(orders:write or admin) and orders:read");
+/// ```
 pub fn require_scope(scope: &str) -> RequireScope {
     RequireScope {
-        scope: scope.to_owned(),
+        rule: Rule::Scope(scope.to_owned()),
     }
 }
 
 /// See [`require_scope`].
 #[derive(Debug, Clone)]
 pub struct RequireScope {
-    scope: String,
+    rule: Rule,
+}
+
+#[derive(Debug, Clone)]
+enum Rule {
+    Scope(String),
+    All(Vec<Rule>),
+    Any(Vec<Rule>),
+}
+
+impl Rule {
+    fn allows(&self, token: &AccessToken) -> bool {
+        match self {
+            Rule::Scope(scope) => token.has_scope(scope),
+            Rule::All(rules) => rules.iter().all(|r| r.allows(token)),
+            Rule::Any(rules) => rules.iter().any(|r| r.allows(token)),
+        }
+    }
+
+    /// The scopes that would satisfy the rule, for the challenge's `scope` (RFC 6750 §3): every
+    /// scope of an `and`, the first way of an `or`.
+    fn enough(&self, out: &mut Vec<String>) {
+        match self {
+            Rule::Scope(scope) => {
+                if !out.contains(scope) {
+                    out.push(scope.clone());
+                }
+            }
+            Rule::All(rules) => rules.iter().for_each(|r| r.enough(out)),
+            Rule::Any(rules) => {
+                if let Some(first) = rules.first() {
+                    first.enough(out);
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Rule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let join = |f: &mut std::fmt::Formatter<'_>, rules: &[Rule], word: &str| {
+            for (i, rule) in rules.iter().enumerate() {
+                if i > 0 {
+                    write!(f, " {word} ")?;
+                }
+                match rule {
+                    Rule::Scope(s) => f.write_str(s)?,
+                    nested => write!(f, "({nested})")?,
+                }
+            }
+            Ok(())
+        };
+        match self {
+            Rule::Scope(scope) => f.write_str(scope),
+            Rule::All(rules) => join(f, rules, "and"),
+            Rule::Any(rules) => join(f, rules, "or"),
+        }
+    }
+}
+
+impl std::fmt::Display for RequireScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.rule.fmt(f)
+    }
+}
+
+impl RequireScope {
+    /// The token must also carry `scope`.
+    pub fn and(self, scope: &str) -> Self {
+        self.and_rule(require_scope(scope))
+    }
+
+    /// The token may carry `scope` instead.
+    pub fn or(self, scope: &str) -> Self {
+        self.or_rule(require_scope(scope))
+    }
+
+    /// The token must also pass `other`.
+    pub fn and_rule(self, other: RequireScope) -> Self {
+        RequireScope {
+            rule: Rule::All(vec![self.rule, other.rule]),
+        }
+    }
+
+    /// The token may pass `other` instead.
+    pub fn or_rule(self, other: RequireScope) -> Self {
+        RequireScope {
+            rule: Rule::Any(vec![self.rule, other.rule]),
+        }
+    }
+
+    /// Whether `token` passes.
+    pub fn allows(&self, token: &AccessToken) -> bool {
+        self.rule.allows(token)
+    }
 }
 
 impl<S> tower::Layer<S> for RequireScope {
@@ -192,7 +341,7 @@ impl<S> tower::Layer<S> for RequireScope {
     fn layer(&self, inner: S) -> Self::Service {
         RequireScopeService {
             inner,
-            scope: self.scope.clone(),
+            rule: self.rule.clone(),
         }
     }
 }
@@ -201,7 +350,7 @@ impl<S> tower::Layer<S> for RequireScope {
 #[derive(Debug, Clone)]
 pub struct RequireScopeService<S> {
     inner: S,
-    scope: String,
+    rule: Rule,
 }
 
 impl<S> tower::Service<Request> for RequireScopeService<S>
@@ -221,8 +370,10 @@ where
         let allowed = request
             .extensions()
             .get::<AccessToken>()
-            .map(|t| t.has_scope(&self.scope));
-        let scope = self.scope.clone();
+            .map(|t| self.rule.allows(t));
+        let mut enough = Vec::new();
+        self.rule.enough(&mut enough);
+        let scope = enough.join(" ");
         let realm = realm_of(request.extensions());
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);

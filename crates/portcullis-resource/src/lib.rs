@@ -9,12 +9,14 @@
 
 mod claims;
 mod error;
+mod extract;
 pub mod jwks;
 mod layer;
 mod validator;
 
 pub use claims::AccessToken;
 pub use error::ValidationError;
+pub use extract::Claims;
 pub use layer::{
     BearerLayer, BearerRejection, BearerService, RequireScope, RequireScopeService, bearer_token,
     require_scope,

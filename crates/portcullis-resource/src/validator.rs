@@ -7,8 +7,7 @@ use crate::jwks::{KeyStore, Signature};
 use portcullis_core::jws::{CompactJws, JwsError};
 use portcullis_core::{Clock, JwsAlgorithm, Secret, SystemClock};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which JWS `typ` header values are accepted.
@@ -76,8 +75,20 @@ struct Inner {
     mode: Mode,
     http: crate::jwks::Http,
     clock: Arc<dyn Clock>,
-    cache: Mutex<HashMap<String, (AccessToken, i64)>>,
-    cache_capacity: usize,
+    cache: Option<VerifiedTokens>,
+}
+
+/// Tokens that passed, by the SHA-256 of the token, each with the Unix second it stops being
+/// good (its `exp`, or sooner for introspection answers). Bounded: when full, the cache evicts
+/// the entries least likely to be asked again (quick_cache's CLOCK-Pro), one at a time; an entry
+/// past its own expiry is a miss and is removed when next looked up.
+type VerifiedTokens = quick_cache::sync::Cache<[u8; 32], (AccessToken, i64)>;
+
+fn token_digest(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(digest.as_ref());
+    out
 }
 
 /// Builds a [`Validator`].
@@ -166,7 +177,9 @@ impl ValidatorBuilder {
         self
     }
 
-    /// How many validated tokens to remember (default 10,000; 0 turns the cache off).
+    /// How many validated tokens to remember (default 10,000; 0 turns the cache off). Each is
+    /// remembered until its own expiry; when the cache is full, the least likely to be asked
+    /// again make room, one at a time.
     pub fn cache_capacity(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
         self
@@ -229,8 +242,8 @@ impl ValidatorBuilder {
                 mode,
                 http,
                 clock: self.clock,
-                cache: Mutex::new(HashMap::new()),
-                cache_capacity: self.cache_capacity,
+                cache: (self.cache_capacity > 0)
+                    .then(|| quick_cache::sync::Cache::new(self.cache_capacity)),
             }),
         }
     }
@@ -282,26 +295,26 @@ impl Validator {
     }
 
     fn cached(&self, token: &str, now: i64) -> Option<AccessToken> {
-        let cache = self.inner.cache.lock().ok()?;
-        let (claims, until) = cache.get(token)?;
-        (now < *until).then(|| claims.clone())
+        let cache = self.inner.cache.as_ref()?;
+        let key = token_digest(token);
+        let (claims, until) = cache.get(&key)?;
+        if now < until {
+            Some(claims)
+        } else {
+            cache.remove(&key);
+            None
+        }
     }
 
     fn remember(&self, token: &str, claims: &AccessToken, until: i64) {
-        let capacity = self.inner.cache_capacity;
-        if capacity == 0 {
-            return;
+        if let Some(cache) = &self.inner.cache {
+            cache.insert(token_digest(token), (claims.clone(), until));
         }
-        if let Ok(mut cache) = self.inner.cache.lock() {
-            if cache.len() >= capacity {
-                let now = self.inner.clock.now().0;
-                cache.retain(|_, (_, u)| *u > now);
-                if cache.len() >= capacity {
-                    cache.clear();
-                }
-            }
-            cache.insert(token.to_owned(), (claims.clone(), until));
-        }
+    }
+
+    /// How many validated tokens the cache holds now (expired ones included until looked up).
+    pub fn cached_tokens(&self) -> usize {
+        self.inner.cache.as_ref().map_or(0, |c| c.len())
     }
 
     async fn validate_locally(

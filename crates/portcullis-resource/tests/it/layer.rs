@@ -4,7 +4,7 @@ use crate::helpers::{API, issuer};
 use axum::Router;
 use axum::routing::get;
 use portcullis_core::Algorithm;
-use portcullis_resource::{AccessToken, BearerLayer, require_scope};
+use portcullis_resource::{AccessToken, BearerLayer, Claims, require_scope};
 
 async fn serve(app: Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -164,4 +164,87 @@ async fn an_unreachable_issuer_is_a_fixed_503_with_no_detail() {
             );
         }
     }
+}
+
+/// What axum users expect: typed claims, a route where the token is optional, and scope guards
+/// that compose.
+#[tokio::test]
+async fn typed_claims_optional_tokens_and_composed_scope_guards() {
+    #[derive(serde::Deserialize)]
+    struct Mine {
+        sub: String,
+        client_id: String,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entra {
+        #[allow(dead_code)]
+        tid: String,
+    }
+    let iss = issuer().await;
+    let validator = iss.validator().build();
+    let guarded = require_scope("write").or("admin").and("read");
+    let app = Router::new()
+        .route(
+            "/mine",
+            get(|Claims(c): Claims<Mine>| async move { format!("{} {}", c.sub, c.client_id) }),
+        )
+        .route("/entra", get(|_: Claims<Entra>| async { "entra" }))
+        .route("/guarded", get(|| async { "in" }).layer(guarded))
+        .layer(BearerLayer::new(validator.clone(), "api"));
+    let open = Router::new()
+        .route(
+            "/greeting",
+            get(|t: Option<AccessToken>| async move {
+                t.map_or("hello, stranger".to_owned(), |t| {
+                    format!("hello, {}", t.subject)
+                })
+            }),
+        )
+        .layer(BearerLayer::optional(validator, "api"));
+    let (api, open_api) = (serve(app).await, serve(open).await);
+    let http = reqwest::Client::new();
+    let get_with = |url: String, token: Option<String>| {
+        let request = http.get(url);
+        let request = match token {
+            Some(t) => request.bearer_auth(t),
+            None => request,
+        };
+        async move {
+            let answer = request.send().await.unwrap();
+            let status = answer.status().as_u16();
+            let challenge = answer
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, challenge, answer.text().await.unwrap())
+        }
+    };
+    let read_write = iss.token("read write", Algorithm::ES256).await;
+    let read = iss.token("read", Algorithm::ES256).await;
+    let admin = iss.token("admin", Algorithm::ES256).await;
+
+    // Typed claims: they fit, or the token is refused as invalid.
+    let (status, _, body) = get_with(format!("{api}/mine"), Some(read.clone())).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body.split(' ').count(), 2);
+    let (status, challenge, _) = get_with(format!("{api}/entra"), Some(read.clone())).await;
+    assert_eq!(status, 401);
+    assert!(challenge.unwrap().contains("invalid_token"));
+
+    // Optional: no token is a stranger, a good one a name, a bad one a refusal.
+    let (status, _, body) = get_with(format!("{open_api}/greeting"), None).await;
+    assert_eq!((status, body.as_str()), (200, "hello, stranger"));
+    let (status, _, body) = get_with(format!("{open_api}/greeting"), Some(read.clone())).await;
+    assert!(status == 200 && body.starts_with("hello, ") && body != "hello, stranger");
+    let (status, _, _) = get_with(format!("{open_api}/greeting"), Some("garbage".into())).await;
+    assert_eq!(status, 401);
+
+    // (write or admin) and read.
+    let (status, _, _) = get_with(format!("{api}/guarded"), Some(read_write)).await;
+    assert_eq!(status, 200);
+    let (status, challenge, _) = get_with(format!("{api}/guarded"), Some(read)).await;
+    assert_eq!(status, 403);
+    assert!(challenge.unwrap().contains("scope=\"write read\""));
+    let (status, _, _) = get_with(format!("{api}/guarded"), Some(admin)).await;
+    assert_eq!(status, 403);
 }

@@ -445,3 +445,54 @@ async fn every_algorithm_verifies_from_keys_without_alg_or_kid_and_none_and_hmac
         ValidationError::Invalid("no key fits its kid and alg")
     );
 }
+
+/// The cache of validated tokens is bounded without being emptied at once when it fills, and each
+/// entry lasts until its own token's expiry.
+#[tokio::test]
+async fn the_token_cache_is_bounded_and_each_entry_expires_on_its_own() {
+    let key = TestKey::p256();
+    let p = provider("/cache", "", json!({"keys": [Value::Object(key.jwk())]})).await;
+    let clock = portcullis_core::ManualClock::new(SystemClock.now());
+    let t = clock.now().0;
+    let validator = Validator::builder(&p.issuer, "api")
+        .cache_capacity(100)
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build();
+    let token = |n: i64, lifetime: i64| {
+        key.sign(
+            "ES256",
+            json!({"typ": "at+jwt"}),
+            &json!({"iss": p.issuer, "aud": "api", "sub": "s", "jti": n, "exp": t + lifetime}),
+        )
+    };
+    for n in 0..150 {
+        validator.validate(&token(n, 600)).await.unwrap();
+    }
+    let held = validator.cached_tokens();
+    assert!(
+        (80..=100).contains(&held),
+        "a full cache makes room one entry at a time, not by emptying itself: {held}"
+    );
+    // Two tokens cached together, one short-lived: past its expiry it is a miss (and refused),
+    // while the other is still answered from the cache.
+    let (short, long) = (token(1_000, 30), token(1_001, 3_600));
+    validator.validate(&short).await.unwrap();
+    validator.validate(&long).await.unwrap();
+    clock.advance(31 + 30); // past exp and the 30 s leeway
+    let before = validator.cached_tokens();
+    assert_eq!(
+        validator.validate(&short).await.unwrap_err(),
+        ValidationError::Expired
+    );
+    assert_eq!(
+        validator.cached_tokens(),
+        before - 1,
+        "the expired entry is gone"
+    );
+    assert!(validator.validate(&long).await.is_ok());
+    assert_eq!(
+        validator.cached_tokens(),
+        before - 1,
+        "the other one was still there"
+    );
+}
