@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// Where the token endpoint is.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Endpoint {
     /// The token endpoint URL itself (`TOKEN_URL`).
     TokenUrl(String),
@@ -16,6 +17,7 @@ pub enum Endpoint {
 
 /// How the client authenticates (RFC 6749 §2.3.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// HTTP Basic, which every server must support.
     #[default]
@@ -26,6 +28,7 @@ pub enum AuthMethod {
 
 /// Everything a client credentials token source needs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ClientCredentials {
     /// The token endpoint or the issuer.
     pub endpoint: Endpoint,

@@ -3,6 +3,7 @@
 
 /// What went wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ClientError {
     /// Settings are missing or malformed; every problem is listed.
     #[error("configuration: {}", .0.join("; "))]

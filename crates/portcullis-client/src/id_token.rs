@@ -12,6 +12,8 @@ use serde_json::Value;
 const LEEWAY_SECS: i64 = 60;
 
 /// What the ID token must say.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
 pub struct Expected<'a> {
     /// The issuer, exactly.
     pub issuer: &'a str,
@@ -23,7 +25,36 @@ pub struct Expected<'a> {
     pub jwks_uri: Option<&'a str>,
 }
 
-/// Checks `token` against `expected`.
+impl<'a> Expected<'a> {
+    /// An ID token from `issuer` (exactly), for `client_id`, carrying `nonce`, signed by a key
+    /// published at `jwks_uri` (the issuer's metadata names it).
+    pub fn new(issuer: &'a str, client_id: &'a str, nonce: &'a str, jwks_uri: &'a str) -> Self {
+        Expected {
+            issuer,
+            client_id,
+            nonce,
+            jwks_uri: Some(jwks_uri),
+        }
+    }
+}
+
+/// Checks `token` against `expected` (OpenID Connect Core §3.1.3.7): the signature with the
+/// issuer's keys (as providers publish them: with or without `alg` and `kid`), `iss`, `aud`, `exp`
+/// with a minute of leeway, and `nonce`.
+///
+/// ```no_run
+/// # async fn run(id_token: &str) -> Result<(), portcullis_client::ClientError> {
+/// use portcullis_client::id_token::{Expected, check};
+/// let http = reqwest::Client::new();
+/// let expected = Expected::new(
+///     "https://id.example.com",
+///     "my-client",
+///     "the-nonce-this-sign-in-sent",
+///     "https://id.example.com/jwks.json",
+/// );
+/// check(&http, id_token, &expected, &portcullis_core::SystemClock).await?;
+/// # Ok(()) }
+/// ```
 pub async fn check(
     http: &reqwest::Client,
     token: &str,

@@ -17,7 +17,7 @@ mod callback_page;
 mod config;
 pub mod discovery;
 mod error;
-mod id_token;
+pub mod id_token;
 pub mod login;
 mod middleware;
 mod source;

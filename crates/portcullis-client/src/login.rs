@@ -14,6 +14,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// What a sign-in needs.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct LoginSettings {
     /// The issuer (its metadata gives the endpoints).
     pub issuer: String,
@@ -30,6 +31,22 @@ pub struct LoginSettings {
     pub audience: Option<String>,
     /// How long to wait for the browser.
     pub wait: Duration,
+}
+
+impl LoginSettings {
+    /// A sign-in of a public client at `issuer`, asking for `openid`, waiting 5 minutes for the
+    /// browser; set the other fields as needed.
+    pub fn new(issuer: &str, client_id: &str) -> Self {
+        LoginSettings {
+            issuer: issuer.to_owned(),
+            client_id: client_id.to_owned(),
+            client_secret: None,
+            scope: "openid".to_owned(),
+            resources: Vec::new(),
+            audience: None,
+            wait: Duration::from_secs(300),
+        }
+    }
 }
 
 fn random_b64(bytes: usize) -> Result<String, ClientError> {

@@ -47,6 +47,7 @@ pub async fn send_with_token(
 
 /// Why an API call failed before it got an answer.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum CallError {
     /// No token.
     #[error(transparent)]

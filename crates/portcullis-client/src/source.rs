@@ -37,8 +37,17 @@ struct Shared {
 
 impl Shared {
     fn new(credentials: ClientCredentials, clock: Arc<dyn Clock>) -> Shared {
+        let http = crate::error::http_client(credentials.timeout);
+        Shared::with_http(credentials, clock, http)
+    }
+
+    fn with_http(
+        credentials: ClientCredentials,
+        clock: Arc<dyn Clock>,
+        http: Result<reqwest::Client, ClientError>,
+    ) -> Shared {
         Shared {
-            http: crate::error::http_client(credentials.timeout),
+            http,
             credentials,
             clock,
             token: RwLock::new(None),
@@ -76,6 +85,34 @@ impl TokenSource {
     pub fn with_clock(credentials: ClientCredentials, clock: Arc<dyn Clock>) -> TokenSource {
         TokenSource {
             shared: Arc::new(Shared::new(credentials, clock)),
+        }
+    }
+
+    /// A source that sends its requests with the caller's HTTP client: for a proxy, a private CA,
+    /// client certificates or a tuned connection pool. It has a cache of its own. Each token
+    /// request still has the credentials' timeout.
+    ///
+    /// ```no_run
+    /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use portcullis_client::{ClientCredentials, Endpoint, TokenSource};
+    /// let http = reqwest::Client::builder()
+    ///     .proxy(reqwest::Proxy::https("http://proxy.internal:3128")?)
+    ///     .build()?;
+    /// let credentials = ClientCredentials::new(
+    ///     Endpoint::Issuer("https://id.example.com".into()),
+    ///     "my-client",
+    ///     "my-secret",
+    /// );
+    /// let source = TokenSource::with_http_client(credentials, http);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_http_client(credentials: ClientCredentials, http: reqwest::Client) -> TokenSource {
+        TokenSource {
+            shared: Arc::new(Shared::with_http(
+                credentials,
+                Arc::new(SystemClock),
+                Ok(http),
+            )),
         }
     }
 
@@ -214,6 +251,7 @@ impl TokenSource {
                 .as_ref()
                 .map_err(Clone::clone)?
                 .post(&url)
+                .timeout(c.timeout)
                 .form(&form)
                 .header("accept", "application/json");
             if c.auth_method == AuthMethod::Basic {

@@ -6,8 +6,10 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Tokens of one sign-in, as kept on disk.
-#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+/// Tokens of one sign-in, as kept on disk. Make one with `StoredTokens::default()` and set its
+/// fields: more may come.
+#[derive(Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct StoredTokens {
     /// The issuer.
     pub issuer: String,

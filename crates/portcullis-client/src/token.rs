@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// A token from the token endpoint.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Token {
     /// The access token (never printed by `Debug`).
     pub access_token: Secret,

@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 /// A validated access token: its standard claims and all the others.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct AccessToken {
     /// `sub`: the user, or the client for client_credentials tokens.
     pub subject: String,
@@ -24,7 +25,8 @@ impl AccessToken {
     ///
     /// ```
     /// # use portcullis_resource::AccessToken;
-    /// # let token = AccessToken { subject: "s".into(), client_id: None, scope: portcullis_core::Scope::parse("read write").unwrap(), expires_at: 0, claims: Default::default() };
+    /// # let claims = serde_json::json!({"sub": "s", "exp": 0, "scope": "read write"});
+    /// # let token = AccessToken::from_claims(claims.as_object().unwrap().clone()).unwrap();
     /// assert!(token.has_scope("read"));
     /// assert!(!token.has_scope("admin"));
     /// ```
@@ -35,7 +37,11 @@ impl AccessToken {
     /// `scope` (RFC 9068 §2.2.3: a space-separated string; some providers send an array) and
     /// `scp` (Microsoft Entra, Okta: a string or an array) both count; a token with neither has no
     /// scope. A claim of another shape makes the token unreadable.
-    pub(crate) fn from_claims(claims: Map<String, Value>) -> Option<AccessToken> {
+    ///
+    /// This reads claims that were already checked; it checks nothing itself (tests of handlers
+    /// use it to make a token). `None` when `sub` or `exp` is missing or a scope claim is
+    /// malformed.
+    pub fn from_claims(claims: Map<String, Value>) -> Option<AccessToken> {
         let mut names: Vec<&str> = Vec::new();
         for claim in ["scope", "scp"] {
             match claims.get(claim) {

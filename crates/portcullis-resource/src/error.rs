@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 
 /// A bearer token that could not be accepted.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ValidationError {
     /// No `Authorization: Bearer` header.
     #[error("a bearer token is required")]

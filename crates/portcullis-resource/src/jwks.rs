@@ -15,6 +15,7 @@ use portcullis_core::verifying_key::candidates;
 
 /// What checking a signature against the issuer's keys found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Signature {
     /// A key of the issuer verifies it.
     Verified,

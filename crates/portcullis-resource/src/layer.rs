@@ -26,6 +26,7 @@ pub(crate) fn realm_of(extensions: &axum::http::Extensions) -> String {
 
 /// A refusal, answered per RFC 6750 §3.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct BearerRejection {
     /// Why.
     pub error: ValidationError,

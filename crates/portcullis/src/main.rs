@@ -259,7 +259,7 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<String>) {
             hint("is TOKEN_URL the token endpoint (for Portcullis: ISSUER/token)?"),
         ),
         Some(ClientError::IdToken(_)) => (5, None),
-        None => (1, None),
+        Some(_) | None => (1, None),
     }
 }
 

@@ -131,15 +131,8 @@ async fn start() -> Arc<Issuer> {
 /// One sign-in: the browser follows the authorize URL to the loopback page; returns the result
 /// and the page the browser was shown.
 async fn sign_in(issuer: &Issuer) -> (Result<(), ClientError>, String) {
-    let settings = LoginSettings {
-        issuer: issuer.base.clone(),
-        client_id: "cli-app".into(),
-        client_secret: None,
-        scope: "openid".into(),
-        resources: Vec::new(),
-        audience: None,
-        wait: std::time::Duration::from_secs(10),
-    };
+    let mut settings = LoginSettings::new(&issuer.base, "cli-app");
+    settings.wait = std::time::Duration::from_secs(10);
     let (tx, rx) = tokio::sync::oneshot::channel::<String>();
     let browser = tokio::spawn(async move {
         let url = rx.await.unwrap();

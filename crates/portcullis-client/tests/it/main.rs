@@ -8,6 +8,7 @@ mod fake;
 
 mod against_portcullis;
 mod config;
+mod embedding;
 mod id_token;
 mod stored;
 mod tolerance;

@@ -14,19 +14,14 @@ async fn expired_tokens_are_refreshed_and_saved() {
     let dir = tempfile::tempdir().unwrap();
     let store = FileTokenStore::new(dir.path().join("nested/tokens.json"));
     let clock = ManualClock::new(UnixTime(10_000));
-    let first = StoredTokens {
-        issuer: "https://id.example.com".into(),
-        token_endpoint: fake.url.clone(),
-        client_id: "cli".into(),
-        access_token: "first".into(),
-        expires_at: Some(10_600),
-        refresh_token: Some("r1".into()),
-        id_token: None,
-        scope: Some("openid".into()),
-        client_secret_env: None,
-        resources: Vec::new(),
-        audience: None,
-    };
+    let mut first = StoredTokens::default();
+    first.issuer = "https://id.example.com".into();
+    first.token_endpoint = fake.url.clone();
+    first.client_id = "cli".into();
+    first.access_token = "first".into();
+    first.expires_at = Some(10_600);
+    first.refresh_token = Some("r1".into());
+    first.scope = Some("openid".into());
     store.save("default", &first).unwrap();
     #[cfg(unix)]
     {

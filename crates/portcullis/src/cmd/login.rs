@@ -4,7 +4,7 @@
 use super::token::{CredentialArgs, env, get};
 use crate::Usage;
 use clap::Args;
-use portcullis_client::{ClientError, FileTokenStore, LoginSettings, StoredTokens, TokenStore};
+use portcullis_client::{ClientError, FileTokenStore, LoginSettings, TokenStore};
 use portcullis_core::{Secret, SystemClock};
 use std::time::Duration;
 
@@ -69,15 +69,12 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
     };
     let client_secret = secret_var.as_deref().map(secret_from).transpose()?;
     let _ = crate::SECRET_SOURCE.set(secret_var.clone());
-    let settings = LoginSettings {
-        issuer,
-        client_id,
-        client_secret,
-        scope: args.scope.clone(),
-        resources: args.resources.clone(),
-        audience: args.audience.clone(),
-        wait: Duration::from_secs(300),
-    };
+    let mut settings = LoginSettings::new(&issuer, &client_id);
+    settings.client_secret = client_secret;
+    settings.scope = args.scope.clone();
+    settings.resources = args.resources.clone();
+    settings.audience = args.audience.clone();
+    settings.wait = Duration::from_secs(300);
     let no_browser = args.no_browser;
     let tokens = portcullis_client::login(&settings, &SystemClock, |url| {
         let opened = !no_browser
@@ -98,10 +95,8 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
     })
     .await?;
     // The secret's variable, never the secret: `call` reads it again to refresh.
-    let tokens = StoredTokens {
-        client_secret_env: secret_var,
-        ..tokens
-    };
+    let mut tokens = tokens;
+    tokens.client_secret_env = secret_var;
     let store = FileTokenStore::default_location()?;
     store.save(DEFAULT_KEY, &tokens)?;
     eprintln!(

@@ -168,19 +168,11 @@ pub async fn get(
     }
     let client_id = credentials.client_id.clone();
     let token = TokenSource::new(credentials).token().await?;
-    let fresh = StoredTokens {
-        issuer: String::new(),
-        token_endpoint: String::new(),
-        client_id,
-        access_token: token.access_token.expose().to_owned(),
-        expires_at: token.expires_at().map(|t| t.0),
-        refresh_token: None,
-        id_token: None,
-        scope: token.scope.clone(),
-        client_secret_env: None,
-        resources: Vec::new(),
-        audience: None,
-    };
+    let mut fresh = StoredTokens::default();
+    fresh.client_id = client_id;
+    fresh.access_token = token.access_token.expose().to_owned();
+    fresh.expires_at = token.expires_at().map(|t| t.0);
+    fresh.scope = token.scope.clone();
     if let Some(s) = &store
         && let Err(e) = s.save(&key, &fresh)
     {

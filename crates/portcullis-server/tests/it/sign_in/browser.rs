@@ -337,15 +337,9 @@ async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
             m.token_endpoint_auth_method = Some(portcullis_core::TokenEndpointAuthMethod::None);
         })
         .await;
-        let settings = portcullis_client::LoginSettings {
-            issuer: app.issuer.clone(),
-            client_id: cli.client_id.clone(),
-            client_secret: None,
-            scope: "openid email offline_access".into(),
-            resources: Vec::new(),
-            audience: None,
-            wait: std::time::Duration::from_secs(30),
-        };
+        let mut settings = portcullis_client::LoginSettings::new(&app.issuer, &cli.client_id);
+        settings.scope = "openid email offline_access".into();
+        settings.wait = std::time::Duration::from_secs(30);
         let (tx, rx) = tokio::sync::oneshot::channel::<String>();
         let login = tokio::spawn(async move {
             portcullis_client::login(&settings, &portcullis_core::SystemClock, |url| {
