@@ -31,3 +31,8 @@ pub use middleware::{BearerAuth, CallError, send_with_token};
 pub use source::TokenSource;
 pub use store::{FileTokenStore, StoredTokens, TokenStore};
 pub use token::{Token, read_answer};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -34,3 +34,8 @@ pub use scope::{Scope, ScopeError};
 pub use secret::Secret;
 pub use token::{AccessTokenClaims, Audience, TokenResponse};
 pub use verifying_key::VerifyingKey;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

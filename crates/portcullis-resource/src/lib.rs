@@ -22,3 +22,8 @@ pub use layer::{
     require_scope,
 };
 pub use validator::{TypPolicy, Validator, ValidatorBuilder};
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -23,3 +23,8 @@ pub mod users;
 
 pub use config::Config;
 pub use startup::Server;
+
+/// The README's examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -8,7 +8,7 @@
 //! The SQL is written once, in `sql/`, with `$N` placeholders (which sqlx binds on SQLite too) and
 //! `ON CONFLICT` (which both have). Each backend module compiles those files against its own
 //! connection types (see `sql/README`) and supplies the small dialect seam: how a write
-//! transaction begins, how writers take turns ([`Turn`]), change notification, and its migration
+//! transaction begins, how writers take turns (`Turn`), change notification, and its migration
 //! files. This module imports nothing from the rest of the server: everything else depends on it.
 
 pub mod dump;
