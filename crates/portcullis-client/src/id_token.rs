@@ -108,7 +108,7 @@ pub async fn check(
         .get("exp")
         .and_then(Value::as_i64)
         .ok_or_else(|| bad("it has no exp"))?;
-    if clock.now().0 >= exp + LEEWAY_SECS {
+    if clock.now().0 >= exp.saturating_add(LEEWAY_SECS) {
         return Err(bad("it has expired"));
     }
     let nonce_ok = claims

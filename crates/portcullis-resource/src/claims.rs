@@ -7,8 +7,11 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct AccessToken {
-    /// `sub`: the user, or the client for client_credentials tokens.
+    /// `sub`: the user, or the client for client_credentials tokens. Unique only within its
+    /// issuer: with several trusted issuers, key users by (`issuer`, `subject`).
     pub subject: String,
+    /// `iss`: the issuer that signed it.
+    pub issuer: Option<String>,
     /// `client_id` (RFC 9068), or else `azp` (the authorized party of OpenID Connect, which
     /// Keycloak, Auth0 and Entra v2 put in their access tokens).
     pub client_id: Option<String>,
@@ -63,6 +66,7 @@ impl AccessToken {
         };
         Some(AccessToken {
             subject: claims.get("sub")?.as_str()?.to_owned(),
+            issuer: claims.get("iss").and_then(Value::as_str).map(str::to_owned),
             client_id: claims
                 .get("client_id")
                 .or_else(|| claims.get("azp"))

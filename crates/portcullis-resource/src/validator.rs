@@ -20,9 +20,11 @@ pub enum TypPolicy {
     AtJwt,
     /// `at+jwt`, and also `JWT` or no `typ`, for providers whose access tokens say so (Keycloak,
     /// Auth0, Microsoft Entra, Okta). Since the header no longer tells an access token from an
-    /// ID token, a token is then also refused when it carries a claim only ID tokens have
-    /// (`nonce`, `at_hash`, `c_hash`, or Keycloak's `typ: ID`), and, as always, when its `aud`
-    /// does not name this API (an ID token's `aud` is the client's id). See the crate's README.
+    /// ID token, a token without `typ: at+jwt` is then also refused when it carries a claim only
+    /// ID tokens have (`nonce`, `at_hash`, `c_hash`, or a Keycloak `typ` claim other than
+    /// `Bearer`) or grants nothing (no `scope`, `scp` or `roles`), and, as always, when its `aud`
+    /// does not name this API (an ID token's `aud` is the client's id). See
+    /// docs/protecting-apis.md.
     AllowJwt,
 }
 
@@ -72,6 +74,8 @@ struct Inner {
     algorithms: Vec<JwsAlgorithm>,
     typ: TypPolicy,
     leeway: i64,
+    /// Seconds a fetched key set is trusted; also the longest a validated token is cached.
+    max_key_age: i64,
     mode: Mode,
     http: crate::jwks::Http,
     clock: Arc<dyn Clock>,
@@ -146,10 +150,10 @@ impl ValidatorBuilder {
     /// ```
     /// use portcullis_resource::{TypPolicy, Validator};
     ///
-    /// // Two Entra tenants, `typ: JWT` tokens, two audiences.
+    /// // Two Entra tenants, `typ: JWT` tokens, two audiences (the API's, never a client's id).
     /// let validator = Validator::builder("https://login.microsoftonline.com/TENANT/v2.0", "api://orders")
     ///     .issuer("https://login.microsoftonline.com/OTHER-TENANT/v2.0")
-    ///     .audience("6e74172b-be56-4843-9ff4-e66a39bb12e3")
+    ///     .audience("api://orders-v2")
     ///     .typ(TypPolicy::AllowJwt)
     ///     .build();
     /// ```
@@ -239,6 +243,7 @@ impl ValidatorBuilder {
                 algorithms: self.algorithms,
                 typ: self.typ,
                 leeway: i64::try_from(self.leeway.as_secs()).unwrap_or(0),
+                max_key_age: i64::try_from(self.max_key_age.as_secs()).unwrap_or(i64::MAX),
                 mode,
                 http,
                 clock: self.clock,
@@ -285,7 +290,9 @@ impl Validator {
         let (token_claims, keep_until) = match &self.inner.mode {
             Mode::Local(keys) => {
                 let t = self.validate_locally(keys, token, now).await?;
-                let until = t.expires_at;
+                // Never past the key set's own trust: a token signed with a key the issuer has
+                // since withdrawn must stop passing when the keys would be fetched again.
+                let until = t.expires_at.min(now.saturating_add(self.inner.max_key_age));
                 (t, until)
             }
             Mode::Introspection { .. } => self.introspect(token, now).await?,
@@ -404,13 +411,13 @@ impl Validator {
             .get("exp")
             .and_then(Value::as_i64)
             .ok_or(ValidationError::Invalid("no exp"))?;
-        if now >= exp + self.inner.leeway {
+        if now >= exp.saturating_add(self.inner.leeway) {
             return Err(ValidationError::Expired);
         }
         if claims
             .get("nbf")
             .and_then(Value::as_i64)
-            .is_some_and(|nbf| nbf > now + self.inner.leeway)
+            .is_some_and(|nbf| nbf > now.saturating_add(self.inner.leeway))
         {
             return Err(ValidationError::Expired);
         }
@@ -475,12 +482,20 @@ impl Validator {
     }
 }
 
-/// Whether `claims` carry what only ID tokens carry (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11;
-/// Keycloak marks its ID tokens with a `typ` claim of `ID`): the check that stands in for the
-/// `typ` header when plain `JWT` tokens are allowed.
+/// Whether `claims` look like an ID token's rather than an access token's: the check that stands
+/// in for the `typ` header when plain `JWT` tokens are allowed. An ID token carries `nonce`,
+/// `at_hash` or `c_hash` (OpenID Connect Core §2, §3.1.3.6, §3.3.2.11), or Keycloak's `typ` claim
+/// with a value other than `Bearer` (`ID`); and it carries no grant of access: an access token of
+/// these providers has `scope`, `scp` or (Entra's app permissions) `roles`.
 fn looks_like_an_id_token(claims: &Map<String, Value>) -> bool {
-    ["nonce", "at_hash", "c_hash"]
+    let id_only = ["nonce", "at_hash", "c_hash"]
         .iter()
-        .any(|name| claims.contains_key(*name))
-        || claims.get("typ").and_then(Value::as_str) == Some("ID")
+        .any(|name| claims.contains_key(*name));
+    let keycloak_not_bearer = claims
+        .get("typ")
+        .is_some_and(|typ| typ.as_str() != Some("Bearer"));
+    let grants_nothing = !["scope", "scp", "roles"]
+        .iter()
+        .any(|name| claims.contains_key(*name));
+    id_only || keycloak_not_bearer || grants_nothing
 }

@@ -233,6 +233,19 @@ async fn keycloak_access_tokens_pass_with_allow_jwt_and_its_id_tokens_do_not() {
         lenient.validate(&plain_id_token).await.unwrap_err(),
         ValidationError::Invalid("an ID token is not an access token")
     );
+    // An ID token with none of those claims still grants nothing: no scope, scp or roles.
+    let bare_id_token = key.sign(
+        "RS256",
+        json!({"typ": "JWT", "kid": kid}),
+        &json!({
+            "exp": t + 300, "iat": t, "iss": kc.issuer, "aud": "orders-api",
+            "sub": "f3b1c2d4-0000-4a5b-9c8d-111122223333", "auth_time": t,
+        }),
+    );
+    assert_eq!(
+        lenient.validate(&bare_id_token).await.unwrap_err(),
+        ValidationError::Invalid("an ID token is not an access token")
+    );
 }
 
 /// Auth0: issuer with a trailing `/`, `aud` with the userinfo URL, `typ: JWT`.
@@ -495,4 +508,29 @@ async fn the_token_cache_is_bounded_and_each_entry_expires_on_its_own() {
         before - 1,
         "the other one was still there"
     );
+}
+
+/// A cached token is trusted no longer than the key set it was checked with: past `max_key_age`
+/// it is checked again, against keys fetched again (a key the issuer withdrew stops passing).
+#[tokio::test]
+async fn a_cached_token_is_checked_again_once_the_keys_are_stale() {
+    let key = TestKey::p256();
+    let p = provider("/stale", "", json!({"keys": [Value::Object(key.jwk())]})).await;
+    let clock = portcullis_core::ManualClock::new(SystemClock.now());
+    let t = clock.now().0;
+    let validator = Validator::builder(&p.issuer, "api")
+        .max_key_age(std::time::Duration::from_secs(60))
+        .clock(std::sync::Arc::new(clock.clone()))
+        .build();
+    let token = key.sign(
+        "ES256",
+        json!({"typ": "at+jwt"}),
+        &json!({"iss": p.issuer, "aud": "api", "sub": "s", "exp": t + 3_600}),
+    );
+    validator.validate(&token).await.unwrap();
+    validator.validate(&token).await.unwrap();
+    assert_eq!(validator.jwks_fetches(), 1);
+    clock.advance(61);
+    validator.validate(&token).await.unwrap();
+    assert_eq!(validator.jwks_fetches(), 2, "not answered from the cache");
 }
