@@ -153,6 +153,11 @@ impl KeyStore {
         if first == Signature::Verified && fresh_enough(&seen) {
             return Ok(first);
         }
+        // Fetched moments ago: no fetch would follow, so do not queue behind the lock (a flood of
+        // garbage tokens must not hold up good ones).
+        if fresh_enough(&seen) && seen.fetched.is_some_and(|t| now - t < self.min_refetch) {
+            return Ok(first);
+        }
         let _single = self.refetch.lock().await;
         // Someone else may have fetched while we waited.
         let seen = self.snapshot();

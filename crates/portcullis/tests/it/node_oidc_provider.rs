@@ -90,6 +90,24 @@ fn start(node: &PathBuf) -> NodeProvider {
     NodeProvider { child, issuer }
 }
 
+/// An API behind `BearerLayer`, trusting `issuer` for `audience`, on port 0; its base URL.
+async fn protected_api(issuer: &str, audience: &str) -> String {
+    use portcullis_resource::{AccessToken, BearerLayer};
+    let app = axum::Router::new()
+        .route(
+            "/data",
+            axum::routing::get(|t: AccessToken| async move { t.subject }),
+        )
+        .layer(BearerLayer::new(
+            Validator::builder(issuer, audience).build(),
+            "interop",
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
 fn header(token: &str) -> serde_json::Value {
     let part = token.split('.').next().unwrap();
     serde_json::from_slice(&B64.decode(part).unwrap()).unwrap()
@@ -156,6 +174,21 @@ async fn tokens_of_node_oidc_provider_are_obtained_validated_and_decoded() {
             ValidationError::WrongAudience,
             "{alg}"
         );
+
+        // The same through the axum layer, over HTTP: 200 with its audience, 401 with another.
+        for (audience, status) in [
+            (resource.as_str(), 200),
+            ("https://other.api.example.com", 401),
+        ] {
+            let api = protected_api(&issuer, audience).await;
+            let answer = reqwest::Client::new()
+                .get(format!("{api}/data"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(answer.status(), status, "{alg} for {audience}");
+        }
 
         // `portcullis decode --issuer` verifies it.
         let (ok, _, err) =
@@ -266,5 +299,20 @@ async fn id_tokens_of_node_oidc_provider_are_refused_as_access_tokens() {
     assert_eq!(
         lenient.validate(&id_token).await.unwrap_err(),
         ValidationError::Invalid("an ID token is not an access token")
+    );
+    // And the layer over HTTP: 401 invalid_token.
+    let api = protected_api(&provider.issuer, WEB_CLIENT_ID).await;
+    let answer = reqwest::Client::new()
+        .get(format!("{api}/data"))
+        .bearer_auth(&id_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 401);
+    assert!(
+        answer.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains("invalid_token")
     );
 }
