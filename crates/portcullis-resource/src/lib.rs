@@ -12,6 +12,7 @@ mod error;
 mod extract;
 pub mod jwks;
 mod layer;
+mod typ_policy;
 mod validator;
 
 pub use claims::AccessToken;

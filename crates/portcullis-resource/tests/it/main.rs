@@ -3,6 +3,7 @@
 // Tests wait on real processes and sockets with real deadlines.
 #![allow(clippy::disallowed_methods)]
 
+mod fixtures;
 mod helpers;
 
 mod layer;
