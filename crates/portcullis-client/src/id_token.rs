@@ -4,8 +4,8 @@
 
 use crate::error::ClientError;
 use portcullis_core::jws::CompactJws;
-use portcullis_core::verifying_key::candidates;
-use portcullis_core::{Clock, JwkSet, JwsAlgorithm, VerifyingKey};
+use portcullis_core::verifying_key::{keys_of, verifies};
+use portcullis_core::{Clock, JwkSet, JwsAlgorithm};
 use serde_json::Value;
 
 /// Clock skew tolerated on `exp`.
@@ -83,9 +83,13 @@ pub async fn check(
         .json()
         .await
         .map_err(|e| bad(&format!("{jwks_uri} is not a JWK set: {e}")))?;
-    let keys: Vec<VerifyingKey> = set.keys.iter().filter_map(VerifyingKey::from_jwk).collect();
-    let signed = candidates(&keys, jws.header_str("kid"), alg)
-        .any(|k| k.verify(alg, jws.signing_input, &jws.signature));
+    let signed = verifies(
+        &keys_of(&set),
+        jws.header_str("kid"),
+        alg,
+        jws.signing_input,
+        &jws.signature,
+    );
     if !signed {
         return Err(bad("the signature does not verify with the issuer's keys"));
     }

@@ -7,7 +7,7 @@
 //! first; `none` and HMAC are not [`JwsAlgorithm`]s at all. Shared by the resource-server
 //! validator, the client's ID-token check and `portcullis decode`.
 
-use crate::jose::{Jwk, JwsAlgorithm};
+use crate::jose::{Jwk, JwkSet, JwsAlgorithm};
 use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -165,4 +165,21 @@ pub fn candidates<'a>(
                 .filter(move |k| fallback && (kid.is_none() || k.kid.is_empty())),
         )
         .filter(move |k| k.admits(alg))
+}
+
+/// The keys of `set` that can verify anything: see [`VerifyingKey::from_jwk`] for those left out.
+pub fn keys_of(set: &JwkSet) -> Vec<VerifyingKey> {
+    set.keys.iter().filter_map(VerifyingKey::from_jwk).collect()
+}
+
+/// Whether one of `keys` that may have made a token with `kid` and `alg` ([`candidates`])
+/// verifies `signature` over `message`.
+pub fn verifies(
+    keys: &[VerifyingKey],
+    kid: Option<&str>,
+    alg: JwsAlgorithm,
+    message: &[u8],
+    signature: &[u8],
+) -> bool {
+    candidates(keys, kid, alg).any(|k| k.verify(alg, message, signature))
 }

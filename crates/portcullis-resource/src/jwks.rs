@@ -215,7 +215,7 @@ impl KeyStore {
         let set: JwkSet = get_json(self.http.client()?, &uri).await?;
         // Keys for encryption, of types we do not verify with, or whose `alg` we do not accept
         // are left out; the others are kept with or without `alg` and `kid`.
-        let keys = set.keys.iter().filter_map(VerifyingKey::from_jwk).collect();
+        let keys = portcullis_core::verifying_key::keys_of(&set);
         Ok(Snapshot {
             keys,
             fetched: Some(now),

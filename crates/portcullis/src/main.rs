@@ -302,7 +302,8 @@ fn init_tracing(format: LogFormat) -> Option<log_writer::Flusher> {
     // A second init (there is none today) would be refused; nothing to do about it but go on.
     let _ = match format {
         // JSON keeps the target, so the audit stream (target portcullis::audit) can be filtered,
-        // and the request span, so every line carries its request id.
+        // and names the request being served (json_lines reads it from the server's task-local),
+        // so every line carries its request id.
         LogFormat::Json => registry
             .with(
                 tracing_subscriber::fmt::layer()

@@ -8,7 +8,8 @@ use crate::Usage;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_client::ClientError;
-use portcullis_core::{Clock, SystemClock, UnixTime, VerifyingKey};
+use portcullis_core::jws::CompactJws;
+use portcullis_core::{Clock, SystemClock, UnixTime};
 use serde_json::{Map, Value, json};
 use std::io::Read;
 
@@ -116,11 +117,15 @@ pub async fn run(
             "signature: NOT valid: alg {alg:?} is not accepted (RS256/384/512, PS256/384/512, ES256, ES384, EdDSA)"
         );
     };
-    let keys: Vec<VerifyingKey> = set.keys.iter().filter_map(VerifyingKey::from_jwk).collect();
-    let (signed, signature) = token.rsplit_once('.').unwrap_or_default();
-    let valid = B64.decode(signature).is_ok_and(|s| {
-        portcullis_core::verifying_key::candidates(&keys, kid, parsed_alg)
-            .any(|k| k.verify(parsed_alg, signed.as_bytes(), &s))
+    let keys = portcullis_core::verifying_key::keys_of(&set);
+    let valid = CompactJws::parse(token).is_ok_and(|jws| {
+        portcullis_core::verifying_key::verifies(
+            &keys,
+            kid,
+            parsed_alg,
+            jws.signing_input,
+            &jws.signature,
+        )
     });
     if !valid {
         anyhow::bail!(
