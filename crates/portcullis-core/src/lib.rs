@@ -3,7 +3,9 @@
 //!
 //! This crate does no I/O and has no async code, so the client, the resource-server validator and the
 //! server agree on the wire format without any of them pulling in the others' dependencies. Its one
-//! heavier dependency is aws-lc-rs, which every other crate uses already, for checking signatures.
+//! heavier dependency is the crypto library that checks signatures: aws-lc-rs by default (feature
+//! `aws-lc-rs`), which every other crate uses already, or the pure-Rust RustCrypto crates (feature
+//! `rust-crypto`) for a resource server built without a C compiler. See [`verifying_key::Backend`].
 #![forbid(unsafe_code)]
 
 pub mod basic;
@@ -14,6 +16,7 @@ pub mod form;
 #[doc(hidden)]
 pub mod fuzz_targets;
 pub mod grant;
+pub mod hash;
 pub mod issuer;
 pub mod jose;
 pub mod jws;

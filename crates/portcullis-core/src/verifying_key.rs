@@ -8,9 +8,49 @@
 //! validator, the client's ID-token check and `portcullis decode`.
 
 use crate::jose::{Jwk, JwkSet, JwsAlgorithm};
-use aws_lc_rs::signature::{self, RsaPublicKeyComponents, UnparsedPublicKey};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+#[cfg(feature = "aws-lc-rs")]
+mod aws_lc;
+#[cfg(feature = "rust-crypto")]
+mod rust_crypto;
+
+#[cfg(not(any(feature = "aws-lc-rs", feature = "rust-crypto")))]
+compile_error!(
+    "portcullis-core needs a crypto backend: the `aws-lc-rs` feature (the default) or `rust-crypto`"
+);
+
+/// A library that checks signatures, chosen with cargo features.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// aws-lc-rs (feature `aws-lc-rs`, the default): fast, and needs a C compiler to build.
+    #[cfg(feature = "aws-lc-rs")]
+    AwsLc,
+    /// RustCrypto's `rsa`, `p256`, `p384` and `ed25519-dalek` (feature `rust-crypto`): pure Rust.
+    #[cfg(feature = "rust-crypto")]
+    RustCrypto,
+}
+
+impl Backend {
+    /// The backend [`VerifyingKey::verify`] uses: aws-lc-rs when it is compiled in, else
+    /// RustCrypto.
+    #[cfg(feature = "aws-lc-rs")]
+    pub const DEFAULT: Backend = Backend::AwsLc;
+    /// The backend [`VerifyingKey::verify`] uses: aws-lc-rs when it is compiled in, else
+    /// RustCrypto.
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    pub const DEFAULT: Backend = Backend::RustCrypto;
+
+    /// Every backend compiled in.
+    pub const ALL: &'static [Backend] = &[
+        #[cfg(feature = "aws-lc-rs")]
+        Backend::AwsLc,
+        #[cfg(feature = "rust-crypto")]
+        Backend::RustCrypto,
+    ];
+}
 
 /// One public key, ready to verify.
 #[derive(Debug, Clone)]
@@ -106,40 +146,28 @@ impl VerifyingKey {
     }
 
     /// Checks `signature` over `message`, made with `alg`; false when the key does not admit
-    /// `alg`.
+    /// `alg`. Uses [`Backend::DEFAULT`].
     pub fn verify(&self, alg: JwsAlgorithm, message: &[u8], signature: &[u8]) -> bool {
+        self.verify_with(Backend::DEFAULT, alg, message, signature)
+    }
+
+    /// [`verify`](Self::verify) with a chosen backend; the tests check every compiled backend
+    /// against the same signatures.
+    pub fn verify_with(
+        &self,
+        backend: Backend,
+        alg: JwsAlgorithm,
+        message: &[u8],
+        signature: &[u8],
+    ) -> bool {
         if !self.admits(alg) {
             return false;
         }
-        use JwsAlgorithm as A;
-        match &self.material {
-            Material::P256(point) => {
-                UnparsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            Material::P384(point) => {
-                UnparsedPublicKey::new(&signature::ECDSA_P384_SHA384_FIXED, point)
-                    .verify(message, signature)
-                    .is_ok()
-            }
-            Material::Ed25519(key) => UnparsedPublicKey::new(&signature::ED25519, key)
-                .verify(message, signature)
-                .is_ok(),
-            Material::Rsa { n, e } => {
-                let parameters: &signature::RsaParameters = match alg {
-                    A::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-                    A::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-                    A::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-                    A::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-                    A::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-                    A::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-                    _ => return false,
-                };
-                RsaPublicKeyComponents { n, e }
-                    .verify(parameters, message, signature)
-                    .is_ok()
-            }
+        match backend {
+            #[cfg(feature = "aws-lc-rs")]
+            Backend::AwsLc => aws_lc::verify(&self.material, alg, message, signature),
+            #[cfg(feature = "rust-crypto")]
+            Backend::RustCrypto => rust_crypto::verify(&self.material, alg, message, signature),
         }
     }
 }

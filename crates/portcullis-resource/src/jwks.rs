@@ -42,6 +42,12 @@ pub(crate) struct Http(Result<reqwest::Client, String>);
 
 impl Http {
     pub(crate) fn new(timeout: Duration) -> Self {
+        // Without aws-lc-rs, reqwest has no TLS crypto of its own and would panic when built:
+        // report it instead, at every use, with what to do.
+        #[cfg(not(feature = "aws-lc-rs"))]
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Http(Err(NO_PROVIDER.to_owned()));
+        }
         Http(
             reqwest::Client::builder()
                 .timeout(timeout)
@@ -51,12 +57,21 @@ impl Http {
         )
     }
 
+    pub(crate) fn from_client(client: reqwest::Client) -> Self {
+        Http(Ok(client))
+    }
+
     pub(crate) fn client(&self) -> Result<&reqwest::Client, ValidationError> {
         self.0
             .as_ref()
             .map_err(|e| ValidationError::Unavailable(e.clone()))
     }
 }
+
+#[cfg(not(feature = "aws-lc-rs"))]
+const NO_PROVIDER: &str = "no TLS crypto: with the `rust-crypto` feature alone, install a rustls \
+CryptoProvider (for example rustls_rustcrypto::provider().install_default()) before building the \
+validator, or give it an HTTP client with ValidatorBuilder::http_client";
 
 /// Keys of one issuer.
 pub struct KeyStore {

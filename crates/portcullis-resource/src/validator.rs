@@ -73,10 +73,7 @@ struct Inner {
 type VerifiedTokens = quick_cache::sync::Cache<[u8; 32], (AccessToken, i64)>;
 
 fn token_digest(token: &str) -> [u8; 32] {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    let mut out = [0u8; 32];
-    out.copy_from_slice(digest.as_ref());
-    out
+    portcullis_core::hash::sha256(token.as_bytes())
 }
 
 /// Builds a [`Validator`].
@@ -100,6 +97,7 @@ pub struct ValidatorBuilder {
     introspection: Option<(String, Secret, Duration)>,
     clock: Arc<dyn Clock>,
     timeout: Duration,
+    http_client: Option<reqwest::Client>,
 }
 
 impl ValidatorBuilder {
@@ -192,9 +190,21 @@ impl ValidatorBuilder {
         self
     }
 
+    /// Fetch metadata and keys (and introspect) with this client instead of one the validator
+    /// builds: for a proxy, a private CA, or a TLS provider of the application's choosing. The
+    /// [`timeout`](Self::timeout) then does not apply; give the client one, and turn its redirects
+    /// off (`reqwest::redirect::Policy::none()`), as the validator's own client does.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
     /// The validator.
     pub fn build(self) -> Validator {
-        let http = crate::jwks::Http::new(self.timeout);
+        let http = match self.http_client {
+            Some(client) => crate::jwks::Http::from_client(client),
+            None => crate::jwks::Http::new(self.timeout),
+        };
         // Exactly as given: tokens' `iss` and the metadata's `issuer` must be identical to it
         // (RFC 8414 §3.3), trailing `/` and all.
         let issuers = self.issuers;
@@ -254,6 +264,7 @@ impl Validator {
             introspection: None,
             clock: Arc::new(SystemClock),
             timeout: Duration::from_secs(5),
+            http_client: None,
         }
     }
 

@@ -63,6 +63,18 @@ impl Issuer {
         )
     }
 
+    /// The issuer's published key set.
+    pub async fn jwks<T: serde::de::DeserializeOwned>(&self) -> T {
+        self.http
+            .get(format!("{}/jwks.json", self.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// A client_credentials token for the API with `scope`, signed with `alg`.
     pub async fn token(&self, scope: &str, alg: Algorithm) -> String {
         let (id, secret) = self

@@ -25,6 +25,39 @@ async fn tokens_of_every_algorithm_validate() {
     );
 }
 
+/// Tokens Portcullis signed with aws-lc-rs verify with every compiled backend, the pure-Rust one
+/// too (this crate's dev-dependencies turn on `portcullis-core/rust-crypto`), and a changed one
+/// with none.
+#[tokio::test]
+async fn every_backend_verifies_what_portcullis_signs() {
+    use portcullis_core::jws::CompactJws;
+    use portcullis_core::verifying_key::{Backend, keys_of};
+    assert!(
+        Backend::ALL.contains(&Backend::RustCrypto),
+        "{:?}",
+        Backend::ALL
+    );
+    let iss = issuer().await;
+    let jwks: portcullis_core::JwkSet = iss.jwks().await;
+    let keys = keys_of(&jwks);
+    for alg in Algorithm::ALL {
+        let token = iss.token("read", alg).await;
+        let jws = CompactJws::parse(&token).unwrap();
+        let kid = jws.header_str("kid").unwrap();
+        let key = keys.iter().find(|k| k.kid() == Some(kid)).unwrap();
+        let mut forged = jws.signature.clone();
+        forged[3] ^= 1;
+        for &backend in Backend::ALL {
+            let alg = alg.into();
+            assert!(
+                key.verify_with(backend, alg, jws.signing_input, &jws.signature),
+                "{backend:?} {alg:?}"
+            );
+            assert!(!key.verify_with(backend, alg, jws.signing_input, &forged));
+        }
+    }
+}
+
 #[tokio::test]
 async fn every_rejection() {
     let iss = issuer().await;
@@ -97,15 +130,7 @@ async fn every_rejection() {
         enc(json!({"alg": "none", "typ": "at+jwt", "kid": kid})),
         parts[1]
     );
-    let jwks: serde_json::Value = iss
-        .http
-        .get(format!("{}/jwks.json", iss.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = iss.jwks().await;
     let public = jwks["keys"]
         .as_array()
         .unwrap()
