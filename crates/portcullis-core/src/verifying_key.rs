@@ -95,11 +95,19 @@ impl VerifyingKey {
         let material = match (jwk.kty.as_str(), jwk.crv.as_deref()) {
             ("EC", Some("P-256")) => Material::P256(point(32)?),
             ("EC", Some("P-384")) => Material::P384(point(48)?),
-            ("OKP", Some("Ed25519")) => Material::Ed25519(decode(&jwk.x)?),
-            ("RSA", _) => Material::Rsa {
-                n: decode(&jwk.n)?,
-                e: decode(&jwk.e)?,
-            },
+            // 32 bytes exactly: aws-lc-rs would also read a longer `x` as an X.509 key.
+            ("OKP", Some("Ed25519")) => {
+                Material::Ed25519(decode(&jwk.x).filter(|x| x.len() == 32 && !small_order(x))?)
+            }
+            // Minimal big-endian integers (RFC 7518 §2, §6.3.1): no empty value and no leading
+            // zero byte, which aws-lc-rs refuses and RustCrypto would accept (and pay for).
+            ("RSA", _) => {
+                let minimal = |v: Vec<u8>| (v.first().is_some_and(|&b| b != 0)).then_some(v);
+                Material::Rsa {
+                    n: minimal(decode(&jwk.n)?)?,
+                    e: minimal(decode(&jwk.e)?)?,
+                }
+            }
             _ => return None,
         };
         let alg = match jwk.alg.as_deref() {
@@ -170,6 +178,44 @@ impl VerifyingKey {
             Backend::RustCrypto => rust_crypto::verify(&self.material, alg, message, signature),
         }
     }
+}
+
+/// Whether a 32-byte Ed25519 public key is one of the eight points of small order, under which
+/// anyone can forge a signature that aws-lc-rs's (cofactorless, non-strict) check accepts. The
+/// list is libsodium's: the y coordinates 0, 1, p-1, the two of the order-8 points, and the
+/// non-canonical p and p+1, compared without the sign bit. Together they encode all eight points
+/// (`an_ed25519_key_of_small_order_is_refused` checks each against ed25519-dalek).
+fn small_order(x: &[u8]) -> bool {
+    const SMALL_ORDER: [[u8; 32]; 7] = [
+        [0; 32],
+        [
+            1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            0, 0, 0,
+        ],
+        [
+            0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef,
+            0x98, 0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88,
+            0x6d, 0x53, 0xfc, 0x05,
+        ],
+        [
+            0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10,
+            0x67, 0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77,
+            0x92, 0xac, 0x03, 0x7a,
+        ],
+        p_plus(-1),
+        p_plus(0),
+        p_plus(1),
+    ];
+    /// The little-endian encoding of p + `k` for p = 2^255 - 19.
+    const fn p_plus(k: i8) -> [u8; 32] {
+        let mut out = [0xff; 32];
+        out[0] = (0xed_i16 + k as i16) as u8;
+        out[31] = 0x7f;
+        out
+    }
+    SMALL_ORDER
+        .iter()
+        .any(|bad| x[..31] == bad[..31] && x[31] & 0x7f == bad[31])
 }
 
 /// The keys of `keys` that may have made a token with `kid` (if it names one) and `alg`, most

@@ -1,11 +1,12 @@
 //! Signature checks with the RustCrypto crates (feature `rust-crypto`): pure Rust, so a
 //! resource server can be built without a C compiler.
 //!
-//! The rules match the aws-lc-rs backend, so that the choice of backend never changes which
-//! tokens pass: RSA moduli of 2048 to 8192 bits; PSS with MGF1 over the same hash and a salt as
-//! long as the hash (RFC 7518 §3.5); ECDSA signatures as the fixed-size `r || s` of RFC 7518 §3.4;
-//! Ed25519 checked strictly (RFC 8032 §5.1.7, rejecting small-order keys and non-canonical
-//! encodings). Only public keys are handled here, so the timing attacks on RSA decryption that
+//! The rules match the aws-lc-rs backend, so that the choice of backend does not change which
+//! tokens pass: RSA moduli of 2048 to 8192 bits (their encoding is checked when the JWK is read);
+//! PSS with MGF1 over the same hash and a salt as long as the hash (RFC 7518 §3.5); ECDSA
+//! signatures as the fixed-size `r || s` of RFC 7518 §3.4. Ed25519 is checked strictly (RFC 8032
+//! §5.1.7), which also refuses a small-order `R` that aws-lc-rs accepts: only the key's owner
+//! could make one. Only public keys are handled here, so the timing attacks on RSA decryption that
 //! concern the `rsa` crate do not apply.
 
 use super::Material;
