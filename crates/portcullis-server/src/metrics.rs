@@ -130,8 +130,9 @@ impl Metrics {
         format!("{:016x}{n:08x}", self.request_prefix)
     }
 
-    /// The Prometheus text exposition.
-    pub fn render(&self, pool: Option<crate::store::PoolStats>) -> String {
+    /// The Prometheus text exposition: the counters, then `gauges`.
+    pub fn render(&self, gauges: &Gauges) -> String {
+        let pool = gauges.pool;
         let mut out = String::with_capacity(4096);
         let _ = writeln!(
             out,
@@ -247,6 +248,42 @@ impl Metrics {
             let _ = writeln!(out, "# TYPE portcullis_database_connections_max gauge");
             let _ = writeln!(out, "portcullis_database_connections_max {}", pool.max);
         }
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_signing_key_age_seconds Time since each algorithm's signing key began to sign."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_signing_key_age_seconds gauge");
+        for (alg, age) in &gauges.signing_key_ages {
+            let _ = writeln!(
+                out,
+                "portcullis_signing_key_age_seconds{{alg=\"{alg}\"}} {age}"
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_locked_keys Usernames, clients and addresses locked after repeated failures."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_locked_keys gauge");
+        let _ = writeln!(out, "portcullis_locked_keys {}", gauges.locked_keys);
+        let _ = writeln!(
+            out,
+            "# HELP portcullis_ready 1 when the database answers (as /health/ready), else 0."
+        );
+        let _ = writeln!(out, "# TYPE portcullis_ready gauge");
+        let _ = writeln!(out, "portcullis_ready {}", u8::from(gauges.ready));
         out
     }
+}
+
+/// Values read when `/metrics` is scraped rather than counted as they happen.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    /// The database pool, when the store has one.
+    pub pool: Option<crate::store::PoolStats>,
+    /// Seconds since each algorithm's current signing key became active.
+    pub signing_key_ages: Vec<(&'static str, i64)>,
+    /// Keys locked by the failure throttles.
+    pub locked_keys: usize,
+    /// Whether the database answered a ping.
+    pub ready: bool,
 }

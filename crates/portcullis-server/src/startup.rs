@@ -87,6 +87,7 @@ impl From<KeysError> for StartupError {
 /// A server that is bound and ready to serve.
 pub struct Server {
     listener: tokio::net::TcpListener,
+    metrics_listener: Option<tokio::net::TcpListener>,
     locks: Arc<crate::throttle::Locks>,
     state: Arc<AppState>,
     store: Arc<dyn Store>,
@@ -164,6 +165,14 @@ impl Server {
                 addr: config.listen,
                 reason,
             })?;
+        let metrics_listener = match config.metrics_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|reason| StartupError::Bind { addr, reason })?,
+            ),
+            None => None,
+        };
         let store_err = |reason| StartupError::Store {
             url: crate::config::redact_url(&config.database),
             reason,
@@ -268,6 +277,7 @@ impl Server {
         });
         Ok(Server {
             listener,
+            metrics_listener,
             locks,
             state,
             store,
@@ -288,6 +298,13 @@ impl Server {
     /// The address actually bound.
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
         self.listener.local_addr()
+    }
+
+    /// The address of the `metrics_listen` listener, when one is set.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     /// The URL the listener answers on: `https://` when `[tls]` is set.
@@ -325,7 +342,29 @@ impl Server {
         let cleanup = self
             .cleanup
             .spawn(self.store.clone(), self.state.issuer.clock.clone());
-        let app = http::router(self.state);
+        // One shutdown for both listeners: the public one's future tells the metrics one.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let stop = Arc::new(stop);
+        let shutdown = {
+            let stop = stop.clone();
+            async move {
+                shutdown.await;
+                let _ = stop.send(true);
+            }
+        };
+        let metrics = self.metrics_listener.map(|listener| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(crate::listener::serve(
+                listener,
+                http::metrics_router(self.state.clone()),
+                self.limits,
+                None,
+                async move {
+                    let _ = stopped.wait_for(|&s| s).await;
+                },
+            ))
+        });
+        let app = http::router(self.state, metrics.is_none());
         let (acceptor, cert_watcher) = match &self.tls {
             Some(cert) => {
                 let config = cert.server_config().map_err(std::io::Error::other)?;
@@ -340,6 +379,13 @@ impl Server {
             crate::listener::serve(self.listener, app, self.limits, acceptor, shutdown).await;
         if let Some(w) = cert_watcher {
             w.abort();
+        }
+        // Also when the public listener ended on an error, not on the shutdown signal.
+        let _ = stop.send(true);
+        if let Some(metrics) = metrics
+            && let Ok(Err(error)) = metrics.await
+        {
+            tracing::warn!(%error, "metrics listener failed");
         }
         watcher.abort();
         cleanup.abort();

@@ -248,6 +248,11 @@ impl Locks {
         out
     }
 
+    /// How many keys (usernames, clients, addresses) are locked, or were and have not been swept.
+    pub fn len(&self) -> usize {
+        self.tracked.load(Ordering::Relaxed)
+    }
+
     /// Whether any key is locked (or was, and has not been swept): one atomic load.
     pub fn is_empty(&self) -> bool {
         self.tracked.load(Ordering::Relaxed) == 0
@@ -387,6 +392,12 @@ impl Throttle {
     /// endpoint need not even hash its keys while nobody is misbehaving.
     pub fn any_locked(&self) -> bool {
         !self.locks.is_empty()
+    }
+
+    /// How many keys this instance holds locked (for the metric; the two throttles share one
+    /// lock table).
+    pub fn locked_keys(&self) -> usize {
+        self.locks.len()
     }
 
     /// Seconds to wait if any of these keys is locked on this instance. No I/O: the token endpoint

@@ -40,6 +40,10 @@ pub struct Config {
     /// The socket address to listen on.
     #[serde(default = "default_listen")]
     pub listen: SocketAddr,
+    /// A second, plain-HTTP listener for `/metrics` and the health endpoints, for the monitoring
+    /// network only. When set, the public listener answers 404 for `/metrics`.
+    #[serde(default)]
+    pub metrics_listen: Option<SocketAddr>,
     /// The database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DATABASE`.
     #[serde(default = "default_database")]
     pub database: String,
@@ -454,6 +458,7 @@ impl Default for Config {
         Config {
             issuer: None,
             listen: default_listen(),
+            metrics_listen: None,
             database: default_database(),
             database_pool: DatabasePoolConfig::default(),
             cleanup: CleanupConfig::default(),

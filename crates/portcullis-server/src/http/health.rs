@@ -21,15 +21,24 @@ pub async fn live() -> Response {
 
 /// `GET /health/ready`: 200 when the database answers, 503 when it does not.
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
+    if database_ready(&state).await {
+        answer(StatusCode::OK, json!({"status": "ready"}))
+    } else {
+        unready()
+    }
+}
+
+/// Whether the database answers within the probe's timeout; also the `portcullis_ready` metric.
+pub(crate) async fn database_ready(state: &AppState) -> bool {
     match tokio::time::timeout(READY_TIMEOUT, state.issuer.store.ping()).await {
-        Ok(Ok(())) => answer(StatusCode::OK, json!({"status": "ready"})),
+        Ok(Ok(())) => true,
         Ok(Err(error)) => {
             tracing::warn!(%error, "not ready: database unavailable");
-            unready()
+            false
         }
         Err(_) => {
             tracing::warn!("not ready: database did not answer in time");
-            unready()
+            false
         }
     }
 }

@@ -47,9 +47,10 @@ pub struct AppState {
     pub request_spans: bool,
 }
 
-/// Builds the router over the shared state.
-pub fn router(state: Arc<AppState>) -> Router {
-    Router::new()
+/// Builds the router over the shared state. With `public_metrics` false (a `metrics_listen` is
+/// set), `/metrics` is left out and answers 404 like any unknown path.
+pub fn router(state: Arc<AppState>, public_metrics: bool) -> Router {
+    let router = Router::new()
         .route("/token", any(token::token))
         .route(
             "/.well-known/oauth-authorization-server",
@@ -73,12 +74,28 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/revoke", any(revoke::revoke))
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .route("/health/live", get(health::live))
-        .route("/health/ready", get(health::ready))
-        .route("/metrics", get(observe::metrics))
+        .route("/health/ready", get(health::ready));
+    let router = if public_metrics {
+        router.route("/metrics", get(observe::metrics))
+    } else {
+        router
+    };
+    router
         .fallback(error::not_found)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             observe::observe,
         ))
+        .with_state(state)
+}
+
+/// The router of the `metrics_listen` listener: `/metrics` and the health endpoints only. Its
+/// requests are not counted in the metrics, so that scrapes do not show up as traffic.
+pub fn metrics_router(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/metrics", get(observe::metrics))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .fallback(error::not_found)
         .with_state(state)
 }

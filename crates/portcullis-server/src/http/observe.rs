@@ -12,10 +12,22 @@ use tracing::Instrument;
 
 /// `GET /metrics`.
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    let body = state
-        .issuer
-        .metrics
-        .render(Some(state.issuer.store.pool_stats()));
+    let issuer = &state.issuer;
+    let now = issuer.clock.now();
+    let keys = issuer.registry.snapshot();
+    let gauges = crate::metrics::Gauges {
+        pool: Some(issuer.store.pool_stats()),
+        signing_key_ages: portcullis_core::Algorithm::ALL
+            .into_iter()
+            .filter_map(|alg| {
+                let key = keys.keys.active(alg, now)?;
+                Some((alg.as_str(), now.0 - key.activates_at.0))
+            })
+            .collect(),
+        locked_keys: issuer.sign_in_throttle.locked_keys(),
+        ready: super::health::database_ready(&state).await,
+    };
+    let body = issuer.metrics.render(&gauges);
     (
         [(
             header::CONTENT_TYPE,

@@ -26,6 +26,23 @@ pub enum KeyState {
 }
 
 impl KeyState {
+    /// The state at `now` of a key with this schedule, given the longest lifetime of a token it
+    /// may have signed. Needs no key material, so listing keys needs no master key.
+    pub fn of(
+        activates_at: UnixTime,
+        retires_at: Option<UnixTime>,
+        now: UnixTime,
+        max_token_lifetime: u64,
+    ) -> KeyState {
+        match retires_at {
+            _ if now < activates_at => KeyState::Pending,
+            None => KeyState::Active,
+            Some(r) if now < r => KeyState::Active,
+            Some(r) if now < r.plus(max_token_lifetime) => KeyState::Retired,
+            Some(_) => KeyState::Expired,
+        }
+    }
+
     /// Lower-case name for listings.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -53,13 +70,7 @@ pub struct ScheduledKey {
 impl ScheduledKey {
     /// The key's state at `now`, given the longest lifetime of a token it may have signed.
     pub fn state(&self, now: UnixTime, max_token_lifetime: u64) -> KeyState {
-        match self.retires_at {
-            _ if now < self.activates_at => KeyState::Pending,
-            None => KeyState::Active,
-            Some(r) if now < r => KeyState::Active,
-            Some(r) if now < r.plus(max_token_lifetime) => KeyState::Retired,
-            Some(_) => KeyState::Expired,
-        }
+        KeyState::of(self.activates_at, self.retires_at, now, max_token_lifetime)
     }
 }
 
@@ -100,11 +111,15 @@ impl KeySet {
 
     /// The key that signs `alg` tokens at `now`: the most recently activated one that is not retired.
     pub fn signer(&self, alg: Algorithm, now: UnixTime) -> Option<&Arc<SigningKey>> {
+        self.active(alg, now).map(|k| &k.key)
+    }
+
+    /// The signer of `alg` at `now` with its schedule (for the key-age metric).
+    pub fn active(&self, alg: Algorithm, now: UnixTime) -> Option<&ScheduledKey> {
         self.keys
             .iter()
             .filter(|k| k.key.alg() == alg && k.state(now, 0) == KeyState::Active)
             .max_by_key(|k| k.activates_at)
-            .map(|k| &k.key)
     }
 
     /// The JWKS at `now`: pending, active and retired keys.

@@ -77,21 +77,30 @@ pub struct MetadataArgs {
     /// grant_types (repeatable; default client_credentials).
     #[arg(long = "grant-type", value_parser = parse_grant_type)]
     grant_types: Vec<GrantType>,
-    /// redirect_uris (repeatable).
+    /// redirect_uris (repeatable; `--redirect-uri ''` clears them).
     #[arg(long = "redirect-uri")]
     redirect_uris: Vec<String>,
-    /// response_types (repeatable).
+    /// Remove every redirect URI (with `update`).
+    #[arg(long)]
+    clear_redirect_uris: bool,
+    /// response_types (repeatable; `--response-type ''` clears them).
     #[arg(long = "response-type")]
     response_types: Vec<String>,
+    /// Remove every response type (with `update`).
+    #[arg(long)]
+    clear_response_types: bool,
     /// scope: the scopes the client may ask for, space-separated.
     #[arg(long)]
     scope: Option<String>,
     /// Scopes granted when a request names none (default: all of --scope).
     #[arg(long)]
     default_scope: Option<String>,
-    /// audience: an audience the client may ask for (repeatable).
+    /// audience: an audience the client may ask for (repeatable; `--audience ''` clears them).
     #[arg(long = "audience")]
     audience: Vec<String>,
+    /// Remove every audience (with `update`).
+    #[arg(long)]
+    clear_audience: bool,
     /// token_endpoint_auth_method: client_secret_basic, client_secret_post or none
     /// (default: either of the first two).
     #[arg(long, value_parser = parse_auth_method)]
@@ -108,9 +117,12 @@ pub struct MetadataArgs {
     /// Skip the consent page for this client: --first-party true.
     #[arg(long)]
     first_party: Option<bool>,
-    /// post_logout_redirect_uris (repeatable).
+    /// post_logout_redirect_uris (repeatable; `--post-logout-redirect-uri ''` clears them).
     #[arg(long = "post-logout-redirect-uri")]
     post_logout_redirect_uris: Vec<String>,
+    /// Remove every post-logout redirect URI (with `update`).
+    #[arg(long)]
+    clear_post_logout_redirect_uris: bool,
     /// Issue refresh tokens for openid requests without offline_access: --refresh-without-offline-access true.
     #[arg(long)]
     refresh_without_offline_access: Option<bool>,
@@ -145,21 +157,23 @@ impl MetadataArgs {
         if !self.grant_types.is_empty() {
             m.grant_types = self.grant_types;
         }
-        if !self.redirect_uris.is_empty() {
-            m.redirect_uris = self.redirect_uris;
-        }
-        if !self.response_types.is_empty() {
-            m.response_types = self.response_types;
-        }
+        replace_list(
+            &mut m.redirect_uris,
+            self.redirect_uris,
+            self.clear_redirect_uris,
+        );
+        replace_list(
+            &mut m.response_types,
+            self.response_types,
+            self.clear_response_types,
+        );
         if let Some(scope) = self.scope {
             m.scope = scope;
         }
         if self.default_scope.is_some() {
             m.default_scope = self.default_scope;
         }
-        if !self.audience.is_empty() {
-            m.audience = self.audience;
-        }
+        replace_list(&mut m.audience, self.audience, self.clear_audience);
         if self.auth_method.is_some() {
             m.token_endpoint_auth_method = self.auth_method;
         }
@@ -175,9 +189,11 @@ impl MetadataArgs {
         if let Some(v) = self.first_party {
             m.first_party = v;
         }
-        if !self.post_logout_redirect_uris.is_empty() {
-            m.post_logout_redirect_uris = self.post_logout_redirect_uris;
-        }
+        replace_list(
+            &mut m.post_logout_redirect_uris,
+            self.post_logout_redirect_uris,
+            self.clear_post_logout_redirect_uris,
+        );
         if let Some(v) = self.refresh_without_offline_access {
             m.refresh_token_without_offline_access = v;
         }
@@ -185,6 +201,15 @@ impl MetadataArgs {
             m.application_type = self.application_type;
         }
         m
+    }
+}
+
+/// A repeatable flag's values replace the list when any are given or `clear` is set. An empty
+/// value stands for none, so that `--redirect-uri ''` empties the list as the `--clear-…` flag
+/// does, and `--clear-… --redirect-uri X` leaves only X.
+fn replace_list(list: &mut Vec<String>, given: Vec<String>, clear: bool) {
+    if clear || !given.is_empty() {
+        *list = given.into_iter().filter(|v| !v.is_empty()).collect();
     }
 }
 

@@ -1,9 +1,10 @@
 //! `portcullis keys list|rotate`.
 
 use clap::Subcommand;
-use portcullis_core::{Algorithm, Clock, SystemClock};
+use portcullis_core::{Algorithm, Clock, SystemClock, UnixTime};
 use portcullis_server::Config;
-use portcullis_server::keys::{self, KeySet};
+use portcullis_server::keys::{self, KeyState};
+use portcullis_server::store::KeyRow;
 use serde_json::json;
 
 /// Signing key commands.
@@ -30,43 +31,51 @@ pub enum KeysCommand {
 /// Runs a keys command.
 pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
     let (store, _) = super::open(&config).await?;
-    let vault = config.key_vault()?;
-    vault.unlock(store.as_ref()).await?;
     let now = SystemClock.now();
     match command {
+        // Schedules only: no private key is opened, so no master key is needed.
         KeysCommand::List { json } => {
-            let set = KeySet::from_rows(&store.signing_keys().await?, &vault);
+            let rows = store.signing_keys().await?;
             let lifetime = config
                 .tokens
                 .access_token_lifetime
                 .0
                 .max(config.tokens.id_token_lifetime.0);
-            let keys: Vec<_> = set
+            let state = |r: &KeyRow| {
+                KeyState::of(
+                    UnixTime(r.activates_at),
+                    r.retires_at.map(UnixTime),
+                    now,
+                    lifetime,
+                )
+                .as_str()
+            };
+            let keys: Vec<_> = rows
                 .iter()
-                .map(|k| {
+                .map(|r| {
                     json!({
-                        "kid": k.key.kid(),
-                        "alg": k.key.alg().as_str(),
-                        "state": k.state(now, lifetime).as_str(),
-                        "created_at": super::time(Some(k.created_at.0)),
-                        "activates_at": super::time(Some(k.activates_at.0)),
-                        "retires_at": k.retires_at.map(|t| super::time(Some(t.0))),
+                        "kid": r.kid,
+                        "alg": r.alg,
+                        "state": state(r),
+                        "created_at": super::time(Some(r.created_at)),
+                        "activates_at": super::time(Some(r.activates_at)),
+                        "retires_at": r.retires_at.map(|t| super::time(Some(t))),
                     })
                 })
                 .collect();
             if json {
                 outln!("{}", serde_json::to_string_pretty(&keys)?);
             } else {
-                let rows = set
+                let rows = rows
                     .iter()
-                    .map(|k| {
+                    .map(|r| {
                         vec![
-                            k.key.kid().to_owned(),
-                            k.key.alg().as_str().to_owned(),
-                            k.state(now, lifetime).as_str().to_owned(),
-                            super::time(Some(k.created_at.0)),
-                            super::time(Some(k.activates_at.0)),
-                            super::time(k.retires_at.map(|t| t.0)),
+                            r.kid.clone(),
+                            r.alg.clone(),
+                            state(r).to_owned(),
+                            super::time(Some(r.created_at)),
+                            super::time(Some(r.activates_at)),
+                            super::time(r.retires_at),
                         ]
                     })
                     .collect();
@@ -87,6 +96,8 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
             }
         }
         KeysCommand::Rotate { alg, json } => {
+            let vault = config.key_vault()?;
+            vault.unlock(store.as_ref()).await?;
             let alg = alg.unwrap_or(config.tokens.signing_alg);
             let delay = config.keys.activation_delay.0;
             let row = keys::rotate(store.as_ref(), &vault, alg, now, delay).await?;

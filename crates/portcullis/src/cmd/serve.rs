@@ -11,12 +11,16 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let server = Server::build(config, Arc::new(SystemClock)).await?;
     let shutdown = shutdown_signal()?;
     let url = server.url()?;
-    tracing::info!(%url, issuer = server.issuer(), %database, "listening");
+    let metrics = server
+        .metrics_addr()
+        .map(|addr| format!("; /metrics on http://{addr}"))
+        .unwrap_or_default();
+    tracing::info!(%url, issuer = server.issuer(), %database, metrics_listen = ?server.metrics_addr(), "listening");
     // The banner is for a person watching. A closed or full stdout (`serve | head -1`, a
     // supervisor that reads one line) must not stop a running server, so a failed write is only
     // logged.
     let banner = format!(
-        "Portcullis is listening on {url} (issuer {})\n\
+        "Portcullis is listening on {url} (issuer {}){metrics}\n\
          Next, create a client:  portcullis client create --name my-script --scope \"read write\"\n",
         server.issuer()
     );

@@ -220,3 +220,104 @@ redirect_uris = ["https://tv.example.com/cb"]
         serde_json::from_str(desktop["metadata"].as_str().unwrap()).unwrap();
     assert_eq!(metadata["application_type"], "web");
 }
+
+fn shown(dir: &std::path::Path, id: &str) -> serde_json::Value {
+    let (ok, out, err) = run(portcullis(dir).args(["client", "show", id, "--json"]));
+    assert!(ok, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// `client update` empties a list with `--clear-…` or with an empty value, changes nothing
+/// else, and still refuses metadata that no longer holds together.
+#[test]
+fn update_clears_list_fields() {
+    let dir = crate::helpers::with_database();
+    let (ok, _, err) = run(portcullis(dir.path()).args([
+        "client",
+        "create",
+        "--client-id",
+        "app",
+        "--grant-type",
+        "authorization_code",
+        "--grant-type",
+        "client_credentials",
+        "--redirect-uri",
+        "https://app.example/cb",
+        "--post-logout-redirect-uri",
+        "https://app.example/bye",
+        "--audience",
+        "https://api.example",
+        "--audience",
+        "https://other.example",
+    ]));
+    assert!(ok, "{err}");
+
+    let update = |args: &[&str]| {
+        run(portcullis(dir.path())
+            .args(["client", "update", "app"])
+            .args(args))
+    };
+    let (ok, _, err) = update(&["--clear-audience"]);
+    assert!(ok, "{err}");
+    let after = shown(dir.path(), "app");
+    assert_eq!(after["audience"], serde_json::json!([]), "{after}");
+    assert_eq!(
+        after["redirect_uris"],
+        serde_json::json!(["https://app.example/cb"])
+    );
+
+    let (ok, _, err) = update(&["--post-logout-redirect-uri", ""]);
+    assert!(ok, "{err}");
+    let after = shown(dir.path(), "app");
+    assert_eq!(
+        after["post_logout_redirect_uris"],
+        serde_json::json!([]),
+        "{after}"
+    );
+
+    let (ok, _, err) = update(&["--clear-audience", "--audience", "https://new.example"]);
+    assert!(ok, "{err}");
+    assert_eq!(
+        shown(dir.path(), "app")["audience"],
+        serde_json::json!(["https://new.example"])
+    );
+
+    // A code-flow client needs a redirect URI: clearing them is refused, and nothing changes.
+    let (ok, _, err) = update(&["--clear-redirect-uris"]);
+    assert!(!ok && err.contains("redirect"), "{err}");
+    assert_eq!(
+        shown(dir.path(), "app")["redirect_uris"],
+        serde_json::json!(["https://app.example/cb"])
+    );
+}
+
+/// Admin commands read only the database settings: `[tls]` files and a master key file the
+/// operator's shell cannot read (here: that do not exist) do not stop `client list` or `keys
+/// list`, while `serve`, which needs them, names the file.
+#[test]
+fn admin_commands_do_not_need_the_servers_files() {
+    let dir = crate::helpers::with_database();
+    let config = dir.path().join("portcullis.toml");
+    std::fs::write(
+        &config,
+        "master_key_file = \"/nonexistent/master.key\"\n\
+         [tls]\ncert_file = \"/nonexistent/cert.pem\"\nkey_file = \"/nonexistent/key.pem\"\n",
+    )
+    .unwrap();
+    for command in [
+        &["client", "list"][..],
+        &["keys", "list"],
+        &["user", "list"],
+    ] {
+        let (ok, _, err) = run(portcullis(dir.path())
+            .arg("--config")
+            .arg(&config)
+            .args(command));
+        assert!(ok, "{command:?}: {err}");
+    }
+    let (ok, _, err) = run(portcullis(dir.path())
+        .arg("--config")
+        .arg(&config)
+        .arg("serve"));
+    assert!(!ok && err.contains("/nonexistent/"), "{err}");
+}

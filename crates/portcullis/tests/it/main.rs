@@ -19,5 +19,6 @@ mod keys;
 mod logs;
 mod master_key;
 mod node_oidc_provider;
+mod ops;
 mod serve;
 mod users;
