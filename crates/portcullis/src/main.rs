@@ -105,6 +105,17 @@ enum Command {
         /// The export file, or - for standard input.
         input: std::path::PathBuf,
     },
+    /// Copy the SQLite database to a new file, consistently, while the server runs.
+    Backup {
+        /// The new file (created mode 0600; never overwritten).
+        file: std::path::PathBuf,
+    },
+    /// Put a backup in place of the SQLite database; refused while a server has it open. The
+    /// database it replaces is kept beside it as PATH.before-restore-TIME.
+    Restore {
+        /// The backup file.
+        file: std::path::PathBuf,
+    },
     /// Get a client credentials token (from flags, the environment or .env), cached on disk.
     Token(cmd::token::TokenArgs),
     /// Sign in through the browser (authorization code with PKCE) and keep the tokens.
@@ -169,6 +180,8 @@ fn main() -> ExitCode {
             Command::Migrate { command } => cmd::migrate::run(config, command).await,
             Command::Export { output } => cmd::migrate::export(config, output).await,
             Command::Import { input } => cmd::migrate::import(config, input).await,
+            Command::Backup { file } => cmd::backup::backup(config, file).await,
+            Command::Restore { file } => cmd::backup::restore(config, file).await,
             Command::Token(_) | Command::Login(_) | Command::Call(_) | Command::Decode { .. } => {
                 Ok(())
             }

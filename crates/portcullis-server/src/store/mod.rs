@@ -11,6 +11,7 @@
 //! transaction begins, how writers take turns (`Turn`), change notification, and its migration
 //! files. This module imports nothing from the rest of the server: everything else depends on it.
 
+pub mod backup;
 pub mod dump;
 mod group_commit;
 mod migrate;

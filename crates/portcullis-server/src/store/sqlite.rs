@@ -26,6 +26,9 @@ pub struct SqliteStore {
     pool: Pool,
     writer: Pool,
     rotations: GroupCommit,
+    /// The shared lock on `PATH.lock` that keeps `portcullis restore` away while the database is
+    /// open (see `store::backup`); `None` for `:memory:`.
+    _lock: Option<std::sync::Arc<std::fs::File>>,
 }
 
 impl SqliteStore {
@@ -49,6 +52,13 @@ impl SqliteStore {
             let shown = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
             return Err(StoreError::Missing(shown.display().to_string()));
         }
+        let lock = if in_memory {
+            None
+        } else {
+            Some(std::sync::Arc::new(
+                super::backup::hold_shared(path).map_err(StoreError::Unreachable)?,
+            ))
+        };
         // The writer first: it creates the file and puts it in WAL mode, which readers need.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
@@ -63,6 +73,7 @@ impl SqliteStore {
                 pool: writer.clone(),
                 rotations: GroupCommit::start(writer.clone(), None)?,
                 writer,
+                _lock: lock,
             });
         }
         let checkpointer = SqlitePoolOptions::new()
@@ -83,6 +94,7 @@ impl SqliteStore {
             pool,
             writer,
             rotations,
+            _lock: lock,
         })
     }
 }

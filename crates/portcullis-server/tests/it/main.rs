@@ -8,6 +8,7 @@ mod databases;
 mod helpers;
 
 mod attacks;
+mod backup;
 mod cleanup;
 mod client_auth;
 mod declarative;

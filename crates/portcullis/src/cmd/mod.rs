@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod backup;
 pub mod client;
 pub mod decode;
 pub mod keys;

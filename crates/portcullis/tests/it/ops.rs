@@ -159,3 +159,36 @@ async fn without_a_metrics_listener_metrics_stay_public() {
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().contains("portcullis_ready 1"));
 }
+
+/// `portcullis backup` while the server runs; `portcullis restore` refused until it stops, then
+/// the server starts on the restored database and the client made before the backup works,
+/// while the one made after it is gone.
+#[tokio::test]
+async fn backup_and_restore_from_the_command_line() {
+    use crate::helpers::run;
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = ServerProcess::start(portcullis(dir.path()), dir.path());
+    let (before, before_secret) = create_client(dir.path(), &["--scope", "read"]);
+    server
+        .wait_for_token_status(&before, &before_secret, 200)
+        .await;
+
+    let (ok, out, err) = run(portcullis(dir.path()).args(["backup", "backup.db"]));
+    assert!(ok && out.contains("backed up"), "{out}{err}");
+    let (after, _) = create_client(dir.path(), &["--scope", "read"]);
+
+    let (ok, _, err) = run(portcullis(dir.path()).args(["restore", "backup.db"]));
+    assert!(!ok && err.contains("stop it first"), "{err}");
+
+    assert!(server.terminate().success());
+    let (ok, out, err) = run(portcullis(dir.path()).args(["restore", "backup.db"]));
+    assert!(ok, "{err}");
+    assert!(out.contains("before-restore"), "{out}");
+
+    let server = ServerProcess::start(portcullis(dir.path()), dir.path());
+    server
+        .wait_for_token_status(&before, &before_secret, 200)
+        .await;
+    let (ok, _, _) = run(portcullis(dir.path()).args(["client", "show", &after]));
+    assert!(!ok, "the client made after the backup is not in it");
+}
