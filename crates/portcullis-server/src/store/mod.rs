@@ -425,6 +425,17 @@ impl Backend {
 /// Turns a connection failure into a message that says what to check, and passes other errors on.
 pub(crate) fn connect_error(error: sqlx::Error) -> StoreError {
     match error {
+        // rustls refusing the server's certificate surfaces as an I/O error: say what to check.
+        sqlx::Error::Io(e)
+            if e.get_ref()
+                .is_some_and(|inner| inner.is::<tokio_rustls::rustls::Error>()) =>
+        {
+            StoreError::Unreachable(format!(
+                "TLS: the database server's certificate was refused ({e}); check sslrootcert \
+                 (the file of the CA that signed that certificate) and sslmode (verify-full \
+                 also needs the host name in the certificate)"
+            ))
+        }
         sqlx::Error::Io(e) => {
             StoreError::Unreachable(format!("{e}; is the database running and reachable?"))
         }

@@ -17,6 +17,7 @@ mod errors;
 mod hardening;
 mod introspection;
 mod jwt;
+mod postgres_tls;
 mod registry;
 mod rotation;
 mod selection;
