@@ -8,6 +8,7 @@
 //! guessing out of reach. `docs/security.md` has the whole argument.
 
 use crate::crypto::random_bytes;
+use crate::keys::{KeyVault, KeysError};
 use crate::store::{Store, StoreError};
 use aws_lc_rs::hmac;
 use portcullis_core::Secret;
@@ -15,7 +16,8 @@ use portcullis_core::Secret;
 /// Shortest secret a person may choose.
 pub const MIN_SECRET_CHARS: usize = 32;
 
-const KEY_NAME: &str = "client_secret_hmac_sha256";
+/// The `server_secrets` row holding the HMAC key (sealed under the master key when one is set).
+pub const KEY_NAME: &str = crate::store::CLIENT_SECRET_HMAC_KEY;
 
 /// Hashes and checks client secrets with the server's HMAC key.
 #[derive(Clone)]
@@ -32,11 +34,23 @@ impl std::fmt::Debug for SecretHasher {
 }
 
 impl SecretHasher {
-    /// Loads the server's key, making it on first use.
+    /// Loads the server's key, making it on first use, in a database without a master key.
     pub async fn load(store: &dyn Store) -> Result<Self, StoreError> {
-        let candidate = random_bytes::<32>().map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let key = store.server_secret(KEY_NAME, &candidate).await?;
-        Ok(Self::from_key(&key))
+        Self::load_with(store, &KeyVault::none())
+            .await
+            .map_err(|e| match e {
+                KeysError::Store(e) => e,
+                other => StoreError::Unreachable(other.to_string()),
+            })
+    }
+
+    /// Loads the server's key, making it on first use (sealed under `vault`'s master key when it
+    /// has one).
+    pub async fn load_with(store: &dyn Store, vault: &KeyVault) -> Result<Self, KeysError> {
+        let key = random_bytes::<32>().map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let candidate = vault.seal_secret(KEY_NAME, &key)?;
+        let stored = store.server_secret(KEY_NAME, &candidate).await?;
+        Ok(Self::from_key(&vault.open_secret(KEY_NAME, &stored)?))
     }
 
     /// A hasher with a given key.

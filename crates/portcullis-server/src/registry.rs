@@ -49,7 +49,7 @@ pub struct Registry {
 impl Registry {
     /// Loads the first snapshot.
     pub async fn load(store: Arc<dyn Store>, vault: Arc<KeyVault>) -> Result<Self, StoreError> {
-        let snapshot = read_snapshot(store.as_ref(), &vault).await?;
+        let snapshot = read_snapshot(store.as_ref(), &vault, &KeySet::default()).await?;
         Ok(Registry {
             store,
             vault,
@@ -73,7 +73,9 @@ impl Registry {
         if revision == self.snapshot().revision {
             return Ok(false);
         }
-        let fresh = Arc::new(read_snapshot(self.store.as_ref(), &self.vault).await?);
+        let previous = self.snapshot();
+        let fresh =
+            Arc::new(read_snapshot(self.store.as_ref(), &self.vault, &previous.keys).await?);
         let mut guard = match self.current.write() {
             Ok(guard) => guard,
             Err(poisoned) => poisoned.into_inner(),
@@ -134,7 +136,11 @@ async fn wait_for_change(feed: &mut Option<Box<dyn crate::store::ChangeFeed>>) {
     }
 }
 
-async fn read_snapshot(store: &dyn Store, vault: &KeyVault) -> Result<Snapshot, StoreError> {
+async fn read_snapshot(
+    store: &dyn Store,
+    vault: &KeyVault,
+    previous: &KeySet,
+) -> Result<Snapshot, StoreError> {
     // Revision first: a write that lands while we read makes the next poll reload again.
     let revision = store.revision().await?;
     let mut clients = HashMap::new();
@@ -148,7 +154,7 @@ async fn read_snapshot(store: &dyn Store, vault: &KeyVault) -> Result<Snapshot, 
             }
         }
     }
-    let keys = KeySet::from_rows(&store.signing_keys().await?, vault);
+    let keys = KeySet::reload(&store.signing_keys().await?, vault, previous);
     let denied = store.denied_access_tokens().await?.into_iter().collect();
     Ok(Snapshot {
         revision,

@@ -189,9 +189,7 @@ impl Server {
         }
         store.migrate().await.map_err(store_err)?;
         vault.unlock(store.as_ref()).await?;
-        let hasher = SecretHasher::load(store.as_ref())
-            .await
-            .map_err(store_err)?;
+        let hasher = SecretHasher::load_with(store.as_ref(), &vault).await?;
         keys::ensure_signing_keys(store.as_ref(), &vault, clock.now()).await?;
         apply_declared_clients(&config, store.as_ref(), &hasher, clock.as_ref()).await?;
         let passwords = PasswordHasher::new(

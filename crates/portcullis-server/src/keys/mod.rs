@@ -84,19 +84,28 @@ impl KeySet {
     /// Parses stored keys. A key that does not parse is skipped and reported, so one damaged row
     /// cannot take the server down.
     pub fn from_rows(rows: &[KeyRow], vault: &KeyVault) -> Self {
+        Self::reload(rows, vault, &KeySet::default())
+    }
+
+    /// As [`from_rows`](Self::from_rows), except that a row `vault` cannot open whose key is in
+    /// `previous` keeps that key: after `portcullis keys rekey` the rows are sealed under a master
+    /// key a running server does not have, and it goes on with the keys it holds until it is
+    /// restarted with the new one.
+    pub fn reload(rows: &[KeyRow], vault: &KeyVault, previous: &KeySet) -> Self {
         let mut keys = Vec::with_capacity(rows.len());
         for row in rows {
+            let known = previous.keys.iter().find(|k| k.key.kid() == row.kid);
             let parsed = row
                 .alg
                 .parse::<Algorithm>()
                 .map_err(|_| KeyError::Crypto)
-                .and_then(|alg| {
-                    let der = vault.open(row).map_err(|_| KeyError::Crypto)?;
-                    SigningKey::from_der(alg, &der)
+                .and_then(|alg| match vault.open(row) {
+                    Ok(der) => SigningKey::from_der(alg, &der).map(Arc::new),
+                    Err(_) => known.map(|k| k.key.clone()).ok_or(KeyError::Crypto),
                 });
             match parsed {
                 Ok(key) => keys.push(ScheduledKey {
-                    key: Arc::new(key),
+                    key,
                     created_at: UnixTime(row.created_at),
                     activates_at: UnixTime(row.activates_at),
                     retires_at: row.retires_at.map(UnixTime),

@@ -3,6 +3,10 @@
 //! ciphertext bound to its `kid` and algorithm, under a key derived from the master key with HKDF-SHA-256. A check value in
 //! `server_secrets` lets start-up tell a wrong master key from a right one before it writes
 //! anything. Without a master key, keys are stored as plain PKCS#8, as before.
+//!
+//! The client-secret HMAC key (`server_secrets`, [`SEALED_SECRETS`]) is sealed the same way, bound
+//! to its name. `portcullis keys rekey` ([`KeyVault::rekey`]) re-seals all of it under a new master
+//! key in one transaction.
 
 use super::KeysError;
 use crate::store::{KeyRow, Store};
@@ -14,6 +18,9 @@ use portcullis_core::Secret;
 // owns the prefix and the check value's row name, because it refuses plain keys itself.
 use crate::store::{MASTER_KEY_CHECK as CHECK_NAME, SEALED_KEY_PREFIX as SEALED};
 const CHECK_PLAINTEXT: &[u8] = b"portcullis master key check";
+/// The `server_secrets` rows sealed under the master key.
+pub const SEALED_SECRETS: &[&str] = &[crate::store::CLIENT_SECRET_HMAC_KEY];
+
 /// Shortest master key accepted (characters).
 pub const MIN_MASTER_KEY_LEN: usize = 32;
 
@@ -43,7 +50,9 @@ pub enum VaultError {
     TooShort,
     /// The database was sealed under another master key.
     #[error(
-        "the master key does not match the one this database's signing keys are encrypted with; nothing was changed"
+        "the master key does not match the one this database's secrets are sealed with (if the \
+         database was rekeyed with `portcullis keys rekey`, start with the new master key); \
+         nothing was changed"
     )]
     WrongKey,
     /// The database holds sealed keys and no master key was given.
@@ -52,8 +61,11 @@ pub enum VaultError {
     )]
     Missing,
     /// A sealed key did not open or a key could not be sealed.
-    #[error("signing key {0} cannot be decrypted with this master key")]
+    #[error("the stored {0} cannot be decrypted with this master key")]
     Corrupt(String),
+    /// `rekey` was given no new master key to seal with.
+    #[error("the new master key is missing")]
+    NoNewKey,
 }
 
 impl KeyVault {
@@ -134,19 +146,43 @@ impl KeyVault {
             .ok_or_else(|| VaultError::Corrupt(row.kid.clone()))
     }
 
+    /// The stored form of a server secret named `name` (sealed, bound to its name, when a master
+    /// key is set).
+    pub fn seal_secret(&self, name: &str, value: &[u8]) -> Result<Vec<u8>, VaultError> {
+        self.seal_bytes(name.as_bytes(), value)
+    }
+
+    /// The value of a stored server secret named `name`.
+    pub fn open_secret(&self, name: &str, stored: &[u8]) -> Result<Vec<u8>, VaultError> {
+        if !is_sealed(stored) {
+            return Ok(stored.to_vec());
+        }
+        if self.key.is_none() {
+            return Err(VaultError::Missing);
+        }
+        self.open_bytes(name.as_bytes(), stored)
+            .ok_or_else(|| VaultError::Corrupt(name.to_owned()))
+    }
+
     /// Checks the master key against the database and works out what sealing is due, writing
     /// nothing: a wrong key, or none for a sealed database, fails here.
     async fn decide(&self, store: &dyn Store) -> Result<Option<Sealing>, KeysError> {
-        let check = store
-            .server_secrets()
-            .await?
-            .into_iter()
+        let secrets = store.server_secrets().await?;
+        let check = secrets
+            .iter()
             .find(|(name, _)| name == CHECK_NAME)
-            .map(|(_, value)| value);
+            .map(|(_, value)| value.clone());
+        let secrets: Vec<(String, Vec<u8>)> = secrets
+            .into_iter()
+            .filter(|(name, _)| SEALED_SECRETS.contains(&name.as_str()))
+            .collect();
         let keys = store.signing_keys().await?;
         let new_check = match (&self.key, check) {
             (None, Some(_)) => return Err(VaultError::Missing.into()),
-            (None, None) if keys.iter().any(|k| is_sealed(&k.private_der)) => {
+            (None, None)
+                if keys.iter().any(|k| is_sealed(&k.private_der))
+                    || secrets.iter().any(|(_, v)| is_sealed(v)) =>
+            {
                 return Err(VaultError::Missing.into());
             }
             (None, None) => return Ok(None),
@@ -173,7 +209,15 @@ impl KeyVault {
                 self.seal(&row.kid, &row.alg, &row.private_der)?,
             ));
         }
-        Ok(Some(Sealing { new_check, sealed }))
+        let mut sealed_secrets = Vec::new();
+        for (name, value) in secrets.iter().filter(|(_, v)| !is_sealed(v)) {
+            sealed_secrets.push((name.clone(), self.seal_secret(name, value)?));
+        }
+        Ok(Some(Sealing {
+            new_check,
+            sealed,
+            sealed_secrets,
+        }))
     }
 
     /// Checks the master key against an existing database without writing anything, so that a
@@ -188,14 +232,19 @@ impl KeyVault {
     /// database used without a master key is sealed at the first start with one, and while a key
     /// is set no key row stays plain.
     pub async fn unlock(&self, store: &dyn Store) -> Result<(), KeysError> {
-        let Some(Sealing { new_check, sealed }) = self.decide(store).await? else {
+        let Some(Sealing {
+            new_check,
+            sealed,
+            sealed_secrets,
+        }) = self.decide(store).await?
+        else {
             return Ok(());
         };
-        if new_check.is_none() && sealed.is_empty() {
+        if new_check.is_none() && sealed.is_empty() && sealed_secrets.is_empty() {
             return Ok(());
         }
         store
-            .seal_signing_keys(new_check.as_deref(), &sealed)
+            .seal_signing_keys(new_check.as_deref(), &sealed, &sealed_secrets)
             .await?;
         if !sealed.is_empty() {
             tracing::info!(
@@ -213,4 +262,51 @@ struct Sealing {
     new_check: Option<Vec<u8>>,
     /// Key rows stored plain, sealed: (kid, stored form).
     sealed: Vec<(String, Vec<u8>)>,
+    /// [`SEALED_SECRETS`] stored plain, sealed: (name, stored form).
+    sealed_secrets: Vec<(String, Vec<u8>)>,
+}
+
+impl KeyVault {
+    /// Re-seals every signing key and every [`SEALED_SECRETS`] row under `new`, with a new check
+    /// value, in one transaction; returns how many rows it re-sealed. `self` must be the key the
+    /// database is sealed with now (or none, for a database not sealed yet). A failure at any
+    /// point, an interrupted transaction included, leaves everything under the old key. A server
+    /// already running keeps the keys it has loaded (see [`KeySet::reload`](super::KeySet::reload))
+    /// until it is restarted with `new`; one started with the old key is refused.
+    pub async fn rekey(&self, new: &KeyVault, store: &dyn Store) -> Result<usize, KeysError> {
+        if !new.is_sealing() {
+            return Err(VaultError::NoNewKey.into());
+        }
+        self.check(store).await?;
+        let secrets = store.server_secrets().await?;
+        let old_check = secrets
+            .iter()
+            .find(|(name, _)| name == CHECK_NAME)
+            .map(|(_, value)| value.clone());
+        let mut keys = Vec::new();
+        for row in store.signing_keys().await? {
+            let der = self.open(&row)?;
+            keys.push((row.kid.clone(), new.seal(&row.kid, &row.alg, &der)?));
+        }
+        let mut sealed_secrets = Vec::new();
+        for (name, stored) in secrets
+            .iter()
+            .filter(|(name, _)| SEALED_SECRETS.contains(&name.as_str()))
+        {
+            let value = self.open_secret(name, stored)?;
+            sealed_secrets.push((name.clone(), new.seal_secret(name, &value)?));
+        }
+        let new_check = new.seal_bytes(CHECK_NAME.as_bytes(), CHECK_PLAINTEXT)?;
+        store
+            .reseal(old_check.as_deref(), &new_check, &keys, &sealed_secrets)
+            .await?;
+        tracing::info!(
+            target: "portcullis::audit",
+            event = "master_key_rotated",
+            keys = keys.len(),
+            secrets = sealed_secrets.len(),
+            "re-sealed the stored secrets under the new master key"
+        );
+        Ok(keys.len() + sealed_secrets.len())
+    }
 }

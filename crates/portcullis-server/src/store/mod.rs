@@ -32,6 +32,10 @@ pub use sqlite::SqliteStore;
 /// row must be sealed.
 pub const MASTER_KEY_CHECK: &str = "master_key_check";
 
+/// The `server_secrets` row of the client-secret HMAC key (`client_secret`), sealed under the
+/// master key when one is set (`keys::vault`). Named here, where both find it.
+pub const CLIENT_SECRET_HMAC_KEY: &str = "client_secret_hmac_sha256";
+
 /// The first bytes of a sealed private key (`keys::vault` writes them).
 pub const SEALED_KEY_PREFIX: &[u8; 4] = b"PCK1";
 
@@ -334,13 +338,26 @@ pub trait Store: sign_in::SignInStore + ThrottleStore + Send + Sync + 'static {
 
     /// Every signing key, oldest first.
     async fn signing_keys(&self) -> Result<Vec<KeyRow>, StoreError>;
-    /// Replaces the given keys' private parts with their sealed form and, when `check` is given,
-    /// records the master-key check value, in one transaction. Fails with `Conflict` if `check` is
-    /// given and a check value exists already (another process sealed first).
+    /// Replaces the given keys' private parts and server secrets with their sealed form and, when
+    /// `check` is given, records the master-key check value, in one transaction. Fails with
+    /// `Conflict` if `check` is given and a check value exists already (another process sealed
+    /// first).
     async fn seal_signing_keys(
         &self,
         check: Option<&[u8]>,
         sealed: &[(String, Vec<u8>)],
+        secrets: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError>;
+    /// `keys rekey`: replaces the master-key check value `old_check` (none: there is none yet)
+    /// with `new_check`, and the given keys' private parts and server secrets with their form
+    /// under the new key, in one transaction. Fails with `Conflict`, writing nothing, when the
+    /// check value is no longer `old_check` (another rekey went first).
+    async fn reseal(
+        &self,
+        old_check: Option<&[u8]>,
+        new_check: &[u8],
+        keys: &[(String, Vec<u8>)],
+        secrets: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError>;
     /// Adds a first key for its algorithm (a plain key is refused with `Conflict` once the
     /// database has a master-key check value) unless one is already in service at `key.activates_at`;

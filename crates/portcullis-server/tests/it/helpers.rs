@@ -19,6 +19,9 @@ pub struct TestApp {
     pub registry: Arc<Registry>,
     pub clock: ManualClock,
     pub http: reqwest::Client,
+    /// The master-key vault of the configuration (the HMAC key for client secrets is sealed
+    /// under it).
+    pub vault: Arc<portcullis_server::keys::KeyVault>,
     _shutdown: tokio::sync::oneshot::Sender<()>,
     // Last, so the server is told to stop before its database goes.
     pub database: crate::databases::TestDatabase,
@@ -48,6 +51,7 @@ pub async fn try_spawn_with(
         ..Config::default()
     };
     configure(&mut config);
+    let vault = Arc::new(config.key_vault()?);
     let clock = ManualClock::new(SystemClock.now());
     let server = Server::build(config, Arc::new(clock.clone())).await?;
     let base = format!("http://{}", server.local_addr().unwrap());
@@ -65,6 +69,7 @@ pub async fn try_spawn_with(
         registry,
         clock,
         http: reqwest::Client::new(),
+        vault,
         database,
         _shutdown: tx,
     })
@@ -72,7 +77,9 @@ pub async fn try_spawn_with(
 
 impl TestApp {
     pub async fn hasher(&self) -> SecretHasher {
-        SecretHasher::load(self.store.as_ref()).await.unwrap()
+        SecretHasher::load_with(self.store.as_ref(), &self.vault)
+            .await
+            .unwrap()
     }
 
     /// Registers a client and waits until the server has loaded it.

@@ -19,6 +19,7 @@ mod introspection;
 mod jwt;
 mod postgres_tls;
 mod registry;
+mod rekey;
 mod rotation;
 mod selection;
 pub mod sign_in;

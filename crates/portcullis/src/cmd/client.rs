@@ -9,6 +9,7 @@ use portcullis_core::{
 use portcullis_server::Config;
 use portcullis_server::admin::{AdminError, ClientAdmin, SecretSource};
 use portcullis_server::client::ClientMetadata;
+use portcullis_server::client_secret::SecretHasher;
 use portcullis_server::store::ClientRow;
 use serde_json::json;
 
@@ -307,7 +308,21 @@ fn next_step(config: &Config, id: &str, secret: SecretShown<'_>, m: &ClientMetad
 
 /// Runs a client command.
 pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
-    let (store, hasher) = super::open(&config).await?;
+    // Only making a secret needs the HMAC key, and with a master key set, opening it needs the
+    // master key: the other commands read and change metadata only, and run without either.
+    let makes_secret = matches!(
+        command,
+        ClientCommand::Create { .. } | ClientCommand::RotateSecret { .. }
+    );
+    let (store, hasher) = if makes_secret {
+        super::open(&config).await?
+    } else {
+        let store = super::open_store(&config, false, true).await?;
+        (
+            store,
+            SecretHasher::from_key(b"not used: this command hashes no secret"),
+        )
+    };
     let admin = ClientAdmin::new(store.as_ref(), &hasher, SystemClock.now());
     match command {
         ClientCommand::Create {

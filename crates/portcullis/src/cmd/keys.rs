@@ -1,9 +1,10 @@
 //! `portcullis keys list|rotate`.
 
 use clap::Subcommand;
+use portcullis_core::Secret;
 use portcullis_core::{Algorithm, Clock, SystemClock, UnixTime};
 use portcullis_server::Config;
-use portcullis_server::keys::{self, KeyState};
+use portcullis_server::keys::{self, KeyState, KeyVault};
 use portcullis_server::store::KeyRow;
 use serde_json::json;
 
@@ -26,11 +27,27 @@ pub enum KeysCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Re-seal every stored secret (the private signing keys and the client-secret HMAC key)
+    /// under a new master key, in one transaction. Running servers keep working; restart them
+    /// with the new key (an instance started with the old one is refused).
+    Rekey {
+        /// Read the new master key from this environment variable.
+        #[arg(
+            long,
+            value_name = "VAR",
+            conflicts_with = "new_master_key_file",
+            required_unless_present = "new_master_key_file"
+        )]
+        new_master_key_env: Option<String>,
+        /// Read the new master key from this file.
+        #[arg(long, value_name = "FILE")]
+        new_master_key_file: Option<std::path::PathBuf>,
+    },
 }
 
 /// Runs a keys command.
 pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
-    let (store, _) = super::open(&config).await?;
+    let store = super::open_store(&config, false, true).await?;
     let now = SystemClock.now();
     match command {
         // Schedules only: no private key is opened, so no master key is needed.
@@ -94,6 +111,26 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
                     )
                 );
             }
+        }
+        KeysCommand::Rekey {
+            new_master_key_env,
+            new_master_key_file,
+        } => {
+            let material = match (new_master_key_env, new_master_key_file) {
+                (Some(var), _) => std::env::var(&var)
+                    .map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?,
+                (None, Some(path)) => std::fs::read_to_string(&path)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+                (None, None) => anyhow::bail!("give --new-master-key-env or --new-master-key-file"),
+            };
+            let new = KeyVault::from_master_key(&Secret::new(material))
+                .map_err(|e| anyhow::anyhow!("the new master key: {e}"))?;
+            let old = config.key_vault()?;
+            let count = old.rekey(&new, store.as_ref()).await?;
+            outln!(
+                "re-sealed {count} stored secrets under the new master key; restart every server \
+                 with it (one started with the old key is refused)"
+            );
         }
         KeysCommand::Rotate { alg, json } => {
             let vault = config.key_vault()?;

@@ -39,13 +39,17 @@ pub async fn open_store(
         })
 }
 
-/// Opens the configured (existing) database and the secret-hashing key, as the server does.
+/// Opens the configured (existing) database and the secret-hashing key, as the server does (with
+/// the master key, when one is set: the HMAC key is sealed under it).
 pub async fn open(
     config: &portcullis_server::Config,
 ) -> anyhow::Result<(Arc<dyn Store>, SecretHasher)> {
     let url = portcullis_server::config::redact_url(&config.database);
     let store = open_store(config, false, true).await?;
-    let hasher = SecretHasher::load(store.as_ref())
+    let vault = config.key_vault()?;
+    // The master key against the database first: a wrong one is named as such.
+    vault.check(store.as_ref()).await?;
+    let hasher = SecretHasher::load_with(store.as_ref(), &vault)
         .await
         .map_err(|e| anyhow::anyhow!("database {url}: {e}"))?;
     Ok((store, hasher))

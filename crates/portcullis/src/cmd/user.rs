@@ -129,7 +129,7 @@ fn ended(e: Ended) -> String {
 
 /// Runs a user command.
 pub async fn run(config: Config, command: UserCommand) -> anyhow::Result<()> {
-    let (store, _) = super::open(&config).await?;
+    let store = super::open_store(&config, false, true).await?;
     let hasher = PasswordHasher::new(1)?;
     let admin = UserAdmin::new(store.as_ref(), &hasher, SystemClock.now());
     match command {

@@ -135,3 +135,48 @@ async fn plain_keys_are_sealed_at_the_first_start_with_a_key() {
         "{line}"
     );
 }
+
+/// `portcullis keys rekey --new-master-key-env VAR` (and `--new-master-key-file`) while a server
+/// runs: it keeps serving; the next start with the old key is refused with a message naming the
+/// rekey, and one with the new key serves the same client.
+#[tokio::test]
+async fn rekey_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let with_key = |key: &str| {
+        let mut command = portcullis(dir.path());
+        command.env("PORTCULLIS_MASTER_KEY", key);
+        command
+    };
+    let mut server = ServerProcess::start(with_key(KEY), dir.path());
+    let (id, secret) = crate::helpers::create_client_with(&mut with_key(KEY), &["--scope", "r"]);
+    server.wait_for_token_status(&id, &secret, 200).await;
+    let before = key_rows(dir.path()).await;
+
+    let (ok, out, err) = run(with_key(KEY).env("NEW_KEY", OTHER_KEY).args([
+        "keys",
+        "rekey",
+        "--new-master-key-env",
+        "NEW_KEY",
+    ]));
+    assert!(ok && out.contains("re-sealed"), "{out}{err}");
+    let after = key_rows(dir.path()).await;
+    assert!(sealed(&after) && after != before);
+    // The running server goes on (it reloads on the revision the rekey moved).
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(server.token(&id, &secret).await.0, 200);
+    assert!(server.terminate().success());
+
+    let message = refused(dir.path(), Some(KEY));
+    assert!(message.contains("keys rekey"), "{message}");
+    // An admin command with the old key is refused too.
+    let (ok, _, err) = run(with_key(KEY).args(["client", "rotate-secret", &id]));
+    assert!(!ok && err.contains("does not match"), "{err}");
+
+    // And back, from a file.
+    std::fs::write(dir.path().join("new.key"), KEY).unwrap();
+    let (ok, _, err) =
+        run(with_key(OTHER_KEY).args(["keys", "rekey", "--new-master-key-file", "new.key"]));
+    assert!(ok, "{err}");
+    let server = ServerProcess::start(with_key(KEY), dir.path());
+    assert_eq!(server.token(&id, &secret).await.0, 200);
+}

@@ -116,6 +116,11 @@ async fn metrics_on_their_own_listener_cover_the_dashboard_and_the_alerts() {
         .collect();
     assert!(exposition.contains("portcullis_ready 1"), "{exposition}");
     assert!(
+        !exposition.contains("endpoint=\"/metrics\",status=\"200\"")
+            && !exposition.contains("endpoint=\"/health"),
+        "scrapes and probes on the metrics listener are not counted: {exposition}"
+    );
+    assert!(
         exposition.contains("portcullis_signing_key_age_seconds{alg=\"ES256\"}"),
         "{exposition}"
     );

@@ -15,6 +15,30 @@ pub async fn bump_revision(conn: &mut Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Writes sealed forms in the caller's transaction: key rows' private parts by `kid`, and
+/// server secrets by name.
+pub async fn write_sealed(
+    conn: &mut Conn,
+    keys: &[(String, Vec<u8>)],
+    secrets: &[(String, Vec<u8>)],
+) -> Result<(), StoreError> {
+    for (kid, der) in keys {
+        sqlx::query("UPDATE signing_keys SET private_der = $1 WHERE kid = $2")
+            .bind(der)
+            .bind(kid)
+            .execute(&mut *conn)
+            .await?;
+    }
+    for (name, value) in secrets {
+        sqlx::query("UPDATE server_secrets SET value = $1 WHERE name = $2")
+            .bind(value)
+            .bind(name)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// After a revocation in `conn`'s transaction: when it changed a row (a grant revoked, an access
 /// token denied), the revision moves in the same transaction, so every instance reloads its deny
 /// list (registry.rs). Revoking what was already revoked moves nothing.

@@ -1,7 +1,7 @@
 // `Store` and `ThrottleStore`: clients, signing keys, server secrets, the revision, and the
 // failed-attempt counters. (Included by each backend; see `store/sql/README`.)
 
-use super::shared::{self, bump_revision};
+use super::shared::{self, bump_revision, write_sealed};
 use super::{This, begin_write, take_turns};
 use crate::store::{
     ChangeFeed, ClientRow, ConsentRow, Counts, DumpRecord, KeyRow, LockRow, MigrationStatus,
@@ -162,6 +162,7 @@ impl Store for This {
         &self,
         check: Option<&[u8]>,
         sealed: &[(String, Vec<u8>)],
+        secrets: &[(String, Vec<u8>)],
     ) -> Result<(), StoreError> {
         let mut tx = begin_write(&self.writer).await?;
         // Key writes take turns, so a plain key cannot slip in beside the sealing.
@@ -180,13 +181,44 @@ impl Store for This {
                 return Err(StoreError::Conflict("a master key check value".into()));
             }
         }
-        for (kid, der) in sealed {
-            sqlx::query("UPDATE signing_keys SET private_der = $1 WHERE kid = $2")
-                .bind(der)
-                .bind(kid)
-                .execute(&mut *tx)
-                .await?;
+        write_sealed(&mut tx, sealed, secrets).await?;
+        bump_revision(&mut tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reseal(
+        &self,
+        old_check: Option<&[u8]>,
+        new_check: &[u8],
+        keys: &[(String, Vec<u8>)],
+        secrets: &[(String, Vec<u8>)],
+    ) -> Result<(), StoreError> {
+        let mut tx = begin_write(&self.writer).await?;
+        take_turns(&mut tx, Turn::Keys).await?;
+        let swapped = match old_check {
+            Some(old) => sqlx::query(
+                "UPDATE server_secrets SET value = $1 WHERE name = $2 AND value = $3",
+            )
+            .bind(new_check)
+            .bind(crate::store::MASTER_KEY_CHECK)
+            .bind(old),
+            None => sqlx::query(
+                "INSERT INTO server_secrets (name, value) VALUES ($2, $1)
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(new_check)
+            .bind(crate::store::MASTER_KEY_CHECK),
         }
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if swapped == 0 {
+            return Err(StoreError::Conflict(
+                "a newer master key check value (another rekey went first)".into(),
+            ));
+        }
+        write_sealed(&mut tx, keys, secrets).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
