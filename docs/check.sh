@@ -4,6 +4,7 @@
 # thus fails CI (.ci/run calls this after `cargo test --workspace`).
 #
 #   bash docs/check.sh                 # uses target/debug/portcullis, built by cargo test --workspace
+#   bash docs/check.sh docs/operations.md   # another document, checked the same way
 #   PORTCULLIS_BIN=path/to/portcullis bash docs/check.sh
 #
 # How the blocks run:
@@ -41,7 +42,10 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-readme="$repo/README.md"
+# The document: README.md unless another is named (docs/operations.md is checked the same way).
+doc="${1:-README.md}"
+readme="$repo/$doc"
+[ -f "$readme" ] || { printf 'check: no document %s\n' "$readme" >&2; exit 1; }
 bin="${PORTCULLIS_BIN:-$repo/target/debug/portcullis}"
 # portcullis reads every PORTCULLIS_* variable as a setting and stops at unknown ones.
 unset PORTCULLIS_BIN
@@ -113,12 +117,12 @@ awk -v dir="$tmp/blocks" -v index_file="$tmp/index" '
 ' "$readme"
 touch "$tmp/index"
 if grep -q '^error' "$tmp/index"; then
-  while IFS=$'\t' read -r _ line msg; do echo "check: README.md:$line: annotation $msg" >&2; done \
+  while IFS=$'\t' read -r _ line msg; do echo "check: $doc:$line: annotation $msg" >&2; done \
     < <(grep '^error' "$tmp/index")
   exit 1
 fi
 mapfile -t entries < "$tmp/index"
-[ "${#entries[@]}" -gt 0 ] || die "README.md has no \`\`\`sh block"
+[ "${#entries[@]}" -gt 0 ] || die "$doc has no \`\`\`sh block"
 
 # --- The server -------------------------------------------------------------------------------------
 echo "check: starting $bin serve in $work"
@@ -148,14 +152,14 @@ block_env=("${base_env[@]}" "PORTCULLIS_LISTEN=127.0.0.1:$port")
 # Variables of a new bash are not the blocks' state.
 "${block_env[@]}" bash --noprofile --norc -c 'compgen -v' > "$tmp/baseline"
 # What runs before and after each block, in the same bash (run-N.sh sets __check_offset).
-printf '__check_readme=%q\n__check_state=%q\n__check_baseline=%q\n__check_next=%q\n' \
-  "$readme" "$tmp/state.sh" "$tmp/baseline" "$tmp/state.next" > "$tmp/before.sh"
+printf '__check_doc=%q\n__check_readme=%q\n__check_state=%q\n__check_baseline=%q\n__check_next=%q\n' \
+  "$doc" "$readme" "$tmp/state.sh" "$tmp/baseline" "$tmp/state.next" > "$tmp/before.sh"
 cat >> "$tmp/before.sh" <<'EOF'
 source "$__check_state"
 __check_failed() { # exit status, line in run-N.sh
   local line=$(($2 + __check_offset))
-  printf '\ncheck: README.md:%s: this command failed (exit %s): %s\n' \
-    "$line" "$1" "$(sed -n "${line}p" "$__check_readme")" >&2
+  printf '\ncheck: %s:%s: this command failed (exit %s): %s\n' \
+    "$__check_doc" "$line" "$1" "$(sed -n "${line}p" "$__check_readme")" >&2
 }
 trap '__check_failed $? $LINENO' ERR
 set -euo pipefail
@@ -269,7 +273,7 @@ skipped=()
 prev_out=/dev/null
 for entry in "${entries[@]}"; do
   IFS=$'\t' read -r n line section annline ann <<< "$entry"
-  where="README.md:$line ($section, block $n)"
+  where="$doc:$line ($section, block $n)"
   raw=$(cat "$tmp/blocks/$n.sh")
   echo
   if [[ $ann =~ ^skip:\ *(.+)$ ]]; then
@@ -285,11 +289,11 @@ for entry in "${entries[@]}"; do
   local_from=""
   local_to=""
   if [ -n "$ann" ]; then
-    echo "check: README.md:$annline: $ann"
+    echo "check: $doc:$annline: $ann"
     if [[ $ann =~ ^sign\ in\ as\ ([^/[:space:]]+)/\$([A-Za-z_][A-Za-z0-9_]*)\ at\ the\ URL\ above ]]; then
       user=${BASH_REMATCH[1]}
       pass_var=${BASH_REMATCH[2]}
-      [[ $ann =~ from\ the\ redirect$ ]] || die "README.md:$annline: say \`... from the redirect\`"
+      [[ $ann =~ from\ the\ redirect$ ]] || die "$doc:$annline: say \`... from the redirect\`"
       start=$(grep -oE 'https?://[^[:space:]]+' "$prev_out" | tail -n 1) \
         || die "$where: the previous block printed no URL to sign in at"
       password=$("${block_env[@]}" bash --noprofile --norc -c 'source "$1" >/dev/null; printf %s "${!2:?}"' \
@@ -304,7 +308,7 @@ for entry in "${entries[@]}"; do
         || die "$where: could not create a client for the block"
       echo "check: $local_from in this block is $local_to, a client made for it"
     elif ! [[ $ann =~ from\ the\ output\ above$ ]]; then
-      die "README.md:$annline: annotation not understood: $ann"
+      die "$doc:$annline: annotation not understood: $ann"
     fi
     # VAR=label pairs: the example value of VAR in this block stands for the real value of label.
     rest=$ann
@@ -313,7 +317,7 @@ for entry in "${entries[@]}"; do
       label=${BASH_REMATCH[3]}
       rest=${BASH_REMATCH[5]}
       [[ $raw =~ (^|[[:space:]\;])(export[[:space:]]+)?$var=([^[:space:]\;#\"\']+) ]] \
-        || die "README.md:$annline: the block gives $var no value"
+        || die "$doc:$annline: the block gives $var no value"
       example=${BASH_REMATCH[3]}
       real=$(value_of "$label" "$source_file")
       [ -n "$real" ] || die "$where: no \`$label: ...\` line in $( [ "$source_file" = "$prev_out" ] \
@@ -357,6 +361,6 @@ done
 
 kill -0 "$server_pid" 2>/dev/null || { tail -n 15 "$tmp/serve.log" >&2; die "the server has stopped"; }
 echo
-echo "check: README.md passed: $ran blocks ran, ${#skipped[@]} skipped:"
+echo "check: $doc passed: $ran blocks ran, ${#skipped[@]} skipped:"
 for s in "${skipped[@]}"; do echo "  skipped $s"; done
 status=passed
