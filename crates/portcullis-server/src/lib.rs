@@ -15,6 +15,7 @@ pub mod listener;
 pub mod metrics;
 pub mod oauth;
 pub mod registry;
+pub mod spans;
 pub mod startup;
 pub mod store;
 pub mod throttle;

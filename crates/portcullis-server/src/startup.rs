@@ -257,6 +257,9 @@ impl Server {
             metrics: crate::metrics::Metrics::new(),
             verified: Default::default(),
         };
+        if config.log_format == crate::config::LogFormat::Text || config.otel_endpoint.is_some() {
+            crate::spans::enable();
+        }
         let state = Arc::new(AppState {
             issuer,
             max_body_bytes: usize::try_from(config.limits.max_body_bytes).unwrap_or(usize::MAX),
@@ -266,7 +269,8 @@ impl Server {
             cookies,
             trusted_proxies: config.trusted_proxies.clone(),
             cors_origins: config.cors.allowed_origins.clone(),
-            request_spans: config.log_format == crate::config::LogFormat::Text,
+            request_spans: config.log_format == crate::config::LogFormat::Text
+                || config.otel_endpoint.is_some(),
             scope_descriptions: config
                 .scopes
                 .iter()

@@ -56,6 +56,9 @@ impl Usage {
     }
 }
 
+#[cfg(feature = "otel")]
+mod otel;
+
 use clap::{Parser, Subcommand};
 use portcullis_server::config::LogFormat;
 use std::path::PathBuf;
@@ -154,7 +157,7 @@ fn main() -> ExitCode {
             cli.command,
             Command::Token(_) | Command::Login(_) | Command::Call(_) | Command::Decode { .. }
         ) {
-            log_guard = init_tracing(LogFormat::Text);
+            log_guard = Some(init_tracing(LogFormat::Text, None)?);
         }
         match cli.command {
             Command::Token(args) => return cmd::token::run(args).await,
@@ -171,7 +174,12 @@ fn main() -> ExitCode {
             _ => {}
         }
         let config = portcullis_server::Config::load(cli.config.as_deref())?;
-        log_guard = init_tracing(config.log_format);
+        // Only the server sends traces.
+        let otel = match cli.command {
+            Command::Serve => config.otel_endpoint.as_deref(),
+            _ => None,
+        };
+        log_guard = Some(init_tracing(config.log_format, otel)?);
         match cli.command {
             Command::Serve => cmd::serve::run(config).await,
             Command::Client(c) => cmd::client::run(config, c).await,
@@ -300,8 +308,9 @@ fn log_filter(text: &str) -> LogFilter {
 /// Lines are formatted where they happen and written by one thread of their own (`log_writer`),
 /// so a request does not wait for stderr (a file, a pipe, a terminal), and no line is dropped: when
 /// the buffer is full, the thread that logs waits (backpressure), so audit events are slowed,
-/// never lost (docs/security.md). The returned flusher writes what is buffered when dropped.
-fn init_tracing(format: LogFormat) -> Option<log_writer::Flusher> {
+/// never lost (docs/security.md). The returned guard writes what is buffered when dropped. With
+/// `otel`, spans also go to an OpenTelemetry collector (`otel.rs`).
+fn init_tracing(format: LogFormat, otel: Option<&str>) -> anyhow::Result<LogGuard> {
     let filter = std::env::var("PORTCULLIS_LOG")
         .or_else(|_| std::env::var("RUST_LOG"))
         .unwrap_or_else(|_| "info".into());
@@ -311,7 +320,23 @@ fn init_tracing(format: LogFormat) -> Option<log_writer::Flusher> {
         Ok((writer, flusher)) => (log_writer::LogTarget::Buffered(writer), Some(flusher)),
         Err(_) => (log_writer::LogTarget::Stderr, None),
     };
-    let registry = tracing_subscriber::registry().with(filter);
+    #[cfg(feature = "otel")]
+    let (otel_layer, otel_guard) = match otel {
+        Some(endpoint) => {
+            let (layer, guard) = otel::layer(endpoint)?;
+            (Some(layer), Some(guard))
+        }
+        None => (None, None),
+    };
+    #[cfg(not(feature = "otel"))]
+    let otel_layer: Option<tracing_subscriber::layer::Identity> = match otel {
+        Some(_) => anyhow::bail!(
+            "otel_endpoint is set, but this portcullis was built without the `otel` feature \
+             (cargo build --release -p portcullis --features otel)"
+        ),
+        None => None,
+    };
+    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     // A second init (there is none today) would be refused; nothing to do about it but go on.
     let _ = match format {
         // JSON keeps the target, so the audit stream (target portcullis::audit) can be filtered,
@@ -334,7 +359,18 @@ fn init_tracing(format: LogFormat) -> Option<log_writer::Flusher> {
             )
             .try_init(),
     };
-    flusher
+    Ok(LogGuard {
+        _flusher: flusher,
+        #[cfg(feature = "otel")]
+        _otel: otel_guard,
+    })
+}
+
+/// Flushes the log writer's queue, and sends the traces still queued, when dropped.
+struct LogGuard {
+    _flusher: Option<log_writer::Flusher>,
+    #[cfg(feature = "otel")]
+    _otel: Option<otel::Guard>,
 }
 
 #[cfg(test)]

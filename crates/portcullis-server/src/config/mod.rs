@@ -44,6 +44,10 @@ pub struct Config {
     /// network only. When set, the public listener answers 404 for `/metrics`.
     #[serde(default)]
     pub metrics_listen: Option<SocketAddr>,
+    /// Where to send traces over OTLP/HTTP (JSON), e.g. `http://127.0.0.1:4318`; `/v1/traces` is
+    /// added. Needs a `portcullis` built with the `otel` feature.
+    #[serde(default)]
+    pub otel_endpoint: Option<String>,
     /// The database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DATABASE`.
     #[serde(default = "default_database")]
     pub database: String,
@@ -459,6 +463,7 @@ impl Default for Config {
             issuer: None,
             listen: default_listen(),
             metrics_listen: None,
+            otel_endpoint: None,
             database: default_database(),
             database_pool: DatabasePoolConfig::default(),
             cleanup: CleanupConfig::default(),

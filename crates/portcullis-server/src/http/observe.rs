@@ -98,8 +98,11 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
     let request_id = HeaderValue::from_str(&context.id).ok();
     let answer = super::cors::cors(&state, request, next);
     let mut response = if state.request_spans {
+        // `otel.*` name and kind the span for OpenTelemetry (tracing-opentelemetry reads them).
         let span = tracing::info_span!(
             "request",
+            otel.name = format!("{} {}", context.method, context.endpoint),
+            otel.kind = "server",
             request_id = %context.id,
             method = %context.method,
             endpoint = context.endpoint,

@@ -184,7 +184,10 @@ impl SigningKey {
         token.push_str(header);
         token.push('.');
         B64.encode_string(&payload, &mut token);
-        let signature = self.sign(token.as_bytes())?;
+        let signature = {
+            let _span = crate::spans::sign(self.alg().as_str()).entered();
+            self.sign(token.as_bytes())?
+        };
         token.push('.');
         B64.encode_string(&signature, &mut token);
         Ok(token)

@@ -15,6 +15,7 @@ use crate::crypto::token_hash;
 use crate::registry::Snapshot;
 use crate::store::sign_in::FoundRefresh;
 use portcullis_core::{ErrorCode, FormParams};
+use tracing::Instrument as _;
 
 /// Revokes the token named in `form` on behalf of `client`.
 pub async fn revoke(
@@ -52,6 +53,7 @@ pub async fn revoke(
             issuer
                 .store
                 .revoke_access_token(jti, exp)
+                .instrument(crate::spans::db("revoke_access_token"))
                 .await
                 .map_err(storage)?;
             issuer.revoked().await;
@@ -62,6 +64,7 @@ pub async fn revoke(
     let found = issuer
         .store
         .refresh_token(&token_hash(&token))
+        .instrument(crate::spans::db("refresh_token"))
         .await
         .map_err(storage)?;
     // Any refresh token of a live grant, rotated or not, ends the grant when its client asks.
@@ -77,6 +80,7 @@ pub async fn revoke(
     issuer
         .store
         .revoke_grant(&grant.grant_id, now.0)
+        .instrument(crate::spans::db("revoke_grant"))
         .await
         .map_err(storage)?;
     issuer.revoked().await;

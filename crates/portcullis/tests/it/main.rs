@@ -20,5 +20,7 @@ mod logs;
 mod master_key;
 mod node_oidc_provider;
 mod ops;
+#[cfg(feature = "otel")]
+mod otel;
 mod serve;
 mod users;

@@ -197,3 +197,17 @@ async fn backup_and_restore_from_the_command_line() {
     let (ok, _, _) = run(portcullis(dir.path()).args(["client", "show", &after]));
     assert!(!ok, "the client made after the backup is not in it");
 }
+
+/// A `portcullis` built without the `otel` feature refuses to start with `otel_endpoint` set,
+/// rather than ignoring it.
+#[cfg(not(feature = "otel"))]
+#[test]
+fn otel_endpoint_needs_the_feature() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = crate::helpers::run(
+        portcullis(dir.path())
+            .env("PORTCULLIS_OTEL_ENDPOINT", "http://127.0.0.1:4318")
+            .arg("serve"),
+    );
+    assert!(!ok && err.contains("--features otel"), "{err}");
+}

@@ -16,6 +16,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::secret::constant_time_eq;
 use portcullis_core::{GrantType, Scope, TokenResponse};
+use tracing::Instrument as _;
 
 /// RFC 7636 §4.6: BASE64URL(SHA256(verifier)) == challenge, compared in constant time.
 pub fn s256_matches(verifier: &str, challenge: &str) -> bool {
@@ -39,6 +40,7 @@ pub async fn exchange(
     let store = issuer.store.as_ref();
     let row = store
         .code(&hash)
+        .instrument(crate::spans::db("code"))
         .await
         .map_err(store_error)?
         .ok_or_else(|| invalid_grant("the authorization code is not valid"))?;

@@ -12,6 +12,7 @@ use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
 use crate::store::sign_in::FoundRefresh;
 use portcullis_core::{ErrorCode, GrantType, Scope, TokenResponse};
+use tracing::Instrument as _;
 
 /// Exchanges a refresh token.
 pub async fn exchange(
@@ -32,6 +33,7 @@ pub async fn exchange(
         user,
     } = store
         .refresh_token(&hash)
+        .instrument(crate::spans::db("refresh_token"))
         .await
         .map_err(store_error)?
         .ok_or_else(|| invalid_grant("the refresh token is not valid"))?;
@@ -98,6 +100,7 @@ pub async fn exchange(
     }
     let rotated = store
         .rotate_refresh(&hash, now.0, &minted.issued, grace)
+        .instrument(crate::spans::db("rotate_refresh"))
         .await
         .map_err(store_error)?;
     if !rotated {
