@@ -9,10 +9,23 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use tracing::Span;
 
 static ON: AtomicBool = AtomicBool::new(false);
+static OTEL: AtomicBool = AtomicBool::new(false);
 
 /// Turns the spans on for this process (the server does when it traces or logs text).
 pub fn enable() {
     ON.store(true, Ordering::Relaxed);
+}
+
+/// Turns the spans on, with the `otel.*` fields that name them for OpenTelemetry (which text logs
+/// would print too, so they are left out there).
+pub fn enable_otel() {
+    OTEL.store(true, Ordering::Relaxed);
+    enable();
+}
+
+/// Whether spans carry their OpenTelemetry names.
+pub fn otel() -> bool {
+    OTEL.load(Ordering::Relaxed)
 }
 
 /// Whether spans are made.
@@ -25,7 +38,11 @@ pub fn db(operation: &'static str) -> Span {
     if !enabled() {
         return Span::none();
     }
-    tracing::info_span!("db", otel.name = operation, db.operation.name = operation)
+    if otel() {
+        tracing::info_span!("db", otel.name = operation, db.operation.name = operation)
+    } else {
+        tracing::info_span!("db", operation)
+    }
 }
 
 /// Signing a JWT with `alg`.
@@ -33,5 +50,5 @@ pub fn sign(alg: &'static str) -> Span {
     if !enabled() {
         return Span::none();
     }
-    tracing::info_span!("sign", otel.name = "sign", alg)
+    tracing::info_span!("sign", alg)
 }

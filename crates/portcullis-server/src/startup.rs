@@ -257,7 +257,9 @@ impl Server {
             metrics: crate::metrics::Metrics::new(),
             verified: Default::default(),
         };
-        if config.log_format == crate::config::LogFormat::Text || config.otel_endpoint.is_some() {
+        if config.otel_endpoint.is_some() {
+            crate::spans::enable_otel();
+        } else if config.log_format == crate::config::LogFormat::Text {
             crate::spans::enable();
         }
         let state = Arc::new(AppState {

@@ -99,14 +99,23 @@ pub async fn observe(State(state): State<Arc<AppState>>, request: Request, next:
     let answer = super::cors::cors(&state, request, next);
     let mut response = if state.request_spans {
         // `otel.*` name and kind the span for OpenTelemetry (tracing-opentelemetry reads them).
-        let span = tracing::info_span!(
-            "request",
-            otel.name = format!("{} {}", context.method, context.endpoint),
-            otel.kind = "server",
-            request_id = %context.id,
-            method = %context.method,
-            endpoint = context.endpoint,
-        );
+        let span = if crate::spans::otel() {
+            tracing::info_span!(
+                "request",
+                otel.name = format!("{} {}", context.method, context.endpoint),
+                otel.kind = "server",
+                request_id = %context.id,
+                method = %context.method,
+                endpoint = context.endpoint,
+            )
+        } else {
+            tracing::info_span!(
+                "request",
+                request_id = %context.id,
+                method = %context.method,
+                endpoint = context.endpoint,
+            )
+        };
         REQUEST.scope(context, answer.instrument(span)).await
     } else {
         REQUEST.scope(context, answer).await
