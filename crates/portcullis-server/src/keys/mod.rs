@@ -6,7 +6,7 @@ mod signing_key;
 mod vault;
 
 pub use signing_key::{KeyError, SigningKey, generate_private_der};
-pub use vault::{KeyVault, MIN_MASTER_KEY_LEN, VaultError, is_sealed};
+pub use vault::{KeyVault, MIN_MASTER_KEY_LEN, SEALED_SECRETS, VaultError, is_sealed};
 
 use crate::store::{KeyRow, Store, StoreError};
 use portcullis_core::{Algorithm, JwkSet, UnixTime};
