@@ -175,7 +175,10 @@ pub async fn ensure_signing_keys(
             .any(|r| r.alg == alg.as_str() && r.retires_at.is_none_or(|t| t > now.0));
         if !in_service {
             let row = new_key_row(alg, now, now, vault).await?;
-            if store.insert_initial_signing_key(&row).await? {
+            if store
+                .insert_initial_signing_key(&row, vault.verified_check().as_deref())
+                .await?
+            {
                 tracing::info!(kid = %row.kid, %alg, "generated signing key");
             }
         }
@@ -193,7 +196,9 @@ pub async fn rotate(
     activation_delay: u64,
 ) -> Result<KeyRow, KeysError> {
     let row = new_key_row(alg, now, now.plus(activation_delay), vault).await?;
-    store.insert_signing_key(&row, true).await?;
+    store
+        .insert_signing_key(&row, true, vault.verified_check().as_deref())
+        .await?;
     tracing::info!(
         target: "portcullis::audit",
         event = "key_rotated",

@@ -29,6 +29,9 @@ pub use crate::store::is_sealed;
 /// Seals and opens private keys; without a master key it passes them through.
 pub struct KeyVault {
     key: Option<LessSafeKey>,
+    /// The check value this key was last found to match (or wrote): new key rows are inserted
+    /// only while the database still has it (`Store::insert_signing_key`).
+    verified: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for KeyVault {
@@ -71,7 +74,10 @@ pub enum VaultError {
 impl KeyVault {
     /// No master key: keys stay plain.
     pub fn none() -> Self {
-        KeyVault { key: None }
+        KeyVault {
+            key: None,
+            verified: std::sync::Mutex::new(None),
+        }
     }
 
     /// Derives the AEAD key from the master key.
@@ -87,7 +93,23 @@ impl KeyVault {
         let key = UnboundKey::from(okm);
         Ok(KeyVault {
             key: Some(LessSafeKey::new(key)),
+            verified: std::sync::Mutex::new(None),
         })
+    }
+
+    /// The check value this key was last found to match, for [`Store::insert_signing_key`].
+    pub fn verified_check(&self) -> Option<Vec<u8>> {
+        match self.verified.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_verified(&self, check: Option<Vec<u8>>) {
+        match self.verified.lock() {
+            Ok(mut guard) => *guard = check,
+            Err(poisoned) => *poisoned.into_inner() = check,
+        }
     }
 
     /// Whether a master key is set.
@@ -187,7 +209,10 @@ impl KeyVault {
             }
             (None, None) => return Ok(None),
             (Some(_), Some(check)) => match self.open_bytes(CHECK_NAME.as_bytes(), &check) {
-                Some(plain) if plain == CHECK_PLAINTEXT => None,
+                Some(plain) if plain == CHECK_PLAINTEXT => {
+                    self.set_verified(Some(check));
+                    None
+                }
                 _ => return Err(VaultError::WrongKey.into()),
             },
             // Sealed keys without a check value (copied in by hand): they must open with this key,
@@ -196,7 +221,11 @@ impl KeyVault {
                 if keys
                     .iter()
                     .filter(|k| is_sealed(&k.private_der))
-                    .any(|k| self.open(k).is_err()) =>
+                    .any(|k| self.open(k).is_err())
+                    || secrets
+                        .iter()
+                        .filter(|(_, v)| is_sealed(v))
+                        .any(|(name, v)| self.open_secret(name, v).is_err()) =>
             {
                 return Err(VaultError::WrongKey.into());
             }
@@ -246,6 +275,9 @@ impl KeyVault {
         store
             .seal_signing_keys(new_check.as_deref(), &sealed, &sealed_secrets)
             .await?;
+        if new_check.is_some() {
+            self.set_verified(new_check);
+        }
         if !sealed.is_empty() {
             tracing::info!(
                 count = sealed.len(),

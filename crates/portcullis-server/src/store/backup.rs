@@ -5,10 +5,15 @@
 //! It is one self-contained file, created mode 0600 because it holds the sealed keys.
 //!
 //! A restore must not swap the file under a running server (SQLite would then mix the old WAL
-//! with the new file). Every [`SqliteStore`](super::sqlite::SqliteStore) holds a shared advisory
-//! lock on `PATH.lock` while it is open, and a restore takes that lock exclusively, so a restore
-//! is refused while any `portcullis` process has the database open, and a server cannot start
-//! during a restore. The database it replaces is kept beside it, WAL and all.
+//! with the new file). Every [`SqliteStore`](super::sqlite::SqliteStore), and a backup, holds a
+//! shared advisory lock on `PATH.lock` while it has the database open, and a restore takes that
+//! lock exclusively, so a restore is refused while any `portcullis` process has the database
+//! open, and a server cannot start during a restore.
+//!
+//! A restore is crash-safe: the backup is copied in (through SQLite, so a `-wal` beside it is
+//! read too) to a file beside the database; the database's own WAL is checkpointed into it, and a
+//! copy of it is kept as `PATH.before-restore-TIME`; then one rename puts the new file in place.
+//! Until that rename the old database is untouched and whole; after it, the new one is.
 //!
 //! PostgreSQL has its own tools: `pg_dump` and `pg_restore` (docs/operations.md).
 
@@ -30,6 +35,12 @@ pub enum BackupError {
     /// The destination of a backup exists already.
     #[error("{0} exists already; a backup never overwrites a file")]
     Exists(PathBuf),
+    /// There is no database to replace.
+    #[error(
+        "there is no database at {0}; restore replaces an existing one: run it where the server \
+         runs, or point it at the server's database with --config FILE or PORTCULLIS_DATABASE"
+    )]
+    Missing(PathBuf),
     /// A `portcullis` process has the database open.
     #[error(
         "{0} is open in a running portcullis (a server or another command): stop it first, then \
@@ -129,30 +140,22 @@ pub(crate) fn hold_shared(database: &Path) -> Result<File, String> {
 pub async fn backup(url: &str, destination: &Path) -> Result<u64, BackupError> {
     let database = sqlite_path(url)?;
     if !database.exists() {
-        return Err(io("reading", &database)(
-            std::io::ErrorKind::NotFound.into(),
-        ));
+        return Err(BackupError::Missing(database));
     }
+    // Open, as far as restore is concerned, until the copy is made.
+    let _open = hold_shared(&database).map_err(|reason| BackupError::Io {
+        action: "locking",
+        path: lock_path(&database),
+        source: std::io::Error::other(reason),
+    })?;
     // VACUUM INTO writes into an empty file: making it first sets its mode and refuses an
     // existing one.
     create_private(destination).map_err(|e| match e.kind() {
         std::io::ErrorKind::AlreadyExists => BackupError::Exists(destination.to_owned()),
         _ => io("creating", destination)(e),
     })?;
-    let result = async {
-        let mut connection = SqliteConnectOptions::from_str(url)?
-            .read_only(true)
-            .busy_timeout(std::time::Duration::from_secs(10))
-            .connect()
-            .await?;
-        sqlx::query("VACUUM INTO ?")
-            .bind(destination.to_string_lossy().into_owned())
-            .execute(&mut connection)
-            .await?;
-        Ok::<_, BackupError>(())
-    }
-    .await;
-    if let Err(error) = result {
+    let source = SqliteConnectOptions::from_str(url)?;
+    if let Err(error) = vacuum_into(source, destination).await {
         let _ = std::fs::remove_file(destination);
         return Err(error);
     }
@@ -160,6 +163,24 @@ pub async fn backup(url: &str, destination: &Path) -> Result<u64, BackupError> {
         .map_err(io("reading", destination))?
         .len();
     Ok(size)
+}
+
+/// Copies the database `source` opens into the empty file `destination`, as one read
+/// transaction (WAL included), and makes the copy durable.
+async fn vacuum_into(source: SqliteConnectOptions, destination: &Path) -> Result<(), BackupError> {
+    let mut connection = source
+        .read_only(true)
+        .busy_timeout(std::time::Duration::from_secs(10))
+        .connect()
+        .await?;
+    sqlx::query("VACUUM INTO ?")
+        .bind(destination.to_string_lossy().into_owned())
+        .execute(&mut connection)
+        .await?;
+    drop(connection);
+    File::open(destination)
+        .and_then(|f| f.sync_all())
+        .map_err(io("writing", destination))
 }
 
 /// What a restore did.
@@ -172,11 +193,20 @@ pub struct Restored {
 }
 
 /// Puts the backup `source` in place of the database `url` names. Refused while any `portcullis`
-/// process has that database open, and when `source` is not a sound Portcullis database.
+/// process has that database open, when `source` is not a sound Portcullis database, and, unless
+/// `allow_new`, when there is no database to replace (a restore run in the wrong directory).
 /// `suffix` names the kept previous database (`PATH.before-restore-SUFFIX`).
-pub async fn restore(url: &str, source: &Path, suffix: &str) -> Result<Restored, BackupError> {
+pub async fn restore(
+    url: &str,
+    source: &Path,
+    suffix: &str,
+    allow_new: bool,
+) -> Result<Restored, BackupError> {
     let database = sqlite_path(url)?;
     check_backup(source).await?;
+    if !allow_new && !database.exists() {
+        return Err(BackupError::Missing(database));
+    }
 
     let lock = open_lock(&database).map_err(io("opening", &lock_path(&database)))?;
     match lock.try_lock() {
@@ -185,28 +215,46 @@ pub async fn restore(url: &str, source: &Path, suffix: &str) -> Result<Restored,
         Err(TryLockError::Error(e)) => return Err(io("locking", &lock_path(&database))(e)),
     }
 
-    // Copy first, beside the target: the old database is untouched until the copy is whole.
+    // The new file first, beside the target, through SQLite: a `-wal` beside the backup is read
+    // too. The old database is untouched until the last rename.
     let staging = with_suffix(&database, ".restoring");
     let _ = std::fs::remove_file(&staging);
-    let mut to = create_private(&staging).map_err(io("creating", &staging))?;
-    let mut from = File::open(source).map_err(io("reading", source))?;
-    std::io::copy(&mut from, &mut to).map_err(io("copying into", &staging))?;
-    to.sync_all().map_err(io("writing", &staging))?;
+    create_private(&staging).map_err(io("creating", &staging))?;
+    if let Err(error) = vacuum_into(SqliteConnectOptions::new().filename(source), &staging).await {
+        let _ = std::fs::remove_file(&staging);
+        return Err(error);
+    }
 
     let previous = if database.exists() {
+        // Its WAL into the file, so that the file alone is the whole database: then it can be
+        // kept as one file, and the rename below leaves no WAL of it behind.
+        let mut old = SqliteConnectOptions::new()
+            .filename(&database)
+            .connect()
+            .await?;
+        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+            .execute(&mut old)
+            .await?;
+        drop(old);
         let kept = with_suffix(&database, &format!(".before-restore-{suffix}"));
+        std::fs::copy(&database, &kept).map_err(io("copying", &database))?;
+        File::open(&kept)
+            .and_then(|f| f.sync_all())
+            .map_err(io("writing", &kept))?;
         for ending in ["-wal", "-shm"] {
-            let from = with_suffix(&database, ending);
-            if from.exists() {
-                std::fs::rename(&from, with_suffix(&kept, ending)).map_err(io("moving", &from))?;
+            let stale = with_suffix(&database, ending);
+            if stale.exists() {
+                std::fs::remove_file(&stale).map_err(io("removing", &stale))?;
             }
         }
-        std::fs::rename(&database, &kept).map_err(io("moving", &database))?;
         Some(kept)
     } else {
         None
     };
     std::fs::rename(&staging, &database).map_err(io("moving", &staging))?;
+    if let Some(dir) = database.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = File::open(dir).and_then(|d| d.sync_all());
+    }
     drop(lock);
     Ok(Restored { database, previous })
 }

@@ -32,8 +32,7 @@ pub use sqlite::SqliteStore;
 /// row must be sealed.
 pub const MASTER_KEY_CHECK: &str = "master_key_check";
 
-/// The `server_secrets` row of the client-secret HMAC key (`client_secret`), sealed under the
-/// master key when one is set (`keys::vault`). Named here, where both find it.
+/// The `server_secrets` row of the client-secret HMAC key (sealed by `keys::vault` under a master key).
 pub const CLIENT_SECRET_HMAC_KEY: &str = "client_secret_hmac_sha256";
 
 /// The first bytes of a sealed private key (`keys::vault` writes them).
@@ -351,7 +350,8 @@ pub trait Store: sign_in::SignInStore + ThrottleStore + Send + Sync + 'static {
     /// `keys rekey`: replaces the master-key check value `old_check` (none: there is none yet)
     /// with `new_check`, and the given keys' private parts and server secrets with their form
     /// under the new key, in one transaction. Fails with `Conflict`, writing nothing, when the
-    /// check value is no longer `old_check` (another rekey went first).
+    /// check value is no longer `old_check` (another rekey went first), or when the database
+    /// holds a key or sealed secret that is not among those given (added while the rekey read).
     async fn reseal(
         &self,
         old_check: Option<&[u8]>,
@@ -363,14 +363,22 @@ pub trait Store: sign_in::SignInStore + ThrottleStore + Send + Sync + 'static {
     /// database has a master-key check value) unless one is already in service at `key.activates_at`;
     /// false if there was one. Instances starting together on a new database thus make one key
     /// per algorithm between them, not one each.
-    async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError>;
+    /// `sealed_under`: the check value the caller's master key matched; if the database's is
+    /// another now (a rekey ran), `Conflict`: no key is added under a replaced master key.
+    async fn insert_initial_signing_key(
+        &self,
+        key: &KeyRow,
+        sealed_under: Option<&[u8]>,
+    ) -> Result<bool, StoreError>;
     /// Adds a key and, in the same transaction, sets `retires_at = key.activates_at` on every
     /// not-yet-retired key of the same algorithm when `retire_previous` is set. A plain key is
     /// refused with `Conflict` once the database has a master-key check value.
+    /// `sealed_under` as for [`Store::insert_initial_signing_key`].
     async fn insert_signing_key(
         &self,
         key: &KeyRow,
         retire_previous: bool,
+        sealed_under: Option<&[u8]>,
     ) -> Result<(), StoreError>;
 }
 

@@ -99,13 +99,15 @@ async fn a_backup_under_load_restores_everything_made_before_it() {
         Err(BackupError::Exists(_))
     ));
     assert!(matches!(
-        backup::restore(&live, &file, "t").await,
+        backup::restore(&live, &file, "t", false).await,
         Err(BackupError::InUse(_))
     ));
 
     // Restored elsewhere, served by a new server.
     let restored_url = format!("sqlite://{}", dir.path().join("restored.db").display());
-    let restored = backup::restore(&restored_url, &file, "t").await.unwrap();
+    let restored = backup::restore(&restored_url, &file, "t", true)
+        .await
+        .unwrap();
     assert!(restored.previous.is_none());
     let copy = spawn_with(|c| c.database = restored_url.clone()).await;
     let clients_after = ids(copy.store.clients().await.unwrap());
@@ -148,8 +150,21 @@ async fn restore_refuses_what_is_not_a_portcullis_backup() {
     let target = format!("sqlite://{}", dir.path().join("target.db").display());
     let junk = dir.path().join("junk.db");
     std::fs::write(&junk, b"not a database at all").unwrap();
-    let err = backup::restore(&target, &junk, "t").await.unwrap_err();
+    let err = backup::restore(&target, &junk, "t", true)
+        .await
+        .unwrap_err();
     assert!(matches!(err, BackupError::NotPortcullis { .. }), "{err}");
+    assert!(!dir.path().join("target.db").exists());
+
+    // A restore run where there is no database (the wrong directory) replaces nothing.
+    let backup_file = dir.path().join("b.db");
+    let live = format!("sqlite://{}", dir.path().join("live.db").display());
+    portcullis_server::store::open(&live).await.unwrap();
+    backup::backup(&live, &backup_file).await.unwrap();
+    let err = backup::restore(&target, &backup_file, "t", false)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, BackupError::Missing(_)), "{err}");
     assert!(!dir.path().join("target.db").exists());
 
     let err = backup::backup("postgres://postgres@127.0.0.1/test", &dir.path().join("b"))

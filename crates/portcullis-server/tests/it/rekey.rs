@@ -150,3 +150,53 @@ async fn an_interrupted_rekey_leaves_everything_under_the_old_key() {
         assert_eq!(token_status(&again, &id, &secret).await, 200);
     }
 }
+
+/// A process that checked the old master key before a rekey cannot add a key sealed under it
+/// afterwards: the store compares the check value it verified with the database's.
+#[tokio::test]
+async fn no_key_is_added_under_a_replaced_master_key() {
+    for db in TestDatabase::both().await {
+        let app = start(&db, OLD).await.unwrap();
+        let old = vault(OLD);
+        old.check(app.store.as_ref()).await.unwrap();
+        vault(OLD)
+            .rekey(&vault(NEW), app.store.as_ref())
+            .await
+            .unwrap();
+        let kids = app.store.signing_keys().await.unwrap().len();
+        let err = portcullis_server::keys::rotate(
+            app.store.as_ref(),
+            &old,
+            portcullis_core::Algorithm::ES256,
+            portcullis_core::UnixTime(1),
+            0,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.to_string().contains("rekey"), "{err}");
+        assert_eq!(app.store.signing_keys().await.unwrap().len(), kids);
+    }
+}
+
+/// A database whose only sealed secret is the HMAC key (an admin command made it before the
+/// first start) refuses another master key, and that refusal writes nothing.
+#[tokio::test]
+async fn a_sealed_hmac_key_alone_refuses_another_master_key() {
+    for db in TestDatabase::both().await {
+        let store = portcullis_server::store::open(&db.url).await.unwrap();
+        portcullis_server::client_secret::SecretHasher::load_with(store.as_ref(), &vault(OLD))
+            .await
+            .unwrap();
+        let before = sealed_state(store.as_ref()).await;
+        let refused = start(&db, NEW).await.err().expect("another key is refused");
+        assert!(refused.contains("does not match"), "{refused}");
+        assert_eq!(
+            sealed_state(store.as_ref()).await,
+            before,
+            "{}",
+            db.backend()
+        );
+        drop(store);
+        start(&db, OLD).await.unwrap();
+    }
+}

@@ -20,7 +20,7 @@ pub async fn backup(config: Config, file: PathBuf) -> anyhow::Result<()> {
 /// Restores a backup over the configured SQLite database.
 pub async fn restore(config: Config, file: PathBuf) -> anyhow::Result<()> {
     let suffix = SystemClock.now().0.to_string();
-    let restored = backup::restore(&config.database, &file, &suffix).await?;
+    let restored = backup::restore(&config.database, &file, &suffix, false).await?;
     outln!(
         "restored {} from {}",
         restored.database.display(),

@@ -382,6 +382,9 @@ async fn failure_limits_hold_across_instances() {
     let a = ServerProcess::start(limited(dir_a.path()), dir_a.path());
     let b = ServerProcess::start(limited(dir_b.path()), dir_b.path());
     let (id, secret) = create_client_with(&mut limited(dir_a.path()), &[]);
+    // Polling for the new client before an instance has loaded it fails client authentication,
+    // and with a limit of 4 that locks it: wait past the quarter second a reload takes first.
+    tokio::time::sleep(Duration::from_millis(600)).await;
     a.wait_for_token_status(&id, &secret, 200).await;
     b.wait_for_token_status(&id, &secret, 200).await;
 

@@ -129,9 +129,29 @@ pub async fn has_master_key_check(conn: &mut Conn) -> Result<bool, sqlx::Error> 
     Ok(found.is_some())
 }
 
-/// The store's own guard for "while a master key is set, no key row is plain": a plain key may
-/// not join a database that has a master-key check value, whoever adds it.
-pub async fn refuse_plain_key(conn: &mut Conn, private_der: &[u8]) -> Result<(), StoreError> {
+/// The store's own guards for new key rows: "while a master key is set, no key row is plain" (a
+/// plain key may not join a database that has a master-key check value, whoever adds it), and
+/// "no key sealed under a replaced master key" (`sealed_under`, the check value the caller
+/// checked its key against, must still be the database's).
+pub async fn refuse_plain_key(
+    conn: &mut Conn,
+    private_der: &[u8],
+    sealed_under: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    if let Some(expected) = sealed_under {
+        let current: Option<Vec<u8>> =
+            sqlx::query_scalar("SELECT value FROM server_secrets WHERE name = $1")
+                .bind(crate::store::MASTER_KEY_CHECK)
+                .fetch_optional(&mut *conn)
+                .await?;
+        if current.as_deref() != Some(expected) {
+            return Err(StoreError::Conflict(
+                "a key sealed under a master key this database no longer uses (keys rekey ran \
+                 since this process checked it): restart it with the new master key"
+                    .into(),
+            ));
+        }
+    }
     if crate::store::is_sealed(private_der) || !has_master_key_check(conn).await? {
         return Ok(());
     }

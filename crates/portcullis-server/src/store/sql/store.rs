@@ -218,16 +218,41 @@ impl Store for This {
                 "a newer master key check value (another rekey went first)".into(),
             ));
         }
+        // Key writes take turns, so what is here now stays until the commit: it must be exactly
+        // what was read and re-sealed, or a row would stay under the old key.
+        let kids: Vec<String> = sqlx::query_scalar("SELECT kid FROM signing_keys")
+            .fetch_all(&mut *tx)
+            .await?;
+        let hmac_rows: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM server_secrets WHERE name = $1")
+                .bind(crate::store::CLIENT_SECRET_HMAC_KEY)
+                .fetch_one(&mut *tx)
+                .await?;
+        let given_hmac = secrets
+            .iter()
+            .any(|(name, _)| name == crate::store::CLIENT_SECRET_HMAC_KEY);
+        if kids.len() != keys.len()
+            || kids.iter().any(|kid| !keys.iter().any(|(k, _)| k == kid))
+            || (hmac_rows > 0) != given_hmac
+        {
+            return Err(StoreError::Conflict(
+                "a signing key or secret added while the rekey read: run it again".into(),
+            ));
+        }
         write_sealed(&mut tx, keys, secrets).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
-    async fn insert_initial_signing_key(&self, key: &KeyRow) -> Result<bool, StoreError> {
+    async fn insert_initial_signing_key(
+        &self,
+        key: &KeyRow,
+        sealed_under: Option<&[u8]>,
+    ) -> Result<bool, StoreError> {
         let mut tx = begin_write(&self.writer).await?;
         take_turns(&mut tx, Turn::Keys).await?;
-        shared::refuse_plain_key(&mut tx, &key.private_der).await?;
+        shared::refuse_plain_key(&mut tx, &key.private_der, sealed_under).await?;
         let inserted = sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_der, created_at, activates_at, retires_at)
              SELECT $1, $2, $3, $4, $5, NULL WHERE NOT EXISTS (SELECT 1 FROM signing_keys
@@ -253,12 +278,13 @@ impl Store for This {
         &self,
         key: &KeyRow,
         retire_previous: bool,
+        sealed_under: Option<&[u8]>,
     ) -> Result<(), StoreError> {
         let mut tx = begin_write(&self.writer).await?;
         // Two instances rotating at once take turns, so each sees the other's key and exactly one
         // key of the algorithm is left without a retirement time.
         take_turns(&mut tx, Turn::Keys).await?;
-        shared::refuse_plain_key(&mut tx, &key.private_der).await?;
+        shared::refuse_plain_key(&mut tx, &key.private_der, sealed_under).await?;
         if retire_previous {
             // Every key that would still sign after the new one activates stops then, including
             // an earlier rotation's key that has not activated yet.
