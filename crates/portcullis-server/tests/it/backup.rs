@@ -172,3 +172,76 @@ async fn restore_refuses_what_is_not_a_portcullis_backup() {
         .unwrap_err();
     assert!(err.to_string().contains("pg_dump"), "{err}");
 }
+
+/// A database left as a crashed server leaves it, with committed rows only in its `-wal`: used as
+/// the source of a restore, its WAL rows come along; restored over, its WAL rows are in the kept
+/// copy.
+#[tokio::test]
+async fn restore_keeps_what_only_a_wal_holds() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = |name: &str| dir.path().join(name);
+    let url = |name: &str| format!("sqlite://{}", path(name).display());
+    let live = portcullis_server::store::open(&url("live.db"))
+        .await
+        .unwrap();
+    let hasher = portcullis_server::client_secret::SecretHasher::load(live.as_ref())
+        .await
+        .unwrap();
+    let admin = portcullis_server::admin::ClientAdmin::new(
+        live.as_ref(),
+        &hasher,
+        portcullis_core::UnixTime(1),
+    );
+    let saved = admin
+        .create(
+            None,
+            ClientMetadata {
+                scope: "read".into(),
+                ..ClientMetadata::default()
+            },
+            portcullis_server::admin::SecretSource::Generate,
+        )
+        .await
+        .unwrap();
+    let id = saved.client_id.to_string();
+    // The files as a crash would leave them: the new client is in the WAL, not yet in the file.
+    assert!(std::fs::metadata(path("live.db-wal")).unwrap().len() > 0);
+    for (from, to) in [
+        ("live.db", "crashed.db"),
+        ("live.db-wal", "crashed.db-wal"),
+        ("live.db", "target.db"),
+        ("live.db-wal", "target.db-wal"),
+    ] {
+        std::fs::copy(path(from), path(to)).unwrap();
+    }
+    drop(live);
+
+    // As the source: the restored database has the client.
+    let restored = backup::restore(&url("fresh.db"), &path("crashed.db"), "t", true)
+        .await
+        .unwrap();
+    let fresh = portcullis_server::store::open(&url("fresh.db"))
+        .await
+        .unwrap();
+    assert!(fresh.client(&id).await.unwrap().is_some(), "{restored:?}");
+
+    // Restored over: the kept copy has it.
+    let other = dir.path().join("other-backup.db");
+    backup::backup(&url("fresh.db"), &other).await.unwrap();
+    drop(fresh);
+    let restored = backup::restore(&url("target.db"), &other, "t", false)
+        .await
+        .unwrap();
+    let kept = restored.previous.unwrap();
+    assert!(
+        !dir.path().join("target.db-wal").exists()
+            || std::fs::metadata(dir.path().join("target.db-wal"))
+                .unwrap()
+                .len()
+                == 0
+    );
+    let kept_store = portcullis_server::store::open(&format!("sqlite://{}", kept.display()))
+        .await
+        .unwrap();
+    assert!(kept_store.client(&id).await.unwrap().is_some());
+}
