@@ -104,7 +104,7 @@ impl KeyStore {
         max_age: Duration,
         clock: Arc<dyn Clock>,
     ) -> Self {
-        Self::with_http(Http(Ok(http)), issuer, min_refetch, max_age, clock)
+        Self::with_http(Http::from_client(http), issuer, min_refetch, max_age, clock)
     }
 
     pub(crate) fn with_http(

@@ -257,9 +257,12 @@ impl Server {
             metrics: crate::metrics::Metrics::new(),
             verified: Default::default(),
         };
+        // Spans for traces, or for text logs, which print them; JSON logs read the task-local.
+        let spans =
+            config.otel_endpoint.is_some() || config.log_format == crate::config::LogFormat::Text;
         if config.otel_endpoint.is_some() {
             crate::spans::enable_otel();
-        } else if config.log_format == crate::config::LogFormat::Text {
+        } else if spans {
             crate::spans::enable();
         }
         let state = Arc::new(AppState {
@@ -271,8 +274,7 @@ impl Server {
             cookies,
             trusted_proxies: config.trusted_proxies.clone(),
             cors_origins: config.cors.allowed_origins.clone(),
-            request_spans: config.log_format == crate::config::LogFormat::Text
-                || config.otel_endpoint.is_some(),
+            request_spans: spans,
             scope_descriptions: config
                 .scopes
                 .iter()
@@ -348,7 +350,6 @@ impl Server {
             .spawn(self.store.clone(), self.state.issuer.clock.clone());
         // One shutdown for both listeners: the public one's future tells the metrics one.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let stop = Arc::new(stop);
         let shutdown = {
             let stop = stop.clone();
             async move {

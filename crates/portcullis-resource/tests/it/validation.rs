@@ -58,6 +58,25 @@ async fn every_backend_verifies_what_portcullis_signs() {
     }
 }
 
+/// `ValidatorBuilder::http_client`: the caller's client fetches the metadata and keys. A client
+/// sent to a dead proxy shows it is the one used.
+#[tokio::test]
+async fn the_callers_http_client_fetches_the_keys() {
+    let iss = issuer().await;
+    let token = iss.token("read", Algorithm::ES256).await;
+    let validator = iss.validator().http_client(reqwest::Client::new()).build();
+    validator.validate(&token).await.unwrap();
+    let dead_proxy = reqwest::Client::builder()
+        .proxy(reqwest::Proxy::all("http://127.0.0.1:9").unwrap())
+        .build()
+        .unwrap();
+    let through_it = iss.validator().http_client(dead_proxy).build();
+    assert!(matches!(
+        through_it.validate(&token).await,
+        Err(ValidationError::Unavailable(_))
+    ));
+}
+
 #[tokio::test]
 async fn every_rejection() {
     let iss = issuer().await;

@@ -175,10 +175,9 @@ impl Config {
             }
             (Some(key), None) => Secret::new(key.expose()),
             (None, Some(path)) => {
-                let text = std::fs::read_to_string(path).map_err(|e| {
+                let key = crate::keys::KeyVault::read_master_key_file(path).map_err(|e| {
                     ConfigError(format!("key 'master_key_file' ({}): {e}", path.display()))
                 })?;
-                let key = Secret::new(text.lines().next().unwrap_or_default().trim());
                 return crate::keys::KeyVault::from_master_key(&key).map_err(|e| {
                     ConfigError(format!("key 'master_key_file' ({}): {e}", path.display()))
                 });

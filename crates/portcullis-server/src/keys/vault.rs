@@ -80,6 +80,13 @@ impl KeyVault {
         }
     }
 
+    /// The master key in a file, as `master_key_file` and `keys rekey --new-master-key-file`
+    /// read it: the first line, trimmed.
+    pub fn read_master_key_file(path: &std::path::Path) -> std::io::Result<Secret> {
+        let text = std::fs::read_to_string(path)?;
+        Ok(Secret::new(text.lines().next().unwrap_or_default().trim()))
+    }
+
     /// Derives the AEAD key from the master key.
     pub fn from_master_key(master: &Secret) -> Result<Self, VaultError> {
         let material = master.expose().trim();

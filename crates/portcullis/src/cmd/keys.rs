@@ -117,13 +117,15 @@ pub async fn run(config: Config, command: KeysCommand) -> anyhow::Result<()> {
             new_master_key_file,
         } => {
             let material = match (new_master_key_env, new_master_key_file) {
-                (Some(var), _) => std::env::var(&var)
-                    .map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?,
-                (None, Some(path)) => std::fs::read_to_string(&path)
+                (Some(var), _) => Secret::new(
+                    std::env::var(&var)
+                        .map_err(|_| anyhow::anyhow!("environment variable {var} is not set"))?,
+                ),
+                (None, Some(path)) => KeyVault::read_master_key_file(&path)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
                 (None, None) => anyhow::bail!("give --new-master-key-env or --new-master-key-file"),
             };
-            let new = KeyVault::from_master_key(&Secret::new(material))
+            let new = KeyVault::from_master_key(&material)
                 .map_err(|e| anyhow::anyhow!("the new master key: {e}"))?;
             let old = config.key_vault()?;
             let count = old.rekey(&new, store.as_ref()).await?;
