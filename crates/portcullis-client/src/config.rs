@@ -24,6 +24,9 @@ pub enum AuthMethod {
     Basic,
     /// `client_id` and `client_secret` in the body, as the seed scripts do.
     Post,
+    /// A JWT signed with the client's private key (`private_key_jwt`, RFC 7523): no secret is
+    /// sent at all. Set by [`ClientCredentials::with_private_key`].
+    PrivateKeyJwt,
 }
 
 /// Everything a client credentials token source needs.
@@ -34,8 +37,10 @@ pub struct ClientCredentials {
     pub endpoint: Endpoint,
     /// `client_id`.
     pub client_id: String,
-    /// `client_secret`.
+    /// `client_secret`; empty when the client signs with [`private_key`](Self::private_key).
     pub client_secret: Secret,
+    /// The private key of a `private_key_jwt` client.
+    pub private_key: Option<crate::PrivateKey>,
     /// Requested scope, space-separated.
     pub scope: Option<String>,
     /// Requested audiences (`audience`).
@@ -62,6 +67,7 @@ impl ClientCredentials {
             endpoint,
             client_id: client_id.to_owned(),
             client_secret: Secret::new(client_secret),
+            private_key: None,
             scope: None,
             audience: Vec::new(),
             resource: Vec::new(),
@@ -73,9 +79,19 @@ impl ClientCredentials {
         }
     }
 
-    /// Reads `CLIENT_ID`, `CLIENT_SECRET`, `TOKEN_URL` (or `ISSUER`), and optional `SCOPE`,
-    /// `AUDIENCE`, `RESOURCE` (space-separated) and `TOKEN_AUTH_METHOD` (`basic` or `post`). A
-    /// `.env` file in the working directory is read first; real environment variables win.
+    /// Settings of a client that authenticates with its private key (`private_key_jwt`) rather
+    /// than a secret.
+    pub fn with_private_key(endpoint: Endpoint, client_id: &str, key: crate::PrivateKey) -> Self {
+        let mut credentials = Self::new(endpoint, client_id, "");
+        credentials.private_key = Some(key);
+        credentials.auth_method = AuthMethod::PrivateKeyJwt;
+        credentials
+    }
+
+    /// Reads `CLIENT_ID`, `CLIENT_SECRET` (or `CLIENT_PRIVATE_KEY_FILE`, a PEM file, for
+    /// `private_key_jwt`), `TOKEN_URL` (or `ISSUER`), and optional `SCOPE`, `AUDIENCE`,
+    /// `RESOURCE` (space-separated) and `TOKEN_AUTH_METHOD` (`basic` or `post`). A `.env` file in
+    /// the working directory is read first; real environment variables win.
     ///
     /// ```no_run
     /// let credentials = portcullis_client::ClientCredentials::from_env().unwrap();
@@ -111,13 +127,37 @@ impl ClientCredentials {
         };
         let mut problems = Vec::new();
         let id = get("CLIENT_ID");
-        let secret = get("CLIENT_SECRET");
         if id.is_none() {
             problems.push("CLIENT_ID is not set".to_owned());
         }
-        if secret.is_none() {
-            problems.push("CLIENT_SECRET is not set".to_owned());
-        }
+        let key_file = get("CLIENT_PRIVATE_KEY_FILE");
+        let secret = match (get("CLIENT_SECRET"), &key_file) {
+            (Some(_), Some(_)) => {
+                problems.push("set CLIENT_SECRET or CLIENT_PRIVATE_KEY_FILE, not both".to_owned());
+                None
+            }
+            (Some(secret), None) => Some(secret),
+            (None, Some(_)) => Some(String::new()),
+            (None, None) => {
+                problems.push("CLIENT_SECRET (or CLIENT_PRIVATE_KEY_FILE) is not set".to_owned());
+                None
+            }
+        };
+        let private_key = match key_file
+            .as_deref()
+            .map(|f| crate::PrivateKey::from_pem_file(std::path::Path::new(f)))
+        {
+            Some(Ok(key)) => Some(key),
+            Some(Err(ClientError::Config(mut why))) => {
+                problems.append(&mut why);
+                None
+            }
+            Some(Err(other)) => {
+                problems.push(other.to_string());
+                None
+            }
+            None => None,
+        };
         let endpoint = match (get("TOKEN_URL"), get("ISSUER")) {
             (Some(url), _) => Some(Endpoint::TokenUrl(url)),
             (None, Some(issuer)) => Some(Endpoint::Issuer(issuer)),
@@ -135,9 +175,10 @@ impl ClientCredentials {
         let auth_method = match get("TOKEN_AUTH_METHOD").as_deref() {
             None | Some("basic") | Some("client_secret_basic") => AuthMethod::Basic,
             Some("post") | Some("client_secret_post") => AuthMethod::Post,
+            Some("private_key_jwt") if key_file.is_some() => AuthMethod::PrivateKeyJwt,
             Some(other) => {
                 problems.push(format!(
-                    "TOKEN_AUTH_METHOD must be basic or post, not '{other}'"
+                    "TOKEN_AUTH_METHOD must be basic or post (or private_key_jwt with CLIENT_PRIVATE_KEY_FILE), not '{other}'"
                 ));
                 AuthMethod::Basic
             }
@@ -157,6 +198,10 @@ impl ClientCredentials {
         credentials.audience = split(get("AUDIENCE"));
         credentials.resource = split(get("RESOURCE"));
         credentials.auth_method = auth_method;
+        if let Some(key) = private_key {
+            credentials.private_key = Some(key);
+            credentials.auth_method = AuthMethod::PrivateKeyJwt;
+        }
         Ok(credentials)
     }
 

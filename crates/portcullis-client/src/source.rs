@@ -123,7 +123,10 @@ impl TokenSource {
             client_id: credentials.client_id.clone(),
             secret_digest: aws_lc_rs::digest::digest(
                 &aws_lc_rs::digest::SHA256,
-                credentials.client_secret.expose().as_bytes(),
+                match &credentials.private_key {
+                    Some(key) => key.kid().as_bytes(),
+                    None => credentials.client_secret.expose().as_bytes(),
+                },
             )
             .as_ref()
             .to_vec(),
@@ -241,10 +244,46 @@ impl TokenSource {
             form.push(("client_id", &c.client_id));
             form.push(("client_secret", c.client_secret.expose()));
         }
+        let signing = match (&c.auth_method, &c.private_key) {
+            (AuthMethod::PrivateKeyJwt, Some(key)) => Some(key),
+            (AuthMethod::PrivateKeyJwt, None) => {
+                return Err(ClientError::Config(vec![
+                    "private_key_jwt needs a private key (ClientCredentials::with_private_key)"
+                        .into(),
+                ]));
+            }
+            _ => None,
+        };
+        if signing.is_some() {
+            form.push(("client_id", &c.client_id));
+            form.push((
+                "client_assertion_type",
+                portcullis_core::client_assertion::JWT_BEARER,
+            ));
+        }
+        // The issuer identifier is the audience servers must accept; with only a token URL,
+        // that URL (which Portcullis accepts too).
+        let audience = match &c.endpoint {
+            Endpoint::Issuer(issuer) => issuer.clone(),
+            Endpoint::TokenUrl(url) => url.clone(),
+        };
         let started = Stopwatch::start();
         let mut attempt = 0;
         loop {
             attempt += 1;
+            // A new assertion for every attempt: each jti is accepted once.
+            let assertion = match signing {
+                Some(key) => Some(key.client_assertion(
+                    &c.client_id,
+                    &audience,
+                    self.shared.clock.now().0,
+                )?),
+                None => None,
+            };
+            let mut form = form.clone();
+            if let Some(assertion) = &assertion {
+                form.push(("client_assertion", assertion));
+            }
             let mut request = self
                 .shared
                 .http

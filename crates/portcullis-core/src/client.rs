@@ -61,6 +61,9 @@ pub enum TokenEndpointAuthMethod {
     ClientSecretBasic,
     /// `client_id` and `client_secret` in the form body (RFC 6749 §2.3.1).
     ClientSecretPost,
+    /// A JWT signed with the client's private key (RFC 7523 §2.2, OpenID Connect Core §9); the
+    /// server holds only the public keys (`jwks` or `jwks_uri`).
+    PrivateKeyJwt,
     /// A public client: no secret at all.
     None,
 }
@@ -71,6 +74,7 @@ impl TokenEndpointAuthMethod {
         match self {
             TokenEndpointAuthMethod::ClientSecretBasic => "client_secret_basic",
             TokenEndpointAuthMethod::ClientSecretPost => "client_secret_post",
+            TokenEndpointAuthMethod::PrivateKeyJwt => "private_key_jwt",
             TokenEndpointAuthMethod::None => "none",
         }
     }

@@ -36,6 +36,9 @@ pub enum ErrorCode {
     ServerError,
     /// The server cannot handle the request now (RFC 6749 §4.1.2.1).
     TemporarilyUnavailable,
+    /// The `request` parameter (a request object) is not supported (OpenID Connect Core
+    /// §3.1.2.6).
+    RequestNotSupported,
 }
 
 impl ErrorCode {
@@ -61,6 +64,7 @@ impl ErrorCode {
             ErrorCode::InvalidToken => "invalid_token",
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
+            ErrorCode::RequestNotSupported => "request_not_supported",
         }
     }
 }

@@ -128,6 +128,11 @@ impl FormParams {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every pair, in the order sent.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.pairs.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
     /// Whether a parameter is present at all, even empty.
     pub fn contains(&self, name: &str) -> bool {
         self.pairs.iter().any(|(n, _)| n == name)

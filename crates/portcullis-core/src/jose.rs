@@ -170,6 +170,58 @@ pub struct Jwk {
     pub e: Option<String>,
 }
 
+impl Jwk {
+    /// The RFC 7638 thumbprint: base64url of the SHA-256 of the key's required members, in
+    /// lexicographic order with no whitespace. `None` for a key type other than `EC`, `RSA` and
+    /// `OKP`, or one missing a required member.
+    ///
+    /// ```
+    /// use portcullis_core::Jwk;
+    /// // RFC 8037 appendix A.3.
+    /// let jwk: Jwk = serde_json::from_str(
+    ///     r#"{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}"#,
+    /// ).unwrap();
+    /// assert_eq!(jwk.thumbprint().unwrap(), "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k");
+    /// ```
+    pub fn thumbprint(&self) -> Option<String> {
+        use base64::Engine;
+        // Every member is base64url or a registered name, so none needs JSON escaping; refuse
+        // anything else rather than hash a string a second party would canonicalize differently.
+        let plain = |v: &Option<String>| {
+            v.as_deref()
+                .filter(|v| {
+                    !v.is_empty()
+                        && v.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                })
+                .map(str::to_owned)
+        };
+        let canonical = match self.kty.as_str() {
+            "EC" => format!(
+                r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
+                plain(&self.crv)?,
+                plain(&self.x)?,
+                plain(&self.y)?
+            ),
+            "RSA" => format!(
+                r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#,
+                plain(&self.e)?,
+                plain(&self.n)?
+            ),
+            "OKP" => format!(
+                r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+                plain(&self.crv)?,
+                plain(&self.x)?
+            ),
+            _ => return None,
+        };
+        Some(
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(crate::hash::sha256(canonical.as_bytes())),
+        )
+    }
+}
+
 /// A JWK Set (RFC 7517 §5).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JwkSet {

@@ -10,6 +10,7 @@
 
 pub mod basic;
 pub mod client;
+pub mod client_assertion;
 pub mod clock;
 pub mod error;
 pub mod form;

@@ -95,7 +95,7 @@ impl<'a> ClientAdmin<'a> {
     ) -> Result<(), AdminError> {
         metadata.validate()?;
         let mut row = self.existing(client_id).await?;
-        if metadata.is_public() {
+        if !metadata.has_secret() {
             row.secret_hash = None;
         } else if row.secret_hash.is_none() {
             return Err(AdminError::Invalid(
@@ -116,9 +116,9 @@ impl<'a> ClientAdmin<'a> {
         let mut row = self.existing(client_id).await?;
         let metadata: ClientMetadata = serde_json::from_str(&row.metadata)
             .map_err(|e| AdminError::Invalid(format!("stored metadata: {e}")))?;
-        if metadata.is_public() {
+        if !metadata.has_secret() {
             return Err(AdminError::Invalid(
-                "a public client has no secret to rotate".into(),
+                "this client has no secret to rotate (it is public or uses private_key_jwt)".into(),
             ));
         }
         let (hash, secret) = self.secret_for(&metadata, secret)?;
@@ -137,10 +137,11 @@ impl<'a> ClientAdmin<'a> {
         secret: Option<Secret>,
     ) -> Result<(), AdminError> {
         metadata.validate()?;
-        let source = match (&secret, metadata.is_public()) {
+        let source = match (&secret, !metadata.has_secret()) {
             (Some(_), true) => {
                 return Err(AdminError::Invalid(
-                    "a public client must not have a client_secret".into(),
+                    "a public client or one using private_key_jwt must not have a client_secret"
+                        .into(),
                 ));
             }
             (None, false) => {
@@ -218,7 +219,7 @@ impl<'a> ClientAdmin<'a> {
         metadata: &ClientMetadata,
         source: SecretSource,
     ) -> Result<(Option<Vec<u8>>, Option<Secret>), AdminError> {
-        if metadata.is_public() {
+        if !metadata.has_secret() {
             return Ok((None, None));
         }
         let secret = match source {

@@ -3,7 +3,8 @@
 
 use crate::store::ClientRow;
 use portcullis_core::{
-    Algorithm, ApplicationType, ClientId, GrantType, Scope, TokenEndpointAuthMethod,
+    Algorithm, ApplicationType, ClientId, GrantType, JwkSet, Scope, TokenEndpointAuthMethod,
+    VerifyingKey,
 };
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +60,41 @@ pub struct ClientMetadata {
     /// any port.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub application_type: Option<ApplicationType>,
+    /// The client's public keys, for `private_key_jwt` (RFC 7591 §2). Written in configuration
+    /// as a JSON string holding the JWK Set, or as a table.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "jwks_text_or_object"
+    )]
+    pub jwks: Option<JwkSet>,
+    /// Where the client publishes its public keys, for `private_key_jwt` (RFC 7591 §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
+    /// Authorization requests must come through the pushed authorization request endpoint
+    /// (RFC 9126 §6).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub require_pushed_authorization_requests: bool,
+}
+
+/// `jwks` as RFC 7591 writes it (a JSON object) or as a string holding that JSON, which is how it
+/// fits on one line of a TOML file or an environment variable.
+pub(crate) fn jwks_text_or_object<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<JwkSet>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Text(String),
+        Set(JwkSet),
+    }
+    match Option::<Given>::deserialize(d)? {
+        None => Ok(None),
+        Some(Given::Set(set)) => Ok(Some(set)),
+        Some(Given::Text(text)) => serde_json::from_str(&text)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("jwks is not a JWK Set: {e}"))),
+    }
 }
 
 fn yes() -> bool {
@@ -93,6 +129,9 @@ impl Default for ClientMetadata {
             post_logout_redirect_uris: Vec::new(),
             refresh_token_without_offline_access: false,
             application_type: None,
+            jwks: None,
+            jwks_uri: None,
+            require_pushed_authorization_requests: false,
         }
     }
 }
@@ -117,6 +156,9 @@ impl ClientMetadata {
             "post_logout_redirect_uris": self.post_logout_redirect_uris,
             "refresh_token_without_offline_access": self.refresh_token_without_offline_access,
             "application_type": self.application_type().as_str(),
+            "jwks": self.jwks,
+            "jwks_uri": self.jwks_uri,
+            "require_pushed_authorization_requests": self.require_pushed_authorization_requests,
         })
     }
 }
@@ -130,6 +172,15 @@ impl ClientMetadata {
     /// Whether the client has no secret.
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::None)
+    }
+
+    /// Whether the client authenticates with a secret: not when it is public or signs JWTs with
+    /// its private key.
+    pub fn has_secret(&self) -> bool {
+        !matches!(
+            self.token_endpoint_auth_method,
+            Some(TokenEndpointAuthMethod::None | TokenEndpointAuthMethod::PrivateKeyJwt)
+        )
     }
 
     /// The application type in force: the registered one, else `native` for a public client and
@@ -190,7 +241,60 @@ impl ClientMetadata {
         if self.is_public() && !self.require_pkce {
             return bad("a public client must use PKCE (require_pkce cannot be false)");
         }
-        Ok(())
+        self.validate_keys()
+    }
+
+    /// `jwks` and `jwks_uri`: exactly one of them for `private_key_jwt`, neither otherwise.
+    fn validate_keys(&self) -> Result<(), InvalidMetadata> {
+        let bad = |m: &str| Err(InvalidMetadata(m.to_owned()));
+        let signs = self.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::PrivateKeyJwt);
+        match (&self.jwks, &self.jwks_uri) {
+            (Some(_), Some(_)) => bad("give jwks or jwks_uri, not both (RFC 7591 §2)"),
+            (None, None) if signs => {
+                bad("a client using private_key_jwt needs its public keys: jwks or jwks_uri")
+            }
+            (Some(_), None) | (None, Some(_)) if !signs => bad(
+                "jwks and jwks_uri are used only with token_endpoint_auth_method = private_key_jwt",
+            ),
+            (Some(set), None) => {
+                if portcullis_core::verifying_key::keys_of(set).is_empty() {
+                    return bad(
+                        "jwks holds no usable public key (RSA of 2048 bits or more, P-256, P-384 or Ed25519)",
+                    );
+                }
+                if set.keys.iter().any(|k| k.kid.is_empty()) && set.keys.len() > 1 {
+                    return bad("when jwks holds several keys, each needs a kid");
+                }
+                Ok(())
+            }
+            (None, Some(uri)) => check_jwks_uri(uri),
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// A `jwks_uri` must be `https`, or `http` on a loopback address for development, so that the
+/// keys that authenticate a client cannot be swapped on the way.
+fn check_jwks_uri(uri: &str) -> Result<(), InvalidMetadata> {
+    let rest = uri.strip_prefix("https://").or_else(|| {
+        let rest = uri.strip_prefix("http://")?;
+        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        matches!(host, "127.0.0.1" | "[::1]" | "localhost").then_some(rest)
+    });
+    match rest {
+        Some(rest)
+            if !rest.is_empty()
+                && !rest.starts_with('/')
+                && !uri.contains('#')
+                && !uri.contains('@')
+                && !uri.chars().any(|c| c.is_whitespace() || c.is_control()) =>
+        {
+            Ok(())
+        }
+        _ => Err(InvalidMetadata(
+            "jwks_uri must be an https URL (http only on 127.0.0.1, [::1] or localhost), without a fragment or user info".into(),
+        )),
     }
 }
 
@@ -207,6 +311,8 @@ pub struct Client {
     pub scope: Scope,
     /// What it gets when it asks for no scope.
     pub default_scope: Scope,
+    /// The keys of its `jwks`, parsed once (a `jwks_uri` is fetched when needed).
+    pub keys: Vec<VerifyingKey>,
 }
 
 impl Client {
@@ -221,12 +327,18 @@ impl Client {
             Some(d) => Scope::parse(d).map_err(|e| InvalidMetadata(e.to_string()))?,
             None => scope.clone(),
         };
+        let keys = metadata
+            .jwks
+            .as_ref()
+            .map(portcullis_core::verifying_key::keys_of)
+            .unwrap_or_default();
         Ok(Client {
             id,
             metadata,
             secret_hash: row.secret_hash.clone(),
             scope,
             default_scope,
+            keys,
         })
     }
 }
@@ -248,6 +360,8 @@ mod tests {
             post_logout_redirect_uris: vec!["https://a.example/bye".into()],
             refresh_token_without_offline_access: true,
             application_type: Some(ApplicationType::Native),
+            jwks_uri: Some("https://a.example/jwks".into()),
+            require_pushed_authorization_requests: true,
             ..ClientMetadata::default()
         };
         let stored = serde_json::to_value(&full).unwrap();

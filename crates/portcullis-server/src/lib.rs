@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod client_keys;
 pub mod client_secret;
 pub mod config;
 pub mod crypto;

@@ -147,6 +147,8 @@ impl Cleanup {
                 grants = total.grants,
                 throttle_counts = total.throttle_counts,
                 throttle_locks = total.throttle_locks,
+                used_once = total.used_once,
+                pushed_requests = total.pushed_requests,
                 "deleted expired rows"
             );
         }
@@ -219,7 +221,10 @@ impl Server {
             access_token_lifetime: config.tokens.access_token_lifetime.0,
             default_alg: config.tokens.signing_alg,
         };
-        let metadata = crate::oauth::metadata::metadata_document(&tokens);
+        let metadata = crate::oauth::metadata::metadata_document(
+            &tokens,
+            config.sign_in.require_pushed_authorization_requests,
+        );
         let cookies = crate::http::session::Cookies::new(tokens.issuer.starts_with("https://"));
         let locks = Arc::new(crate::throttle::Locks::default());
         let throttle = |window: u64| {
@@ -240,7 +245,7 @@ impl Server {
         let issuer = crate::oauth::Issuer {
             registry,
             store: store.clone(),
-            clock,
+            clock: clock.clone(),
             hasher,
             passwords,
             tokens,
@@ -256,6 +261,8 @@ impl Server {
             session_lifetime: config.sign_in.session_lifetime.0,
             metrics: crate::metrics::Metrics::new(),
             verified: Default::default(),
+            client_keys: crate::client_keys::ClientKeys::new(clock.clone()),
+            par_required: config.sign_in.require_pushed_authorization_requests,
         };
         // Spans for traces, or for text logs, which print them; JSON logs read the task-local.
         let spans =

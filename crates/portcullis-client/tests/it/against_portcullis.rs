@@ -23,6 +23,15 @@ struct Issuer {
 }
 
 async fn issuer() -> Issuer {
+    issuer_with(ClientMetadata {
+        scope: "read write".into(),
+        ..ClientMetadata::default()
+    })
+    .await
+}
+
+/// A running server with one client of this metadata (`secret` is empty when it has none).
+async fn issuer_with(metadata: ClientMetadata) -> Issuer {
     let dir = tempfile::tempdir().unwrap();
     let config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -34,14 +43,7 @@ async fn issuer() -> Issuer {
     let (store, registry) = (server.store(), server.registry());
     let hasher = SecretHasher::load(store.as_ref()).await.unwrap();
     let saved = ClientAdmin::new(store.as_ref(), &hasher, SystemClock.now())
-        .create(
-            None,
-            ClientMetadata {
-                scope: "read write".into(),
-                ..ClientMetadata::default()
-            },
-            SecretSource::Generate,
-        )
+        .create(None, metadata, SecretSource::Generate)
         .await
         .unwrap();
     registry.refresh().await.unwrap();
@@ -49,7 +51,10 @@ async fn issuer() -> Issuer {
     Issuer {
         base,
         id: saved.client_id.to_string(),
-        secret: saved.secret.unwrap().expose().to_owned(),
+        secret: saved
+            .secret
+            .map(|s| s.expose().to_owned())
+            .unwrap_or_default(),
         _dir: dir,
     }
 }
@@ -177,4 +182,37 @@ async fn a_401_gets_one_fresh_token_and_one_retry() {
         .build();
     assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_private_key_authenticates_by_issuer_or_token_url() {
+    let key = portcullis_client::PrivateKey::generate_p256().unwrap();
+    let iss = issuer_with(ClientMetadata {
+        scope: "read".into(),
+        token_endpoint_auth_method: Some(portcullis_core::TokenEndpointAuthMethod::PrivateKeyJwt),
+        jwks: Some(key.public_jwk_set()),
+        ..ClientMetadata::default()
+    })
+    .await;
+    let (base, id) = (iss.base.clone(), iss.id.clone());
+    for endpoint in [
+        Endpoint::Issuer(base.clone()),
+        Endpoint::TokenUrl(format!("{base}/token")),
+    ] {
+        let c = ClientCredentials::with_private_key(endpoint.clone(), &id, key.clone());
+        let source = TokenSource::with_clock(c, Arc::new(SystemClock));
+        let t = source.token().await.unwrap();
+        assert_eq!(t.scope.as_deref(), Some("read"), "{endpoint:?}");
+    }
+    // Another key: the server's invalid_client comes back typed.
+    let wrong = ClientCredentials::with_private_key(
+        Endpoint::Issuer(base.clone()),
+        &id,
+        portcullis_client::PrivateKey::generate_p256().unwrap(),
+    );
+    let error = TokenSource::with_clock(wrong, Arc::new(SystemClock))
+        .token()
+        .await
+        .unwrap_err();
+    assert!(error.to_string().contains("invalid_client"), "{error}");
 }

@@ -133,6 +133,15 @@ pub struct DeclaredClient {
     /// `web` or `native`; unset: native for public clients, web for confidential ones.
     #[serde(default)]
     pub application_type: Option<ApplicationType>,
+    /// The public keys of a `private_key_jwt` client: a JSON string holding the JWK Set.
+    #[serde(default, deserialize_with = "crate::client::jwks_text_or_object")]
+    pub jwks: Option<portcullis_core::JwkSet>,
+    /// Where a `private_key_jwt` client publishes its public keys.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Authorization requests from this client must be pushed first (RFC 9126).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
 }
 
 impl DeclaredClient {
@@ -155,6 +164,9 @@ impl DeclaredClient {
             post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
             refresh_token_without_offline_access: self.refresh_token_without_offline_access,
             application_type: self.application_type,
+            jwks: self.jwks.clone(),
+            jwks_uri: self.jwks_uri.clone(),
+            require_pushed_authorization_requests: self.require_pushed_authorization_requests,
         }
     }
 

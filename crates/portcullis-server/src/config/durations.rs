@@ -61,6 +61,26 @@ pub(super) fn number_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D
     }
 }
 
+/// A boolean, or (as every environment variable is a string) `true` or `false` as text.
+pub(super) fn bool_or_string<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Bool(bool),
+        Text(String),
+    }
+    match Given::deserialize(d).map_err(|_| serde::de::Error::custom("expected true or false"))? {
+        Given::Bool(b) => Ok(b),
+        Given::Text(t) => match t.trim() {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!(
+                "'{t}' is not true or false"
+            ))),
+        },
+    }
+}
+
 pub(super) fn optional_number<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
     number_or_string(d).map(Some)
 }

@@ -161,6 +161,10 @@ pub struct SignInConfig {
         deserialize_with = "number_or_string"
     )]
     pub password_hash_concurrency: u64,
+    /// Every authorization request must be pushed first (RFC 9126 §5), whatever the client's
+    /// own `require_pushed_authorization_requests`.
+    #[serde(default, deserialize_with = "durations::bool_or_string")]
+    pub require_pushed_authorization_requests: bool,
 }
 
 /// One `[scopes.NAME]` table.
@@ -434,6 +438,7 @@ impl Default for SignInConfig {
             max_failed_attempts_per_address: default_max_failures_per_address(),
             failure_window: default_lockout(),
             password_hash_concurrency: default_hash_concurrency(),
+            require_pushed_authorization_requests: false,
         }
     }
 }

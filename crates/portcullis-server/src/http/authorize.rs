@@ -5,7 +5,7 @@
 use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::{PageError, authorize_error, login_status, login_words, page_error};
-use super::pages::see_other;
+use super::pages::authorization_response;
 use crate::oauth::authorization_request::AuthorizationRequest;
 use crate::oauth::authorize::{Action, LoginProblem, Step, Visit};
 use axum::body::Body;
@@ -39,7 +39,7 @@ pub async fn authorize(
         Err(e) => return page_error(&state.pages, PageError::Unreadable(e.to_string())),
     };
     let issuer = &state.issuer;
-    let request = match AuthorizationRequest::parse(&form, &issuer.registry.snapshot()) {
+    let request = match crate::oauth::par::resolve(issuer, &form).await {
         Ok(r) => r,
         Err(e) => return authorize_error(&state.pages, issuer.issuer(), e, &form),
     };
@@ -73,7 +73,7 @@ pub async fn authorize(
             user_name,
             login_time,
         } => consent_page(&state, &headers, &request, &user_name, login_time),
-        Step::IssueCode { location } => see_other(&location),
+        Step::IssueCode { response } => authorization_response(&state.pages, &response),
         Step::Fail(error) => return authorize_error(&state.pages, issuer.issuer(), error, &form),
     };
     if let Some(value) = outcome.new_session {

@@ -11,6 +11,7 @@ pub mod introspect;
 pub mod logout;
 pub mod observe;
 pub mod pages;
+pub mod par;
 pub mod revoke;
 pub mod session;
 pub mod token;
@@ -72,6 +73,7 @@ pub fn router(state: Arc<AppState>, public_metrics: bool) -> Router {
         .route("/logout", get(logout::logout).post(logout::logout))
         .route("/introspect", any(introspect::introspect))
         .route("/revoke", any(revoke::revoke))
+        .route("/par", any(par::par))
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));

@@ -1,6 +1,7 @@
 //! HTML pages (login, consent, errors, signed out): minijinja templates compiled into the binary,
 //! rendered with autoescaping, and sent with headers that keep them out of frames and caches.
 
+use crate::oauth::authorization_request::{AuthorizationResponse, ResponseMode};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use minijinja::{Environment, Value, context};
@@ -15,7 +16,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/logged_out.html"),
     ),
     ("logout.html", include_str!("../../templates/logout.html")),
+    (
+        "form_post.html",
+        include_str!("../../templates/form_post.html"),
+    ),
 ];
+
+/// The one script the form-post page runs; the page's CSP allows it by its hash and nothing else.
+const FORM_POST_SCRIPT: &str = "document.forms[0].submit();";
 
 const STYLESHEET: &str = include_str!("../../assets/portcullis.css");
 
@@ -72,6 +80,78 @@ impl Pages {
             "error.html",
             context! { title, message, code, request_id },
         )
+    }
+}
+
+/// The authorization response: a 303 to the redirect URI with the parameters in its query, or for
+/// `response_mode=form_post` a page whose form POSTs them there. The page submits itself with
+/// one script, and shows a button for a browser without JavaScript.
+pub fn authorization_response(pages: &Pages, response: &AuthorizationResponse) -> Response {
+    match response.response_mode {
+        ResponseMode::Query => see_other(&response.location()),
+        ResponseMode::FormPost => {
+            let params: Vec<Value> = response
+                .params
+                .iter()
+                .map(|(name, value)| context! { name, value })
+                .collect();
+            let mut page = pages.render(
+                StatusCode::OK,
+                "form_post.html",
+                context! { action => response.redirect_uri, params, script => FORM_POST_SCRIPT },
+            );
+            let csp = format!(
+                "default-src 'none'; script-src '{}'; style-src 'self'; form-action {}; \
+                 frame-ancestors 'none'; base-uri 'none'",
+                script_hash(FORM_POST_SCRIPT),
+                form_action_source(&response.redirect_uri)
+            );
+            if let Ok(value) = HeaderValue::from_str(&csp) {
+                page.headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, value);
+            }
+            page
+        }
+    }
+}
+
+/// A CSP hash source for an inline script (CSP Level 3 §2.3.1).
+fn script_hash(script: &str) -> String {
+    use base64::Engine;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, script.as_bytes());
+    format!(
+        "sha256-{}",
+        base64::engine::general_purpose::STANDARD.encode(digest)
+    )
+}
+
+/// The CSP source that lets the form post to exactly the redirect URI: its scheme, host, port and
+/// path (a CSP source has no query). A path with characters a source expression cannot hold falls
+/// back to the origin, and a URI of another scheme (a native app's) to that scheme.
+fn form_action_source(redirect_uri: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || "-._~/:%!$&()+=[]".contains(c);
+    let no_query = redirect_uri.split(['?', '#']).next().unwrap_or_default();
+    if let Some((scheme, rest)) = no_query.split_once("://")
+        && (scheme == "http" || scheme == "https")
+    {
+        if no_query.chars().all(safe) {
+            return no_query.to_owned();
+        }
+        let authority = rest.split('/').next().unwrap_or_default();
+        if authority.chars().all(safe) {
+            return format!("{scheme}://{authority}");
+        }
+    }
+    match redirect_uri.split_once(':') {
+        Some((scheme, _))
+            if !scheme.is_empty()
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
+        {
+            format!("{scheme}:")
+        }
+        _ => "'none'".to_owned(),
     }
 }
 

@@ -91,7 +91,7 @@ async fn authenticated_form(
         ),
     };
     let AuthenticatedClient { client, snapshot } =
-        client_auth::authenticate(&state.issuer, authorization, &form, ip).await?;
+        client_auth::authenticate(&state.issuer, authorization, &form, uri.path(), ip).await?;
     Ok(AuthenticatedForm {
         form,
         client,

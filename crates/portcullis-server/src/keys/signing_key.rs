@@ -245,27 +245,9 @@ impl JwkExt for Jwk {
     }
 }
 
-/// RFC 7638: SHA-256 over the required members in lexicographic order, no whitespace.
+/// RFC 7638; our own keys always have every member it needs.
 fn thumbprint(jwk: &Jwk) -> String {
-    let s = |v: &Option<String>| v.clone().unwrap_or_default();
-    let canonical = match jwk.kty.as_str() {
-        "EC" => format!(
-            r#"{{"crv":"{}","kty":"EC","x":"{}","y":"{}"}}"#,
-            s(&jwk.crv),
-            s(&jwk.x),
-            s(&jwk.y)
-        ),
-        "RSA" => format!(r#"{{"e":"{}","kty":"RSA","n":"{}"}}"#, s(&jwk.e), s(&jwk.n)),
-        _ => format!(
-            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
-            s(&jwk.crv),
-            s(&jwk.x)
-        ),
-    };
-    B64.encode(aws_lc_rs::digest::digest(
-        &aws_lc_rs::digest::SHA256,
-        canonical.as_bytes(),
-    ))
+    jwk.thumbprint().unwrap_or_default()
 }
 
 #[cfg(test)]

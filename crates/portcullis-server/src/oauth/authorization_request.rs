@@ -20,7 +20,63 @@ pub const PROTOCOL_PARAMS: &[&str] = &[
     "nonce",
     "prompt",
     "max_age",
+    "response_mode",
 ];
+
+/// How the authorization response reaches the client's redirect URI (OAuth 2.0 Multiple Response
+/// Type Encoding Practices §2.1, OAuth 2.0 Form Post Response Mode).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// In the query of a redirect (the default for `response_type=code`).
+    #[default]
+    Query,
+    /// In a form the browser POSTs to the redirect URI, so the code is in no URL, history or
+    /// `Referer`.
+    FormPost,
+}
+
+/// The answer that goes back to the client: the parameters, where, and how. `Debug` leaves out
+/// the values, which carry the code.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AuthorizationResponse {
+    /// The checked redirect URI.
+    pub redirect_uri: String,
+    /// How the parameters travel.
+    pub response_mode: ResponseMode,
+    /// `code` or `error` and the rest, in order.
+    pub params: Vec<(&'static str, String)>,
+}
+
+impl std::fmt::Debug for AuthorizationResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.params.iter().map(|(n, _)| *n).collect();
+        f.debug_struct("AuthorizationResponse")
+            .field("redirect_uri", &self.redirect_uri)
+            .field("response_mode", &self.response_mode)
+            .field("params", &names)
+            .finish()
+    }
+}
+
+impl AuthorizationResponse {
+    /// The redirect URI with the parameters in its query, for `response_mode=query`.
+    pub fn location(&self) -> String {
+        let params: Vec<(&str, &str)> = self.params.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        redirect_with(&self.redirect_uri, &params)
+    }
+}
+
+/// The `request_uri` prefix of pushed authorization requests (RFC 9126 §2.2).
+pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
+
+/// A request that came through the pushed authorization request endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// The `request_uri`, carried from page to page instead of the parameters.
+    pub request_uri: String,
+    /// Its SHA-256, the stored row's key.
+    pub request_hash: Vec<u8>,
+}
 
 /// `prompt` (OpenID Connect Core §3.1.2.1).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -56,6 +112,11 @@ pub struct AuthorizationRequest {
     pub max_age: Option<i64>,
     /// The original protocol parameters, for the hidden fields of the next form.
     pub params: Vec<(String, String)>,
+    /// How the response goes back.
+    pub response_mode: ResponseMode,
+    /// Set when the request was pushed (RFC 9126); then `params` are only `client_id` and
+    /// `request_uri`.
+    pub pushed: Option<Pushed>,
 }
 
 /// What went wrong, and so where the answer goes.
@@ -83,6 +144,8 @@ pub enum AuthorizeError {
         code: ErrorCode,
         /// Why.
         description: String,
+        /// How the error goes back.
+        response_mode: ResponseMode,
     },
 }
 
@@ -97,8 +160,24 @@ fn page(code: ErrorCode, title: &str, message: impl Into<String>) -> AuthorizeEr
 pub use portcullis_core::redirect::redirect_uri_matches;
 
 impl AuthorizationRequest {
-    /// Checks the request; `issuer` goes into error redirects (RFC 9207).
-    pub fn parse(form: &FormParams, snapshot: &Snapshot) -> Result<Self, AuthorizeError> {
+    /// Checks a request sent straight to the authorization endpoint; `par_required` is the global
+    /// setting that refuses those.
+    pub fn parse(
+        form: &FormParams,
+        snapshot: &Snapshot,
+        par_required: bool,
+    ) -> Result<Self, AuthorizeError> {
+        Self::parse_with(form, snapshot, par_required, None)
+    }
+
+    /// Checks the parameters of a pushed request (`pushed` set), or of one sent straight to the
+    /// endpoint.
+    pub fn parse_with(
+        form: &FormParams,
+        snapshot: &Snapshot,
+        par_required: bool,
+        pushed: Option<Pushed>,
+    ) -> Result<Self, AuthorizeError> {
         let one = |name: &str| {
             form.get(name)
                 .map(|v| v.map(str::to_owned))
@@ -147,14 +226,42 @@ impl AuthorizationRequest {
                 ));
             }
         };
-        // From here on, errors go back to the client.
+        // From here on, errors go back to the client, in the response mode it asked for when
+        // that is one we know.
         let state = form.get("state").ok().flatten().map(str::to_owned);
+        let (response_mode, mode_problem) = match form.get("response_mode") {
+            Ok(None | Some("query")) => (ResponseMode::Query, None),
+            Ok(Some("form_post")) => (ResponseMode::FormPost, None),
+            Ok(Some(_)) => (
+                ResponseMode::Query,
+                Some("response_mode must be query or form_post"),
+            ),
+            Err(_) => (ResponseMode::Query, Some("response_mode is repeated")),
+        };
         let fail = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
             redirect_uri: redirect_uri.clone(),
             state: state.clone(),
             code,
             description: description.to_owned(),
+            response_mode,
         };
+        if let Some(problem) = mode_problem {
+            return Err(fail(ErrorCode::InvalidRequest, problem));
+        }
+        if pushed.is_none()
+            && (par_required || client.metadata.require_pushed_authorization_requests)
+        {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "authorization requests must be pushed first: POST them to the pushed_authorization_request_endpoint (RFC 9126) and send only client_id and request_uri here",
+            ));
+        }
+        if form.get("request").ok().flatten().is_some() {
+            return Err(fail(
+                ErrorCode::RequestNotSupported,
+                "request objects are not supported; push the request (RFC 9126) instead",
+            ));
+        }
         for name in PROTOCOL_PARAMS {
             if form.get(name).is_err() {
                 return Err(fail(
@@ -262,10 +369,16 @@ impl AuthorizationRequest {
                 )
             })?),
         };
-        let params = PROTOCOL_PARAMS
-            .iter()
-            .filter_map(|name| get(name).map(|v| ((*name).to_owned(), v.to_owned())))
-            .collect();
+        let params = match &pushed {
+            Some(p) => vec![
+                ("client_id".to_owned(), client.id.to_string()),
+                ("request_uri".to_owned(), p.request_uri.clone()),
+            ],
+            None => PROTOCOL_PARAMS
+                .iter()
+                .filter_map(|name| get(name).map(|v| ((*name).to_owned(), v.to_owned())))
+                .collect(),
+        };
         Ok(AuthorizationRequest {
             client,
             redirect_uri,
@@ -277,6 +390,8 @@ impl AuthorizationRequest {
             prompt,
             max_age,
             params,
+            response_mode,
+            pushed,
         })
     }
 }

@@ -6,7 +6,7 @@
 //! the start, so no half-finished state is kept on the server.
 
 use super::Issuer;
-use super::authorization_request::{AuthorizationRequest, AuthorizeError, redirect_with};
+use super::authorization_request::{AuthorizationRequest, AuthorizationResponse, AuthorizeError};
 use crate::crypto::{random_token, token_hash};
 use crate::store::sign_in::CodeRow;
 use crate::throttle::Reserved;
@@ -109,8 +109,8 @@ pub enum Step {
     },
     /// Send the browser back to the client with a code (RFC 6749 §4.1.2, RFC 9207 `iss`).
     IssueCode {
-        /// The redirect URI with `code`, `state` and `iss`.
-        location: String,
+        /// `code`, `state` and `iss`, for the redirect URI.
+        response: AuthorizationResponse,
     },
     /// Refuse, on a page or back at the client.
     Fail(AuthorizeError),
@@ -132,9 +132,9 @@ impl std::fmt::Debug for Step {
                 .field("user_name", user_name)
                 .field("login_time", login_time)
                 .finish(),
-            Step::IssueCode { .. } => f
+            Step::IssueCode { response } => f
                 .debug_struct("IssueCode")
-                .field("location", &"[redacted]")
+                .field("response", response)
                 .finish(),
             Step::Fail(error) => f.debug_tuple("Fail").field(error).finish(),
         }
@@ -184,6 +184,7 @@ fn redirect_error(
         state: request.state.clone(),
         code,
         description: description.to_owned(),
+        response_mode: request.response_mode,
     }
 }
 
@@ -335,6 +336,20 @@ async fn decide(
         });
     }
 
+    // A pushed request gives one code (RFC 9126 §4: the request_uri is single-use).
+    if let Some(pushed) = &request.pushed {
+        let first = store
+            .use_pushed_request(&pushed.request_hash, now)
+            .await
+            .map_err(server_error)?;
+        if !first {
+            return Err(redirect_error(
+                request,
+                ErrorCode::InvalidRequest,
+                "the request_uri has been used already or has expired; push the request again",
+            ));
+        }
+    }
     let code = random_token().map_err(server_error)?;
     store
         .insert_code(&CodeRow {
@@ -352,13 +367,17 @@ async fn decide(
         })
         .await
         .map_err(server_error)?;
-    let mut params = vec![("code", code.as_str())];
+    let mut params = vec![("code", code)];
     if let Some(s) = &request.state {
-        params.push(("state", s));
+        params.push(("state", s.clone()));
     }
-    params.push(("iss", issuer.issuer()));
+    params.push(("iss", issuer.issuer().to_owned()));
     Ok(Step::IssueCode {
-        location: redirect_with(&request.redirect_uri, &params),
+        response: AuthorizationResponse {
+            redirect_uri: request.redirect_uri.clone(),
+            response_mode: request.response_mode,
+            params,
+        },
     })
 }
 

@@ -1,6 +1,6 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3): `client_secret_basic`,
-//! `client_secret_post`, or `none` for public clients. An unknown client_id and a wrong secret take
-//! the same time and get the same answer.
+//! `client_secret_post`, `private_key_jwt` (see `client_assertion`), or `none` for public clients.
+//! An unknown client_id and a wrong secret take the same time and get the same answer.
 
 use crate::client::Client;
 use crate::client_secret::SecretHasher;
@@ -20,14 +20,15 @@ pub struct AuthenticatedClient {
     pub snapshot: Arc<Snapshot>,
 }
 
-/// Authenticates the client of a token, introspection or revocation request, from the
-/// `Authorization` header value (if any) and the form, under the failure throttle: a lock answers
-/// `Throttled` before any secret is hashed, and each `invalid_client` counts against the
-/// (client_id, address) pair and the address.
+/// Authenticates the client of a token, introspection, revocation or pushed authorization
+/// request, from the `Authorization` header value (if any) and the form, sent to the endpoint at
+/// `path`, under the failure throttle: a lock answers `Throttled` before any secret is hashed,
+/// and each `invalid_client` counts against the (client_id, address) pair and the address.
 pub async fn authenticate(
     issuer: &Issuer,
     authorization: Option<&str>,
     form: &FormParams,
+    path: &str,
     ip: IpAddr,
 ) -> Result<AuthenticatedClient, TokenError> {
     let presented = ClientAuthentication::from_request(authorization, form)?;
@@ -55,7 +56,17 @@ pub async fn authenticate(
             return Err(TokenError::throttled(u64::try_from(seconds).unwrap_or(1)));
         }
     }
-    let client = match presented.authenticate(&snapshot, &issuer.hasher) {
+    let checked = match &presented {
+        ClientAuthentication::Assertion {
+            client_id,
+            assertion,
+        } => {
+            let client = snapshot.client(client_id);
+            super::client_assertion::verify(issuer, client, assertion, path).await
+        }
+        _ => presented.authenticate(&snapshot, &issuer.hasher),
+    };
+    let client = match checked {
         Ok(client) => client,
         Err(error) => {
             if matches!(error, TokenError::Client { .. }) {
@@ -117,6 +128,13 @@ pub enum ClientAuthentication {
         /// The secret from the body.
         secret: Secret,
     },
+    /// A signed JWT in `client_assertion` (`private_key_jwt`, RFC 7523 §2.2).
+    Assertion {
+        /// `client_id` from the body, else the assertion's (unverified) `iss`.
+        client_id: String,
+        /// The JWT.
+        assertion: String,
+    },
     /// Only `client_id`: a public client.
     None {
         /// The client_id from the body.
@@ -132,6 +150,36 @@ impl ClientAuthentication {
     ) -> Result<Self, TokenError> {
         let body_id = form.get("client_id").map_err(repeated)?;
         let body_secret = form.get("client_secret").map_err(repeated)?;
+        let assertion_type = form.get("client_assertion_type").map_err(repeated)?;
+        let assertion = form.get("client_assertion").map_err(repeated)?;
+        if assertion_type.is_some() || assertion.is_some() {
+            if authorization.is_some() || body_secret.is_some() {
+                return Err(TokenError::invalid_request(
+                    "the client sent a client_assertion and a secret; use one authentication method",
+                ));
+            }
+            if assertion_type != Some(portcullis_core::client_assertion::JWT_BEARER) {
+                return Err(TokenError::invalid_request(format!(
+                    "client_assertion_type must be {}",
+                    portcullis_core::client_assertion::JWT_BEARER
+                )));
+            }
+            let Some(assertion) = assertion else {
+                return Err(TokenError::invalid_request(
+                    "client_assertion_type was sent without client_assertion",
+                ));
+            };
+            let client_id = match body_id {
+                Some(id) => id.to_owned(),
+                None => super::client_assertion::claimed_client_id(assertion).ok_or_else(|| {
+                    TokenError::client("the client assertion names no client (iss)", false)
+                })?,
+            };
+            return Ok(ClientAuthentication::Assertion {
+                client_id,
+                assertion: assertion.to_owned(),
+            });
+        }
         if let Some(header) = authorization {
             let (client_id, secret) = decode_basic(header).map_err(|e| {
                 TokenError::client(
@@ -169,7 +217,7 @@ impl ClientAuthentication {
             )),
             (None, None) => Err(TokenError::new(
                 ErrorCode::InvalidClient,
-                "client authentication is required: send client_id and client_secret in the body or an Authorization: Basic header",
+                "client authentication is required: send client_id and client_secret in the body, an Authorization: Basic header, or a client_assertion",
             )),
         }
     }
@@ -179,6 +227,7 @@ impl ClientAuthentication {
         match self {
             ClientAuthentication::Basic { client_id, .. }
             | ClientAuthentication::Post { client_id, .. }
+            | ClientAuthentication::Assertion { client_id, .. }
             | ClientAuthentication::None { client_id } => client_id,
         }
     }
@@ -188,11 +237,13 @@ impl ClientAuthentication {
         match self {
             ClientAuthentication::Basic { .. } => TokenEndpointAuthMethod::ClientSecretBasic,
             ClientAuthentication::Post { .. } => TokenEndpointAuthMethod::ClientSecretPost,
+            ClientAuthentication::Assertion { .. } => TokenEndpointAuthMethod::PrivateKeyJwt,
             ClientAuthentication::None { .. } => TokenEndpointAuthMethod::None,
         }
     }
 
-    /// Checks the credentials against the registered client.
+    /// Checks a secret (or its absence) against the registered client; an assertion is checked
+    /// by `client_assertion::verify` instead.
     pub fn authenticate(
         &self,
         snapshot: &Snapshot,
@@ -204,6 +255,8 @@ impl ClientAuthentication {
             ClientAuthentication::Basic { client_id, secret }
             | ClientAuthentication::Post { client_id, secret } => (client_id, Some(secret)),
             ClientAuthentication::None { client_id } => (client_id, None),
+            // Checked by `client_assertion::verify`, which needs the store.
+            ClientAuthentication::Assertion { .. } => return Err(fail()),
         };
         let client = snapshot.client(client_id);
         let Some(secret) = secret else {

@@ -6,12 +6,14 @@
 pub mod authorization_request;
 pub mod authorize;
 pub mod bearer;
+pub mod client_assertion;
 pub mod client_auth;
 pub mod error;
 pub mod grant;
 pub mod introspection;
 pub mod logout;
 pub mod metadata;
+pub mod par;
 pub mod revocation;
 pub mod settings;
 pub mod userinfo;
@@ -57,6 +59,10 @@ pub struct Issuer {
     pub metrics: Metrics,
     /// Access tokens already verified (signature, issuer), for introspection and `/userinfo`.
     pub verified: bearer::VerifiedCache,
+    /// The keys of `private_key_jwt` clients that publish them at a `jwks_uri`.
+    pub client_keys: crate::client_keys::ClientKeys,
+    /// Every authorization request must be pushed first (RFC 9126 §5).
+    pub par_required: bool,
 }
 
 /// How many failures each throttle key allows within its window.

@@ -83,6 +83,8 @@ impl TestIssuer {
             session_lifetime: 3600,
             metrics: crate::metrics::Metrics::new(),
             verified: Default::default(),
+            client_keys: crate::client_keys::ClientKeys::new(Arc::new(clock.clone())),
+            par_required: false,
         };
         TestIssuer {
             issuer,
@@ -169,7 +171,7 @@ impl TestIssuer {
             form_urlencoded::byte_serialize(scope.as_bytes()).collect::<String>(),
         );
         let form = FormParams::parse(query.as_bytes()).unwrap();
-        AuthorizationRequest::parse(&form, &self.snapshot()).unwrap()
+        AuthorizationRequest::parse(&form, &self.snapshot(), false).unwrap()
     }
 
     /// Runs the authorization endpoint's decision for a signed-in browser.
@@ -191,7 +193,7 @@ impl TestIssuer {
         let session = self.session(user_id).await;
         let request = self.request(client_id, scope);
         match self.authorize(&request, &session).await.step {
-            Step::IssueCode { location } => url_param(&location, "code").unwrap(),
+            Step::IssueCode { response } => url_param(&response.location(), "code").unwrap(),
             other => panic!("expected a code, got {other:?}"),
         }
     }

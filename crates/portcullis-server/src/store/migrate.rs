@@ -33,6 +33,7 @@ migrations! {
     3 "revocation" "0003_revocation.sql";
     4 "cleanup" "0004_cleanup.sql";
     5 "security" "0005_security.sql";
+    6 "client_proofs" "0006_client_proofs.sql";
 }
 
 /// One migration and whether it is applied.

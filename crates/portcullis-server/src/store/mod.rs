@@ -16,6 +16,8 @@ pub mod dump;
 mod group_commit;
 mod migrate;
 pub mod postgres;
+pub mod proofs;
+mod purged;
 pub mod sign_in;
 pub mod sqlite;
 
@@ -26,6 +28,8 @@ use std::time::Duration;
 pub use dump::{ConsentRow, DumpRecord};
 pub use migrate::{MigrationState, MigrationStatus};
 pub use postgres::PostgresStore;
+pub use proofs::{ProofStore, PushedRequestRow};
+pub use purged::Purged;
 pub use sqlite::SqliteStore;
 
 /// The `server_secrets` row holding the master-key check value: while it exists, every signing key
@@ -138,67 +142,6 @@ impl Default for StoreOptions {
     }
 }
 
-/// How many rows the clean-up removed, by table.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Purged {
-    /// Expired authorization codes.
-    pub codes: u64,
-    /// Expired browser sessions.
-    pub sessions: u64,
-    /// Refresh tokens past their idle expiry.
-    pub refresh_tokens: u64,
-    /// Records of access tokens issued under a grant, once expired.
-    pub grant_access_tokens: u64,
-    /// Deny-list entries of access tokens that have expired anyway.
-    pub revoked_access_tokens: u64,
-    /// Grants that are expired or revoked and have nothing live left.
-    pub grants: u64,
-    /// Failed-attempt counters whose bucket has slid out of its window.
-    pub throttle_counts: u64,
-    /// Locks that have ended.
-    pub throttle_locks: u64,
-}
-
-impl Purged {
-    /// The sum of two rounds.
-    pub fn add(&self, other: &Purged) -> Purged {
-        Purged {
-            codes: self.codes + other.codes,
-            sessions: self.sessions + other.sessions,
-            refresh_tokens: self.refresh_tokens + other.refresh_tokens,
-            grant_access_tokens: self.grant_access_tokens + other.grant_access_tokens,
-            revoked_access_tokens: self.revoked_access_tokens + other.revoked_access_tokens,
-            grants: self.grants + other.grants,
-            throttle_counts: self.throttle_counts + other.throttle_counts,
-            throttle_locks: self.throttle_locks + other.throttle_locks,
-        }
-    }
-
-    fn each(&self) -> [u64; 8] {
-        [
-            self.codes,
-            self.sessions,
-            self.refresh_tokens,
-            self.grant_access_tokens,
-            self.revoked_access_tokens,
-            self.grants,
-            self.throttle_counts,
-            self.throttle_locks,
-        ]
-    }
-
-    /// Whether some table filled its batch, so another round may find more.
-    pub fn may_have_more(&self, batch: i64) -> bool {
-        let full = u64::try_from(batch).unwrap_or(u64::MAX);
-        self.each().iter().any(|n| *n >= full)
-    }
-
-    /// All rows removed.
-    pub fn total(&self) -> u64 {
-        self.each().iter().sum()
-    }
-}
-
 /// Row counts of the tables that grow with traffic, to see that clean-up keeps them bounded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TrafficRows {
@@ -287,7 +230,7 @@ impl std::fmt::Debug for KeyRow {
 /// The storage operations Portcullis needs. Every write that a running server must notice bumps the
 /// revision in the same transaction.
 #[async_trait]
-pub trait Store: sign_in::SignInStore + ThrottleStore + Send + Sync + 'static {
+pub trait Store: sign_in::SignInStore + ThrottleStore + ProofStore + Send + Sync + 'static {
     /// The change counter.
     async fn revision(&self) -> Result<i64, StoreError>;
 

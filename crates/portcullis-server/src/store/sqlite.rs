@@ -170,3 +170,6 @@ mod sign_in {
 mod maintenance {
     include!("sql/maintenance.rs");
 }
+mod proofs {
+    include!("sql/proofs.rs");
+}

@@ -11,6 +11,7 @@ mod attacks;
 mod backup;
 mod cleanup;
 mod client_auth;
+mod client_proofs;
 mod declarative;
 mod discovery;
 mod errors;

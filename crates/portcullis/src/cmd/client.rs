@@ -1,17 +1,16 @@
 //! `portcullis client create|list|show|update|delete|rotate-secret`: the same database the server
 //! reads, so a running server sees changes within a second.
 
-use clap::{Args, Subcommand};
-use portcullis_core::{
-    Algorithm, ApplicationType, ClientId, Clock, GrantType, Secret, SystemClock,
-    TokenEndpointAuthMethod,
-};
+use clap::Subcommand;
+use portcullis_core::{ClientId, Clock, GrantType, Secret, SystemClock, TokenEndpointAuthMethod};
 use portcullis_server::Config;
 use portcullis_server::admin::{AdminError, ClientAdmin, SecretSource};
 use portcullis_server::client::ClientMetadata;
 use portcullis_server::client_secret::SecretHasher;
 use portcullis_server::store::ClientRow;
 use serde_json::json;
+
+pub use super::client_fields::MetadataArgs;
 
 /// Client commands.
 #[derive(Debug, Subcommand)]
@@ -56,6 +55,13 @@ pub enum ClientCommand {
         /// The client_id.
         client_id: String,
     },
+    /// Print the public JWK Set of a PEM private key, for `create --jwks-file` (private_key_jwt).
+    /// Reads only the key file.
+    Jwks {
+        /// The client's private key (PKCS#8, SEC1 or PKCS#1 PEM).
+        #[arg(long, value_name = "FILE")]
+        private_key: std::path::PathBuf,
+    },
     /// Replace a client's secret; prints the new one once.
     RotateSecret {
         /// The client_id.
@@ -67,151 +73,6 @@ pub enum ClientCommand {
         #[arg(long)]
         json: bool,
     },
-}
-
-/// RFC 7591 metadata as flags.
-#[derive(Debug, Args)]
-pub struct MetadataArgs {
-    /// client_name: a name to show people.
-    #[arg(long)]
-    name: Option<String>,
-    /// grant_types (repeatable; default client_credentials).
-    #[arg(long = "grant-type", value_parser = parse_grant_type)]
-    grant_types: Vec<GrantType>,
-    /// redirect_uris (repeatable; `--redirect-uri ''` clears them).
-    #[arg(long = "redirect-uri")]
-    redirect_uris: Vec<String>,
-    /// Remove every redirect URI (with `update`).
-    #[arg(long)]
-    clear_redirect_uris: bool,
-    /// response_types (repeatable; `--response-type ''` clears them).
-    #[arg(long = "response-type")]
-    response_types: Vec<String>,
-    /// Remove every response type (with `update`).
-    #[arg(long)]
-    clear_response_types: bool,
-    /// scope: the scopes the client may ask for, space-separated.
-    #[arg(long)]
-    scope: Option<String>,
-    /// Scopes granted when a request names none (default: all of --scope).
-    #[arg(long)]
-    default_scope: Option<String>,
-    /// audience: an audience the client may ask for (repeatable; `--audience ''` clears them).
-    #[arg(long = "audience")]
-    audience: Vec<String>,
-    /// Remove every audience (with `update`).
-    #[arg(long)]
-    clear_audience: bool,
-    /// token_endpoint_auth_method: client_secret_basic, client_secret_post or none
-    /// (default: either of the first two).
-    #[arg(long, value_parser = parse_auth_method)]
-    auth_method: Option<TokenEndpointAuthMethod>,
-    /// Signing algorithm for this client's access tokens.
-    #[arg(long)]
-    alg: Option<Algorithm>,
-    /// Signing algorithm for this client's ID tokens.
-    #[arg(long)]
-    id_token_alg: Option<Algorithm>,
-    /// Let a confidential client skip PKCE (legacy apps only): --require-pkce false.
-    #[arg(long)]
-    require_pkce: Option<bool>,
-    /// Skip the consent page for this client: --first-party true.
-    #[arg(long)]
-    first_party: Option<bool>,
-    /// post_logout_redirect_uris (repeatable; `--post-logout-redirect-uri ''` clears them).
-    #[arg(long = "post-logout-redirect-uri")]
-    post_logout_redirect_uris: Vec<String>,
-    /// Remove every post-logout redirect URI (with `update`).
-    #[arg(long)]
-    clear_post_logout_redirect_uris: bool,
-    /// Issue refresh tokens for openid requests without offline_access: --refresh-without-offline-access true.
-    #[arg(long)]
-    refresh_without_offline_access: Option<bool>,
-    /// application_type: web or native (default: native for --auth-method none, else web). Only
-    /// a native app's loopback redirect URIs match on any port.
-    #[arg(long, value_parser = parse_application_type)]
-    application_type: Option<ApplicationType>,
-}
-
-fn parse_grant_type(s: &str) -> Result<GrantType, String> {
-    serde_json::from_value(json!(s)).map_err(|_| {
-        format!("unknown grant type '{s}' (client_credentials, authorization_code, refresh_token)")
-    })
-}
-
-fn parse_application_type(s: &str) -> Result<ApplicationType, String> {
-    serde_json::from_value(json!(s))
-        .map_err(|_| format!("unknown application type '{s}' (web, native)"))
-}
-
-fn parse_auth_method(s: &str) -> Result<TokenEndpointAuthMethod, String> {
-    serde_json::from_value(json!(s)).map_err(|_| {
-        format!("unknown method '{s}' (client_secret_basic, client_secret_post, none)")
-    })
-}
-
-impl MetadataArgs {
-    fn apply(self, mut m: ClientMetadata) -> ClientMetadata {
-        if self.name.is_some() {
-            m.client_name = self.name;
-        }
-        if !self.grant_types.is_empty() {
-            m.grant_types = self.grant_types;
-        }
-        replace_list(
-            &mut m.redirect_uris,
-            self.redirect_uris,
-            self.clear_redirect_uris,
-        );
-        replace_list(
-            &mut m.response_types,
-            self.response_types,
-            self.clear_response_types,
-        );
-        if let Some(scope) = self.scope {
-            m.scope = scope;
-        }
-        if self.default_scope.is_some() {
-            m.default_scope = self.default_scope;
-        }
-        replace_list(&mut m.audience, self.audience, self.clear_audience);
-        if self.auth_method.is_some() {
-            m.token_endpoint_auth_method = self.auth_method;
-        }
-        if self.alg.is_some() {
-            m.access_token_signed_response_alg = self.alg;
-        }
-        if self.id_token_alg.is_some() {
-            m.id_token_signed_response_alg = self.id_token_alg;
-        }
-        if let Some(v) = self.require_pkce {
-            m.require_pkce = v;
-        }
-        if let Some(v) = self.first_party {
-            m.first_party = v;
-        }
-        replace_list(
-            &mut m.post_logout_redirect_uris,
-            self.post_logout_redirect_uris,
-            self.clear_post_logout_redirect_uris,
-        );
-        if let Some(v) = self.refresh_without_offline_access {
-            m.refresh_token_without_offline_access = v;
-        }
-        if self.application_type.is_some() {
-            m.application_type = self.application_type;
-        }
-        m
-    }
-}
-
-/// A repeatable flag's values replace the list when any are given or `clear` is set. An empty
-/// value stands for none, so that `--redirect-uri ''` empties the list as the `--clear-…` flag
-/// does, and `--clear-… --redirect-uri X` leaves only X.
-fn replace_list(list: &mut Vec<String>, given: Vec<String>, clear: bool) {
-    if clear || !given.is_empty() {
-        *list = given.into_iter().filter(|v| !v.is_empty()).collect();
-    }
 }
 
 fn secret_source(var: Option<String>) -> anyhow::Result<SecretSource> {
@@ -275,6 +136,13 @@ fn next_step(config: &Config, id: &str, secret: SecretShown<'_>, m: &ClientMetad
             "Get a token:   curl -s -u '{id}:{secret}' -d grant_type=client_credentials {issuer}/token"
         );
     }
+    if m.grant_types.contains(&GrantType::ClientCredentials)
+        && m.token_endpoint_auth_method == Some(TokenEndpointAuthMethod::PrivateKeyJwt)
+    {
+        return format!(
+            "Get a token:   CLIENT_ID={id} CLIENT_PRIVATE_KEY_FILE=KEY.pem TOKEN_URL={issuer}/token portcullis token"
+        );
+    }
     if m.grant_types.contains(&GrantType::AuthorizationCode) {
         let redirect = m.redirect_uris.first().map_or("", String::as_str);
         let loopback =
@@ -308,6 +176,12 @@ fn next_step(config: &Config, id: &str, secret: SecretShown<'_>, m: &ClientMetad
 
 /// Runs a client command.
 pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
+    // Reads a key file and nothing else: no database.
+    if let ClientCommand::Jwks { private_key } = &command {
+        let key = portcullis_client::PrivateKey::from_pem_file(private_key)?;
+        outln!("{}", serde_json::to_string_pretty(&key.public_jwk_set())?);
+        return Ok(());
+    }
     // Only making a secret needs the HMAC key, and with a master key set, opening it needs the
     // master key: the other commands read and change metadata only, and run without either.
     let makes_secret = matches!(
@@ -352,7 +226,7 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
                 }
                 .into());
             }
-            let metadata = fields.apply(ClientMetadata::default());
+            let metadata = fields.apply(ClientMetadata::default())?;
             let supplied = secret_env.is_some();
             let secret_var = secret_env.clone();
             let saved = admin
@@ -430,11 +304,12 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
             let id = client_id(&id)?;
             let (_, metadata) = admin.show(&id).await?;
             admin
-                .update(&id, fields.apply(metadata))
+                .update(&id, fields.apply(metadata)?)
                 .await
                 .map_err(invalid_is_usage)?;
             outln!("updated {id}");
         }
+        ClientCommand::Jwks { .. } => {}
         ClientCommand::Delete { client_id: id } => {
             let id = client_id(&id)?;
             admin.delete(&id).await?;

@@ -2,6 +2,7 @@
 
 pub mod backup;
 pub mod client;
+mod client_fields;
 pub mod decode;
 pub mod keys;
 pub mod login;

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 /// Client credentials settings as flags; each falls back to the environment variable of the same
-/// meaning (CLIENT_ID, TOKEN_URL, ISSUER, SCOPE, AUDIENCE, CLIENT_SECRET), read from `.env` too.
+/// meaning (CLIENT_ID, TOKEN_URL, ISSUER, SCOPE, AUDIENCE, CLIENT_SECRET, CLIENT_PRIVATE_KEY_FILE),
+/// read from `.env` too.
 #[derive(Debug, Args, Clone, Default)]
 pub struct CredentialArgs {
     /// The token endpoint (TOKEN_URL).
@@ -25,6 +26,10 @@ pub struct CredentialArgs {
     /// Read the client secret from this variable instead of CLIENT_SECRET.
     #[arg(long, value_name = "VAR")]
     pub client_secret_env: Option<String>,
+    /// Authenticate with private_key_jwt, signing with this PEM private key instead of sending a
+    /// secret (CLIENT_PRIVATE_KEY_FILE).
+    #[arg(long, value_name = "FILE", conflicts_with = "client_secret_env")]
+    pub private_key: Option<PathBuf>,
     /// Requested scope (SCOPE).
     #[arg(long)]
     pub scope: Option<String>,
@@ -57,7 +62,14 @@ impl CredentialArgs {
             }),
             "ISSUER" => self.issuer.clone().or_else(|| env(name)),
             "CLIENT_ID" => self.client_id.clone().or_else(|| env(name)),
+            "CLIENT_SECRET" if self.private_key.is_some() => None,
             "CLIENT_SECRET" => env(&secret_var),
+            "CLIENT_PRIVATE_KEY_FILE" => match &self.private_key {
+                Some(path) => Some(path.display().to_string()),
+                // A secret named by flag wins over a key file in the environment.
+                None if self.client_secret_env.is_some() => None,
+                None => env(name),
+            },
             "SCOPE" => self.scope.clone().or_else(|| env(name)),
             "AUDIENCE" => self.audience.clone().or_else(|| env(name)),
             "RESOURCE" => self.resource.clone().or_else(|| env(name)),
@@ -80,6 +92,7 @@ impl CredentialArgs {
             || self.token_url.is_some()
             || self.issuer.is_some()
             || self.client_secret_env.is_some()
+            || self.private_key.is_some()
     }
 
     /// The client_id the flags or the environment name, if any.
@@ -140,7 +153,10 @@ pub fn cache_key(c: &ClientCredentials) -> String {
         "{:?}|{}|{}|{:?}|{:?}|{:?}",
         c.endpoint,
         c.client_id,
-        c.client_secret.expose(),
+        match &c.private_key {
+            Some(key) => key.kid(),
+            None => c.client_secret.expose(),
+        },
         c.scope,
         c.audience,
         c.resource

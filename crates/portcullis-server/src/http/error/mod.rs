@@ -7,8 +7,8 @@
 //!   authorization error the client may hear of, a redirect back to it (RFC 6749 §4.1.2.1);
 //! - a login page shown again ([`LoginProblem`]): 401, 429 (with `Retry-After`) or 403.
 
-use super::pages::{Pages, see_other};
-use crate::oauth::authorization_request::{AuthorizeError, redirect_with};
+use super::pages::{Pages, authorization_response};
+use crate::oauth::authorization_request::{AuthorizationResponse, AuthorizeError};
 use crate::oauth::authorize::LoginProblem;
 use crate::oauth::error::{BearerError, TokenError};
 use crate::oauth::logout::LogoutError;
@@ -274,6 +274,7 @@ pub fn authorize_error(
             state,
             code,
             description,
+            response_mode,
         } => {
             tracing::info!(
                 error = code.as_str(),
@@ -283,14 +284,21 @@ pub fn authorize_error(
                 "authorization request refused; the error goes back to the client"
             );
             let mut params = vec![
-                ("error", code.as_str()),
-                ("error_description", description.as_str()),
+                ("error", code.as_str().to_owned()),
+                ("error_description", description),
             ];
-            if let Some(s) = &state {
+            if let Some(s) = state {
                 params.push(("state", s));
             }
-            params.push(("iss", issuer));
-            see_other(&redirect_with(&redirect_uri, &params))
+            params.push(("iss", issuer.to_owned()));
+            authorization_response(
+                pages,
+                &AuthorizationResponse {
+                    redirect_uri,
+                    response_mode,
+                    params,
+                },
+            )
         }
     }
 }

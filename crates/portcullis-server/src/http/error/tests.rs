@@ -195,6 +195,7 @@ fn every_page_error_has_its_status() {
         state: Some("s".into()),
         code: ErrorCode::AccessDenied,
         description: "no".into(),
+        response_mode: crate::oauth::authorization_request::ResponseMode::Query,
     };
     let issuer = "https://issuer.test";
     let shown = authorize_error(&pages, issuer, page, &form);

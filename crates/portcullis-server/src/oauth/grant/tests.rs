@@ -315,9 +315,10 @@ async fn authorize_asks_for_a_login_or_consent_and_prompt_none_goes_back_to_the_
     let outcome =
         crate::oauth::authorize::authorize(&t.issuer, visit(Some(&session), Some(allow))).await;
     let shown = format!("{outcome:?}");
-    let Step::IssueCode { location } = outcome.step else {
+    let Step::IssueCode { response } = outcome.step else {
         panic!("expected a code: {outcome:?}");
     };
+    let location = response.location();
     assert!(location.starts_with(REDIRECT), "{location}");
     let iss = crate::oauth::testing::url_param(&location, "iss");
     assert_eq!(iss.as_deref(), Some(ISSUER));
@@ -375,4 +376,48 @@ async fn a_remembered_access_token_still_expires() {
     );
     t.clock.advance(301);
     assert!(!active().await, "expired, cached or not");
+}
+
+/// A pushed request resolved by two visits at once (both read it before either issued a code)
+/// still gives one code: issuing one marks the request used in the same store call that decides.
+#[tokio::test]
+async fn a_pushed_request_read_twice_gives_one_code() {
+    let t = TestIssuer::new(0).await;
+    let client = t.code_client("web").await;
+    let user = t.user("alice").await;
+    let session = t.session(&user).await;
+    let query = format!(
+        "response_type=code&redirect_uri={}&scope=openid&state=s\
+         &code_challenge={}&code_challenge_method=S256",
+        form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
+        crate::oauth::testing::CHALLENGE
+    );
+    let pushed = crate::oauth::par::push(
+        &t.issuer,
+        &client,
+        &t.snapshot(),
+        &portcullis_core::FormParams::parse(query.as_bytes()).unwrap(),
+    )
+    .await
+    .unwrap();
+    let visit = TestIssuer::form(&[("client_id", "web"), ("request_uri", &pushed.request_uri)]);
+    let first = crate::oauth::par::resolve(&t.issuer, &visit).await.unwrap();
+    let second = crate::oauth::par::resolve(&t.issuer, &visit).await.unwrap();
+    assert!(matches!(
+        t.authorize(&first, &session).await.step,
+        Step::IssueCode { .. }
+    ));
+    let outcome = t.authorize(&second, &session).await;
+    assert!(
+        matches!(
+            &outcome.step,
+            Step::Fail(AuthorizeError::Redirect {
+                code: ErrorCode::InvalidRequest,
+                ..
+            })
+        ),
+        "{outcome:?}"
+    );
+    // Now that it is used, it no longer resolves at all.
+    assert!(crate::oauth::par::resolve(&t.issuer, &visit).await.is_err());
 }

@@ -142,6 +142,18 @@ pub async fn purge(pool: &Pool, now: i64, batch: i64) -> Result<Purged, StoreErr
             now,
         )
         .await?,
+        used_once: run(
+            "DELETE FROM used_once WHERE key IN
+             (SELECT key FROM used_once WHERE expires_at <= $1 LIMIT $2)",
+            now,
+        )
+        .await?,
+        pushed_requests: run(
+            "DELETE FROM pushed_requests WHERE request_hash IN
+             (SELECT request_hash FROM pushed_requests WHERE expires_at <= $1 LIMIT $2)",
+            now,
+        )
+        .await?,
     })
 }
 

@@ -217,9 +217,50 @@ async fn callback_listener() -> (u16, tokio::task::JoinHandle<()>) {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
-            let mut buf = [0u8; 4096];
-            let _ = socket.read(&mut buf).await;
-            let body = "<html><body><h1>Signed in to the photo gallery</h1></body></html>";
+            // Reads the request (a form_post's body arrives with it or just after), and echoes
+            // its first line and body, so a test can see how the code arrived.
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            loop {
+                let Ok(Ok(n)) = tokio::time::timeout(
+                    std::time::Duration::from_millis(300),
+                    socket.read(&mut chunk),
+                )
+                .await
+                else {
+                    break;
+                };
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf);
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break;
+                    }
+                }
+            }
+            let text = String::from_utf8_lossy(&buf).into_owned();
+            let first_line = text.lines().next().unwrap_or_default().to_owned();
+            let posted = text
+                .split_once("\r\n\r\n")
+                .map(|(_, b)| b)
+                .unwrap_or_default();
+            let escape = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;");
+            let body = format!(
+                "<html><body><h1>Signed in to the photo gallery</h1><p id=\"request\">{}</p><p id=\"posted\">{}</p></body></html>",
+                escape(&first_line),
+                escape(posted)
+            );
             let response = format!(
                 "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
                 body.len()
@@ -374,6 +415,38 @@ async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
             "styled like the sign-in pages: {text}"
         );
     }
+
+    // response_mode=form_post: the page posts the code to the app by itself, its script allowed
+    // by the page's CSP (a blocked script would leave the browser on our page).
+    let poster = party(&app, |m| m.redirect_uris = vec![redirect.clone()]).await;
+    let url = format!(
+        "{}{}",
+        app.base,
+        authorize_url(
+            &poster,
+            &[("redirect_uri", &redirect), ("response_mode", "form_post")]
+        )
+    );
+    driver.go(&url).await;
+    driver.wait_for_text("Photo Gallery").await;
+    driver.type_into("#username", &poster.username).await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("#sign-in").await;
+    driver.wait_for_text("See your email address").await;
+    driver.click("#allow").await;
+    let landed = driver.wait_for_text("Signed in to the photo gallery").await;
+    assert!(
+        landed.contains("POST /callback"),
+        "posted, not redirected: {landed}"
+    );
+    assert!(
+        landed.contains("code=") && landed.contains("state=xyz-state"),
+        "{landed}"
+    );
+    assert!(
+        !driver.url().await.contains("code="),
+        "the code is in no URL"
+    );
 
     // An error page renders too.
     driver

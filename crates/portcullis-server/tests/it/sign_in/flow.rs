@@ -226,8 +226,8 @@ pub async fn party(app: &TestApp, tweak: impl FnOnce(&mut ClientMetadata)) -> Pa
         ..ClientMetadata::default()
     };
     tweak(&mut metadata);
-    let public = metadata.is_public();
-    let (client_id, client_secret) = if public {
+    let secretless = !metadata.has_secret();
+    let (client_id, client_secret) = if secretless {
         let hasher = app.hasher().await;
         let saved = portcullis_server::admin::ClientAdmin::new(
             app.store.as_ref(),

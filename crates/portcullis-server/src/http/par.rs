@@ -1,0 +1,30 @@
+//! `POST /par` (RFC 9126 §2): a client pushes its authorization request, authenticated as at the
+//! token endpoint, and gets a `request_uri` for `/authorize`.
+
+use super::AppState;
+use super::error::{json_body, no_store};
+use super::token::AuthenticatedForm;
+use crate::oauth::error::TokenError;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use std::sync::Arc;
+
+/// The handler.
+pub async fn par(
+    State(state): State<Arc<AppState>>,
+    authenticated: AuthenticatedForm,
+) -> Result<Response, TokenError> {
+    let AuthenticatedForm {
+        form,
+        client,
+        snapshot,
+        ..
+    } = authenticated;
+    let pushed = crate::oauth::par::push(&state.issuer, &client, &snapshot, &form).await?;
+    let body = serde_json::to_vec(&pushed)
+        .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
+    let mut answer = json_body(StatusCode::CREATED, body);
+    no_store(&mut answer);
+    Ok(answer)
+}

@@ -1,0 +1,163 @@
+//! Pushed authorization requests (RFC 9126): a client POSTs its authorization request, with its
+//! credentials, straight to the server and gets a `request_uri` that lives 60 seconds; the browser
+//! then carries only `client_id` and that `request_uri`. The parameters never pass through the
+//! browser, so they can be neither read nor changed there. The pushed request is checked exactly
+//! as one sent to `/authorize` would be, and gives at most one code.
+
+use super::Issuer;
+use super::authorization_request::{
+    AuthorizationRequest, AuthorizeError, Pushed, REQUEST_URI_PREFIX,
+};
+use super::error::TokenError;
+use crate::client::Client;
+use crate::crypto::{random_token, token_hash};
+use crate::registry::Snapshot;
+use crate::store::PushedRequestRow;
+use portcullis_core::{ErrorCode, FormParams};
+
+/// How long a `request_uri` works (RFC 9126 §2.2 suggests a short time; 60 seconds is what FAPI
+/// 2.0 allows at most).
+pub const REQUEST_URI_LIFETIME: i64 = 60;
+
+/// Parameters of the push that are the client's credentials, not part of the request.
+const CREDENTIALS: &[&str] = &["client_secret", "client_assertion", "client_assertion_type"];
+
+/// The answer of the endpoint (RFC 9126 §2.2).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct PushedAuthorization {
+    /// Where the request is kept; single-use.
+    pub request_uri: String,
+    /// Seconds it lives.
+    pub expires_in: i64,
+}
+
+/// Checks and stores a request `client` pushed. The errors are the token endpoint's kind: the
+/// answer goes to the client, never to a browser.
+pub async fn push(
+    issuer: &Issuer,
+    client: &Client,
+    snapshot: &Snapshot,
+    form: &FormParams,
+) -> Result<PushedAuthorization, TokenError> {
+    if form.get("request_uri").ok().flatten().is_some() {
+        return Err(TokenError::invalid_request(
+            "request_uri cannot be pushed (RFC 9126 §2.1)",
+        ));
+    }
+    match form.get("client_id") {
+        Ok(None) => {}
+        Ok(Some(id)) if id == client.id.as_str() => {}
+        Ok(Some(_)) => {
+            return Err(TokenError::invalid_request(
+                "client_id differs from the client that authenticated",
+            ));
+        }
+        Err(e) => return Err(TokenError::invalid_request(e.to_string())),
+    }
+    let stored = stored_params(client, form);
+    let parsed = FormParams::parse(stored.as_bytes())
+        .map_err(|e| TokenError::invalid_request(e.to_string()))?;
+    let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token()?);
+    let pushed = Pushed {
+        request_hash: token_hash(&request_uri),
+        request_uri: request_uri.clone(),
+    };
+    // Checked now, so the client hears of a bad request here rather than the user at /authorize.
+    AuthorizationRequest::parse_with(&parsed, snapshot, false, Some(pushed.clone())).map_err(
+        |e| match e {
+            AuthorizeError::Page { code, message, .. } => TokenError::new(code, message),
+            AuthorizeError::Redirect {
+                code, description, ..
+            } => TokenError::new(code, description),
+            AuthorizeError::Internal => TokenError::server("could not check a pushed request"),
+        },
+    )?;
+    let now = issuer.clock.now().0;
+    issuer
+        .store
+        .push_request(&PushedRequestRow {
+            request_hash: pushed.request_hash,
+            client_id: client.id.to_string(),
+            params: stored,
+            expires_at: now + REQUEST_URI_LIFETIME,
+            used_at: None,
+        })
+        .await
+        .map_err(|e| TokenError::server(format!("cannot store a pushed request: {e}")))?;
+    Ok(PushedAuthorization {
+        request_uri,
+        expires_in: REQUEST_URI_LIFETIME,
+    })
+}
+
+/// The request as stored: its parameters without the credentials, with `client_id`.
+fn stored_params(client: &Client, form: &FormParams) -> String {
+    let mut stored = form_urlencoded::Serializer::new(String::new());
+    stored.append_pair("client_id", client.id.as_str());
+    for (name, value) in form.iter() {
+        if name != "client_id" && !CREDENTIALS.contains(&name) {
+            stored.append_pair(name, value);
+        }
+    }
+    stored.finish()
+}
+
+/// The authorization request a visit to `/authorize` stands for: the pushed one its
+/// `request_uri` names, or the parameters it carries itself.
+pub async fn resolve(
+    issuer: &Issuer,
+    form: &FormParams,
+) -> Result<AuthorizationRequest, AuthorizeError> {
+    let snapshot = issuer.registry.snapshot();
+    let request_uri = match form.get("request_uri") {
+        Ok(None) => return AuthorizationRequest::parse(form, &snapshot, issuer.par_required),
+        Ok(Some(uri)) => uri,
+        Err(_) => return Err(refused("request_uri is repeated.")),
+    };
+    let client_id = match form.get("client_id") {
+        Ok(Some(id)) => id,
+        _ => return Err(refused("The request has a request_uri but no client_id.")),
+    };
+    let request_hash = token_hash(request_uri);
+    let row = if request_uri.starts_with(REQUEST_URI_PREFIX) {
+        issuer
+            .store
+            .pushed_request(&request_hash, issuer.clock.now().0)
+            .await
+            .map_err(|error| {
+                tracing::error!(%error, "cannot read a pushed request");
+                AuthorizeError::Internal
+            })?
+    } else {
+        None
+    };
+    let Some(row) = row.filter(|r| r.client_id == client_id) else {
+        // The redirect URI is in the request we cannot find, so the answer is a page.
+        return Err(AuthorizeError::Page {
+            code: ErrorCode::InvalidRequest,
+            title: "This sign-in link has expired".into(),
+            message: "The request it carried was used already, has expired, or was never made. Go back to the application and start again.".into(),
+        });
+    };
+    let pushed_form = FormParams::parse(row.params.as_bytes()).map_err(|error| {
+        tracing::error!(%error, "a stored pushed request does not parse");
+        AuthorizeError::Internal
+    })?;
+    AuthorizationRequest::parse_with(
+        &pushed_form,
+        &snapshot,
+        issuer.par_required,
+        Some(Pushed {
+            request_uri: request_uri.to_owned(),
+            request_hash,
+        }),
+    )
+}
+
+fn refused(message: &str) -> AuthorizeError {
+    AuthorizeError::Page {
+        code: ErrorCode::InvalidRequest,
+        title: "Invalid request".into(),
+        message: message.into(),
+    }
+}

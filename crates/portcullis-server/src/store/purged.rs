@@ -1,0 +1,70 @@
+//! What a round of clean-up removed.
+
+/// How many rows the clean-up removed, by table.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    /// Expired authorization codes.
+    pub codes: u64,
+    /// Expired browser sessions.
+    pub sessions: u64,
+    /// Refresh tokens past their idle expiry.
+    pub refresh_tokens: u64,
+    /// Records of access tokens issued under a grant, once expired.
+    pub grant_access_tokens: u64,
+    /// Deny-list entries of access tokens that have expired anyway.
+    pub revoked_access_tokens: u64,
+    /// Grants that are expired or revoked and have nothing live left.
+    pub grants: u64,
+    /// Failed-attempt counters whose bucket has slid out of its window.
+    pub throttle_counts: u64,
+    /// Locks that have ended.
+    pub throttle_locks: u64,
+    /// Single-use values past the time they could be accepted.
+    pub used_once: u64,
+    /// Pushed authorization requests past their expiry.
+    pub pushed_requests: u64,
+}
+
+impl Purged {
+    /// The sum of two rounds.
+    pub fn add(&self, other: &Purged) -> Purged {
+        Purged {
+            codes: self.codes + other.codes,
+            sessions: self.sessions + other.sessions,
+            refresh_tokens: self.refresh_tokens + other.refresh_tokens,
+            grant_access_tokens: self.grant_access_tokens + other.grant_access_tokens,
+            revoked_access_tokens: self.revoked_access_tokens + other.revoked_access_tokens,
+            grants: self.grants + other.grants,
+            throttle_counts: self.throttle_counts + other.throttle_counts,
+            throttle_locks: self.throttle_locks + other.throttle_locks,
+            used_once: self.used_once + other.used_once,
+            pushed_requests: self.pushed_requests + other.pushed_requests,
+        }
+    }
+
+    fn each(&self) -> [u64; 10] {
+        [
+            self.codes,
+            self.sessions,
+            self.refresh_tokens,
+            self.grant_access_tokens,
+            self.revoked_access_tokens,
+            self.grants,
+            self.throttle_counts,
+            self.throttle_locks,
+            self.used_once,
+            self.pushed_requests,
+        ]
+    }
+
+    /// Whether some table filled its batch, so another round may find more.
+    pub fn may_have_more(&self, batch: i64) -> bool {
+        let full = u64::try_from(batch).unwrap_or(u64::MAX);
+        self.each().iter().any(|n| *n >= full)
+    }
+
+    /// All rows removed.
+    pub fn total(&self) -> u64 {
+        self.each().iter().sum()
+    }
+}
