@@ -43,8 +43,8 @@ pub struct CheckedAssertion {
 pub struct AssertionError(pub String);
 
 /// Checks the claims of an assertion whose signature has verified, for `client_id` at a server
-/// that accepts the audiences `audiences` (its issuer identifier first, then endpoint URLs), at
-/// `now` (Unix seconds).
+/// that accepts the audiences `audiences` (its issuer identifier first, then its token endpoint
+/// URL), at `now` (Unix seconds).
 ///
 /// `iss` and `sub` must both be the client_id; every `aud` value must be one of `audiences` (an
 /// assertion also meant for another server could be replayed here by it); `exp` is required and
@@ -85,7 +85,10 @@ pub fn check_claims(
     }
     let aud: Vec<&str> = match claims.get("aud") {
         Some(Value::String(one)) => vec![one.as_str()],
-        Some(Value::Array(many)) => many.iter().filter_map(Value::as_str).collect(),
+        Some(Value::Array(many)) => match many.iter().map(Value::as_str).collect() {
+            Some(all) => all,
+            None => return bad("every aud value must be a string"),
+        },
         _ => return bad("the assertion has no aud"),
     };
     let ours = |a: &&str| audiences.contains(a);

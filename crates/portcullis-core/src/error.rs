@@ -39,6 +39,10 @@ pub enum ErrorCode {
     /// The `request` parameter (a request object) is not supported (OpenID Connect Core
     /// §3.1.2.6).
     RequestNotSupported,
+    /// The DPoP proof is missing, malformed or wrong (RFC 9449 §5.1).
+    InvalidDpopProof,
+    /// The DPoP proof must carry the nonce the server gives in `DPoP-Nonce` (RFC 9449 §8).
+    UseDpopNonce,
 }
 
 impl ErrorCode {
@@ -65,6 +69,8 @@ impl ErrorCode {
             ErrorCode::ServerError => "server_error",
             ErrorCode::TemporarilyUnavailable => "temporarily_unavailable",
             ErrorCode::RequestNotSupported => "request_not_supported",
+            ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
+            ErrorCode::UseDpopNonce => "use_dpop_nonce",
         }
     }
 }

@@ -27,6 +27,10 @@ pub enum JwsError {
     /// The payload is not base64url of a JSON object.
     #[error("unreadable claims")]
     Claims,
+    /// The header names critical extensions (`crit`), none of which we understand (RFC 7515
+    /// §4.1.11: such a JWS must be refused).
+    #[error("critical header extensions are not supported")]
+    Critical,
 }
 
 /// A parsed compact JWS.
@@ -39,6 +43,8 @@ pub enum JwsError {
 /// assert_eq!(jws.signature, vec![0, 1, 2]);
 /// assert_eq!(jws.claims().unwrap()["sub"], "a");
 /// assert!(CompactJws::parse("a.b").is_err());
+/// // {"alg":"ES256","crit":["exp"],"exp":1}: an extension we would have to understand.
+/// assert!(CompactJws::parse("eyJhbGciOiJFUzI1NiIsImNyaXQiOlsiZXhwIl0sImV4cCI6MX0.e30.AAEC").is_err());
 /// ```
 #[derive(Debug, Clone)]
 pub struct CompactJws<'a> {
@@ -68,6 +74,9 @@ impl<'a> CompactJws<'a> {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
             .ok_or(JwsError::Header)?;
+        if header.contains_key("crit") {
+            return Err(JwsError::Critical);
+        }
         let signature = B64.decode(s).map_err(|_| JwsError::Signature)?;
         Ok(CompactJws {
             header,

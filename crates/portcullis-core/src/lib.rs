@@ -12,6 +12,7 @@ pub mod basic;
 pub mod client;
 pub mod client_assertion;
 pub mod clock;
+pub mod dpop;
 pub mod error;
 pub mod form;
 #[doc(hidden)]
@@ -36,7 +37,7 @@ pub use grant::{GrantType, TokenRequest, TokenRequestError};
 pub use jose::{Algorithm, Jwk, JwkSet, JwsAlgorithm};
 pub use scope::{Scope, ScopeError};
 pub use secret::Secret;
-pub use token::{AccessTokenClaims, Audience, TokenResponse};
+pub use token::{AccessTokenClaims, Audience, Confirmation, TokenResponse};
 pub use verifying_key::VerifyingKey;
 
 /// The README's examples, compiled and run as doctests.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 pub struct TokenResponse {
     /// The access token.
     pub access_token: String,
-    /// Always `Bearer` from Portcullis (RFC 6750).
+    /// `Bearer` (RFC 6750), or `DPoP` for a token bound to a key (RFC 9449 §5).
     pub token_type: String,
     /// Lifetime of the access token in seconds.
     pub expires_in: u64,
@@ -112,4 +112,15 @@ pub struct AccessTokenClaims {
     /// The granted scope, space-separated (RFC 9068 §2.2.3).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
+    /// The key the token is bound to (RFC 9449 §6.1): only requests with a DPoP proof signed by
+    /// that key may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The `cnf` claim of a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the public key.
+    pub jkt: String,
 }

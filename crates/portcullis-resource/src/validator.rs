@@ -332,6 +332,7 @@ impl Validator {
             JwsError::Header => invalid("unreadable header"),
             JwsError::Signature => invalid("unreadable signature"),
             JwsError::Claims => invalid("unreadable claims"),
+            JwsError::Critical => invalid("critical header extensions are not supported"),
         })?;
         let typ = jws.header_str("typ");
         let at_jwt = typ.is_some_and(|t| {

@@ -75,6 +75,10 @@ pub struct ClientMetadata {
     /// (RFC 9126 §6).
     #[serde(default, skip_serializing_if = "is_false")]
     pub require_pushed_authorization_requests: bool,
+    /// Every token request must carry a DPoP proof, so every access token is bound to a key
+    /// (RFC 9449 §5.2).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// `jwks` as RFC 7591 writes it (a JSON object) or as a string holding that JSON, which is how it
@@ -86,15 +90,37 @@ pub(crate) fn jwks_text_or_object<'de, D: serde::Deserializer<'de>>(
     #[serde(untagged)]
     enum Given {
         Text(String),
-        Set(JwkSet),
+        Set(serde_json::Value),
     }
-    match Option::<Given>::deserialize(d)? {
-        None => Ok(None),
-        Some(Given::Set(set)) => Ok(Some(set)),
+    let value = match Option::<Given>::deserialize(d)? {
+        None => return Ok(None),
+        Some(Given::Set(value)) => value,
         Some(Given::Text(text)) => serde_json::from_str(&text)
-            .map(Some)
-            .map_err(|e| serde::de::Error::custom(format!("jwks is not a JWK Set: {e}"))),
+            .map_err(|e| serde::de::Error::custom(format!("jwks is not JSON: {e}")))?,
+    };
+    public_jwk_set(value)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// Reads a JWK Set of public keys, refusing one that holds a private or symmetric key: a client
+/// that pasted its private key here has given it away, and should be told.
+pub fn public_jwk_set(value: serde_json::Value) -> Result<JwkSet, String> {
+    const PRIVATE: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "k"];
+    let keys = value
+        .get("keys")
+        .and_then(serde_json::Value::as_array)
+        .ok_or("jwks is not a JWK Set (an object with a \"keys\" array)")?;
+    for key in keys {
+        if PRIVATE.iter().any(|m| key.get(m).is_some()) || key.get("kty") == Some(&"oct".into()) {
+            return Err(
+                "jwks holds a private or symmetric key: register only the public keys \
+                 (portcullis client jwks --private-key FILE prints them)"
+                    .into(),
+            );
+        }
     }
+    serde_json::from_value(value).map_err(|e| format!("jwks is not a JWK Set: {e}"))
 }
 
 fn yes() -> bool {
@@ -132,6 +158,7 @@ impl Default for ClientMetadata {
             jwks: None,
             jwks_uri: None,
             require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
         }
     }
 }
@@ -159,6 +186,7 @@ impl ClientMetadata {
             "jwks": self.jwks,
             "jwks_uri": self.jwks_uri,
             "require_pushed_authorization_requests": self.require_pushed_authorization_requests,
+            "dpop_bound_access_tokens": self.dpop_bound_access_tokens,
         })
     }
 }
@@ -233,6 +261,21 @@ impl ClientMetadata {
             if uri.contains('#') || !uri.contains("://") || uri.chars().any(char::is_whitespace) {
                 return bad("redirect URIs must be absolute URIs without a fragment");
             }
+            // Schemes a browser runs or reads locally: a form_post page would post to them from
+            // our origin, and a redirect to them does nothing an app needs.
+            let scheme = uri
+                .split(':')
+                .next()
+                .unwrap_or_default()
+                .to_ascii_lowercase();
+            if matches!(
+                scheme.as_str(),
+                "javascript" | "data" | "vbscript" | "file" | "blob"
+            ) {
+                return bad(
+                    "redirect URIs cannot use the javascript, data, vbscript, file or blob scheme",
+                );
+            }
         }
         if self.grant_types.contains(&GrantType::AuthorizationCode) && self.redirect_uris.is_empty()
         {
@@ -257,9 +300,16 @@ impl ClientMetadata {
                 "jwks and jwks_uri are used only with token_endpoint_auth_method = private_key_jwt",
             ),
             (Some(set), None) => {
-                if portcullis_core::verifying_key::keys_of(set).is_empty() {
+                let usable = portcullis_core::verifying_key::keys_of(set)
+                    .iter()
+                    .any(|k| {
+                        portcullis_core::client_assertion::ALGORITHMS
+                            .iter()
+                            .any(|alg| k.admits(*alg))
+                    });
+                if !usable {
                     return bad(
-                        "jwks holds no usable public key (RSA of 2048 bits or more, P-256, P-384 or Ed25519)",
+                        "jwks holds no key for RS256, PS256, ES256 or EdDSA (RSA of 2048 bits or more, P-256 or Ed25519)",
                     );
                 }
                 if set.keys.iter().any(|k| k.kid.is_empty()) && set.keys.len() > 1 {
@@ -278,9 +328,12 @@ impl ClientMetadata {
 fn check_jwks_uri(uri: &str) -> Result<(), InvalidMetadata> {
     let rest = uri.strip_prefix("https://").or_else(|| {
         let rest = uri.strip_prefix("http://")?;
-        let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
-        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        matches!(host, "127.0.0.1" | "[::1]" | "localhost").then_some(rest)
+        let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+        let host = match authority.strip_prefix('[') {
+            Some(v6) => v6.split(']').next().map_or("", |h| h),
+            None => authority.split(':').next().unwrap_or_default(),
+        };
+        matches!(host, "127.0.0.1" | "::1" | "localhost").then_some(rest)
     });
     match rest {
         Some(rest)
@@ -362,6 +415,7 @@ mod tests {
             application_type: Some(ApplicationType::Native),
             jwks_uri: Some("https://a.example/jwks".into()),
             require_pushed_authorization_requests: true,
+            dpop_bound_access_tokens: true,
             ..ClientMetadata::default()
         };
         let stored = serde_json::to_value(&full).unwrap();

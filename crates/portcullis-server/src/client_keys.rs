@@ -21,6 +21,8 @@ struct Fetched {
     keys: Arc<Vec<VerifyingKey>>,
     /// Unix seconds of the last attempt, successful or not.
     at: i64,
+    /// Why the last attempt failed, if it did.
+    failed: Option<String>,
 }
 
 /// The cache, shared by every request.
@@ -28,8 +30,9 @@ pub struct ClientKeys {
     http: Result<reqwest::Client, String>,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, Fetched>>,
-    /// One fetch at a time: concurrent requests for one URL wait for the first one's answer.
-    fetching: tokio::sync::Mutex<()>,
+    /// One fetch at a time per URL: concurrent requests for one URL wait for the first one's
+    /// answer, and a slow host holds up only its own clients.
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl std::fmt::Debug for ClientKeys {
@@ -50,7 +53,7 @@ impl ClientKeys {
             http,
             clock,
             cache: Mutex::new(HashMap::new()),
-            fetching: tokio::sync::Mutex::new(()),
+            fetching: Mutex::new(HashMap::new()),
         }
     }
 
@@ -59,9 +62,15 @@ impl ClientKeys {
         cache.get(uri).cloned()
     }
 
+    fn turn(&self, uri: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.fetching.lock().unwrap_or_else(|p| p.into_inner());
+        locks.entry(uri.to_owned()).or_default().clone()
+    }
+
     /// The keys at `uri` that may have signed with `alg` under `kid`: from the cache when it has
-    /// one, else fetched (when the last fetch is old enough). An error says why the keys could
-    /// not be fetched, for the log.
+    /// one that fits, else fetched (when the last fetch is old enough). The error, for the log, is
+    /// why the keys could not be fetched: then no key fits, and the caller answers "try later"
+    /// rather than blaming the client. Keys fetched before are kept while the host is down.
     pub async fn keys_for(
         &self,
         uri: &str,
@@ -72,32 +81,38 @@ impl ClientKeys {
         let fits = |f: &Fetched| candidates(&f.keys, kid, alg).next().is_some();
         let usable = |f: &Fetched| now - f.at < MAX_AGE && fits(f);
         let recent = |f: &Fetched| now - f.at < MIN_REFETCH;
-        match self.cached(uri) {
-            Some(f) if usable(&f) || recent(&f) => return Ok(f.keys),
-            _ => {}
+        let answer = |f: Fetched| match f.failed {
+            Some(why) if !fits(&f) => Err(why),
+            _ => Ok(f.keys),
+        };
+        if let Some(f) = self.cached(uri).filter(|f| usable(f) || recent(f)) {
+            return answer(f);
         }
-        let _turn = self.fetching.lock().await;
+        let turn = self.turn(uri);
+        let _turn = turn.lock().await;
         // Another request may have fetched while this one waited.
         if let Some(f) = self.cached(uri).filter(|f| usable(f) || recent(f)) {
-            return Ok(f.keys);
+            return answer(f);
         }
         let fetched = self.fetch(uri).await;
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        let previous = cache.get(uri).map(|f| f.keys.clone()).unwrap_or_default();
-        let keys = match &fetched {
-            Ok(set) => Arc::new(keys_of(set)),
-            // Keep what we had: the client's keys did not change because its server is down.
-            Err(_) => previous,
-        };
-        cache.insert(
-            uri.to_owned(),
-            Fetched {
-                keys: keys.clone(),
+        let previous = self.cached(uri).map(|f| f.keys).unwrap_or_default();
+        let entry = match fetched {
+            Ok(set) => Fetched {
+                keys: Arc::new(keys_of(&set)),
                 at: now,
+                failed: None,
             },
-        );
+            // Keep what we had: the client's keys did not change because its server is down.
+            Err(why) => Fetched {
+                keys: previous,
+                at: now,
+                failed: Some(why),
+            },
+        };
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.insert(uri.to_owned(), entry.clone());
         drop(cache);
-        fetched.map(|_| keys)
+        answer(entry)
     }
 
     async fn fetch(&self, uri: &str) -> Result<JwkSet, String> {

@@ -62,6 +62,14 @@ impl SecretHasher {
         SecretHasher { key, dummy }
     }
 
+    /// A key for another purpose, derived from this one (HMAC of `label`), so that every instance
+    /// sharing the database derives the same.
+    pub fn derive(&self, label: &str) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        out.copy_from_slice(hmac::sign(&self.key, label.as_bytes()).as_ref());
+        out
+    }
+
     /// The stored form of a secret.
     pub fn hash(&self, secret: &Secret) -> Vec<u8> {
         hmac::sign(&self.key, secret.expose().as_bytes())

@@ -92,67 +92,8 @@ pub struct Server {
     state: Arc<AppState>,
     store: Arc<dyn Store>,
     limits: crate::listener::ConnectionLimits,
-    cleanup: Cleanup,
+    cleanup: store::Cleanup,
     tls: Option<Arc<crate::tls::ReloadingCert>>,
-}
-
-/// The background deletion of rows nothing can use any more.
-#[derive(Debug, Clone, Copy)]
-struct Cleanup {
-    interval: Duration,
-    batch: i64,
-}
-
-impl Cleanup {
-    // At most this many batches per round, so one round cannot monopolize the database after a
-    // long outage; the next round continues.
-    const MAX_BATCHES: usize = 100;
-
-    fn spawn(self, store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            let mut ticker = tokio::time::interval(self.interval);
-            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                ticker.tick().await;
-                self.round(store.as_ref(), clock.as_ref()).await;
-            }
-        })
-    }
-
-    async fn round(&self, store: &dyn Store, clock: &dyn Clock) {
-        let mut total = store::Purged::default();
-        for _ in 0..Self::MAX_BATCHES {
-            match store.purge_expired(clock.now().0, self.batch).await {
-                Ok(purged) => {
-                    total = total.add(&purged);
-                    if !purged.may_have_more(self.batch) {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "clean-up of expired rows failed; will retry");
-                    break;
-                }
-            }
-            // Let requests have the database between batches.
-            tokio::task::yield_now().await;
-        }
-        if total.total() > 0 {
-            tracing::info!(
-                codes = total.codes,
-                sessions = total.sessions,
-                refresh_tokens = total.refresh_tokens,
-                grant_access_tokens = total.grant_access_tokens,
-                revoked_access_tokens = total.revoked_access_tokens,
-                grants = total.grants,
-                throttle_counts = total.throttle_counts,
-                throttle_locks = total.throttle_locks,
-                used_once = total.used_once,
-                pushed_requests = total.pushed_requests,
-                "deleted expired rows"
-            );
-        }
-    }
 }
 
 impl Server {
@@ -242,6 +183,7 @@ impl Server {
             refresh_absolute: config.tokens.refresh_token_absolute_lifetime.0,
             refresh_grace: config.tokens.refresh_token_reuse_grace.0,
         };
+        let dpop_nonce_key = hasher.derive("portcullis dpop nonce v1");
         let issuer = crate::oauth::Issuer {
             registry,
             store: store.clone(),
@@ -263,6 +205,10 @@ impl Server {
             verified: Default::default(),
             client_keys: crate::client_keys::ClientKeys::new(clock.clone()),
             par_required: config.sign_in.require_pushed_authorization_requests,
+            dpop_nonces: crate::oauth::dpop::DpopNonces::new(
+                &dpop_nonce_key,
+                config.dpop.require_nonce,
+            ),
         };
         // Spans for traces, or for text logs, which print them; JSON logs read the task-local.
         let spans =
@@ -301,7 +247,7 @@ impl Server {
                     .unwrap_or(16 * 1024),
             },
             tls,
-            cleanup: Cleanup {
+            cleanup: store::Cleanup {
                 interval: Duration::from_secs(config.cleanup.interval.0),
                 batch: i64::try_from(config.cleanup.batch_size).unwrap_or(500),
             },

@@ -142,6 +142,9 @@ pub struct DeclaredClient {
     /// Authorization requests from this client must be pushed first (RFC 9126).
     #[serde(default)]
     pub require_pushed_authorization_requests: bool,
+    /// Every token of this client must be bound to a DPoP key (RFC 9449).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 impl DeclaredClient {
@@ -167,6 +170,7 @@ impl DeclaredClient {
             jwks: self.jwks.clone(),
             jwks_uri: self.jwks_uri.clone(),
             require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: self.dpop_bound_access_tokens,
         }
     }
 

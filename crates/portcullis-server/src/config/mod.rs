@@ -13,6 +13,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
+mod auth;
 mod declared;
 mod durations;
 mod env;
@@ -22,6 +23,7 @@ mod tests;
 mod types;
 mod validate;
 
+pub use auth::{ClientAuthConfig, DpopConfig};
 pub use declared::{ConfigSecret, DeclaredClient, DeclaredUser};
 pub use durations::Seconds;
 use durations::{number_or_string, optional_number};
@@ -57,6 +59,9 @@ pub struct Config {
     /// Background clean-up of expired rows.
     #[serde(default)]
     pub cleanup: CleanupConfig,
+    /// DPoP (RFC 9449).
+    #[serde(default)]
+    pub dpop: DpopConfig,
     /// Throttling of failed client authentication.
     #[serde(default)]
     pub client_auth: ClientAuthConfig,
@@ -312,50 +317,6 @@ pub struct LimitsConfig {
     pub request_timeout: Seconds,
 }
 
-/// `[client_auth]`: throttling of failed client authentication at the token, introspection and
-/// revocation endpoints.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ClientAuthConfig {
-    /// Failures allowed for one client_id from one address within the window; then that client
-    /// gets 429 from that address (never a lock for the client_id alone, which would let anyone
-    /// lock a client out everywhere).
-    #[serde(
-        default = "default_failures_per_client",
-        deserialize_with = "number_or_string"
-    )]
-    pub max_failures_per_client: u64,
-    /// Failures allowed from one address within the window, whatever the client_id; attempts
-    /// refused while it is locked count too.
-    #[serde(
-        default = "default_failures_per_ip",
-        deserialize_with = "number_or_string"
-    )]
-    pub max_failures_per_ip: u64,
-    /// The window.
-    #[serde(default = "default_client_failure_window")]
-    pub failure_window: Seconds,
-}
-
-impl Default for ClientAuthConfig {
-    fn default() -> Self {
-        ClientAuthConfig {
-            max_failures_per_client: default_failures_per_client(),
-            max_failures_per_ip: default_failures_per_ip(),
-            failure_window: default_client_failure_window(),
-        }
-    }
-}
-
-fn default_failures_per_client() -> u64 {
-    20
-}
-fn default_failures_per_ip() -> u64 {
-    50
-}
-fn default_client_failure_window() -> Seconds {
-    Seconds(60)
-}
 fn default_max_header_bytes() -> u64 {
     16 * 1024
 }
@@ -473,6 +434,7 @@ impl Default for Config {
             database_pool: DatabasePoolConfig::default(),
             cleanup: CleanupConfig::default(),
             client_auth: ClientAuthConfig::default(),
+            dpop: DpopConfig::default(),
             cors: CorsConfig::default(),
             tls: TlsConfig::default(),
             trusted_proxies: Vec::new(),

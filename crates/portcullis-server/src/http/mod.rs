@@ -20,7 +20,7 @@ pub mod userinfo;
 use crate::oauth::Issuer;
 use axum::Router;
 use axum::body::Bytes;
-use axum::routing::{any, get};
+use axum::routing::{any, get, post};
 use std::sync::Arc;
 
 /// Everything a request handler may read: the protocol layer's [`Issuer`] and what only HTTP needs
@@ -73,7 +73,7 @@ pub fn router(state: Arc<AppState>, public_metrics: bool) -> Router {
         .route("/logout", get(logout::logout).post(logout::logout))
         .route("/introspect", any(introspect::introspect))
         .route("/revoke", any(revoke::revoke))
-        .route("/par", any(par::par))
+        .route("/par", post(par::par).fallback(par::not_post))
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));

@@ -134,11 +134,12 @@ fn form_action_source(redirect_uri: &str) -> String {
     if let Some((scheme, rest)) = no_query.split_once("://")
         && (scheme == "http" || scheme == "https")
     {
-        if no_query.chars().all(safe) {
+        if no_query.chars().all(safe) && !no_query.contains('[') {
             return no_query.to_owned();
         }
         let authority = rest.split('/').next().unwrap_or_default();
-        if authority.chars().all(safe) {
+        // CSP host sources have no IPv6 literals: such a URI gets its scheme only, below.
+        if authority.chars().all(safe) && !authority.contains('[') {
             return format!("{scheme}://{authority}");
         }
     }

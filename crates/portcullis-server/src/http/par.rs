@@ -19,12 +19,33 @@ pub async fn par(
         form,
         client,
         snapshot,
+        dpop,
         ..
     } = authenticated;
-    let pushed = crate::oauth::par::push(&state.issuer, &client, &snapshot, &form).await?;
+    let pushed =
+        crate::oauth::par::push(&state.issuer, &client, &snapshot, &form, dpop.as_deref()).await?;
     let body = serde_json::to_vec(&pushed)
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut answer = json_body(StatusCode::CREATED, body);
     no_store(&mut answer);
+    if dpop.is_some() && state.issuer.dpop_nonces.required {
+        let now = state.issuer.clock.now().0;
+        super::error::dpop_nonce_header(&mut answer, &state.issuer.dpop_nonces.current(now));
+    }
     Ok(answer)
+}
+
+/// Any other method: 405 (RFC 9126 §2.3), with the RFC 6749 §5.2 body.
+pub async fn not_post() -> Response {
+    let mut answer = json_body(
+        StatusCode::METHOD_NOT_ALLOWED,
+        br#"{"error":"invalid_request","error_description":"this endpoint accepts only POST"}"#
+            .to_vec(),
+    );
+    answer.headers_mut().insert(
+        axum::http::header::ALLOW,
+        axum::http::HeaderValue::from_static("POST"),
+    );
+    no_store(&mut answer);
+    answer
 }

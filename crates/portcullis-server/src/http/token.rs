@@ -36,6 +36,23 @@ pub struct AuthenticatedForm {
     pub snapshot: Arc<Snapshot>,
     /// The client's address, as the throttles and logs see it.
     pub ip: IpAddr,
+    /// The `DPoP` header (RFC 9449 §4.1), unchecked; the endpoints that take one check it.
+    pub dpop: Option<String>,
+}
+
+/// The one `DPoP` header of a request, if any (RFC 9449 §4.3: more than one is an error).
+pub fn dpop_header(headers: &HeaderMap) -> Result<Option<String>, String> {
+    let mut values = headers.get_all("dpop").iter();
+    let Some(first) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("send one DPoP header, not several".into());
+    }
+    first
+        .to_str()
+        .map(|v| Some(v.trim().to_owned()))
+        .map_err(|_| "the DPoP header is not a JWT".into())
 }
 
 /// The extractor the token, introspection and revocation handlers take: a request that is not a
@@ -90,13 +107,16 @@ async fn authenticated_form(
                 .map_err(|_| TokenError::client_authentication_failed(true))?,
         ),
     };
+    let dpop = dpop_header(headers)
+        .map_err(|m| TokenError::new(portcullis_core::ErrorCode::InvalidDpopProof, m))?;
     let AuthenticatedClient { client, snapshot } =
-        client_auth::authenticate(&state.issuer, authorization, &form, uri.path(), ip).await?;
+        client_auth::authenticate(&state.issuer, authorization, &form, ip).await?;
     Ok(AuthenticatedForm {
         form,
         client,
         snapshot,
         ip,
+        dpop,
     })
 }
 
@@ -109,12 +129,26 @@ async fn handle(
         client,
         snapshot,
         ip,
+        dpop,
     } = authenticated;
-    let response = grant::token(&state.issuer, &client, &snapshot, &form, ip).await?;
+    let response = grant::token(
+        &state.issuer,
+        &client,
+        &snapshot,
+        &form,
+        ip,
+        dpop.as_deref(),
+    )
+    .await?;
     let body = serde_json::to_vec(&response)
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut answer = json_body(StatusCode::OK, body);
     no_store(&mut answer);
+    // A client using DPoP gets the nonce for its next proof with every answer (RFC 9449 §8.2).
+    if dpop.is_some() && state.issuer.dpop_nonces.required {
+        let now = state.issuer.clock.now().0;
+        super::error::dpop_nonce_header(&mut answer, &state.issuer.dpop_nonces.current(now));
+    }
     Ok(answer)
 }
 

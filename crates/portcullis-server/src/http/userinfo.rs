@@ -31,8 +31,17 @@ pub async fn userinfo(
     } else {
         None
     };
-    let token = userinfo::bearer_token(authorization, form.as_ref())?;
-    let out = userinfo::userinfo(&state.issuer, &token).await?;
+    let presented = userinfo::bearer_token(authorization, form.as_ref())?;
+    let dpop = super::token::dpop_header(&headers).map_err(BearerError::DpopProof)?;
+    let out = userinfo::userinfo(
+        &state.issuer,
+        &presented,
+        userinfo::Request {
+            method: method.as_str(),
+            dpop: dpop.as_deref(),
+        },
+    )
+    .await?;
     let mut response = json_body(
         StatusCode::OK,
         serde_json::Value::Object(out).to_string().into_bytes(),

@@ -8,6 +8,8 @@ use portcullis_core::pkce::{S256, is_valid_s256_challenge};
 use portcullis_core::{ErrorCode, FormParams, GrantType, Scope};
 use std::sync::Arc;
 
+pub use super::authorization_response::{AuthorizationResponse, ResponseMode, redirect_with};
+
 /// The parameters carried from page to page (login, consent) as hidden fields.
 pub const PROTOCOL_PARAMS: &[&str] = &[
     "response_type",
@@ -21,50 +23,8 @@ pub const PROTOCOL_PARAMS: &[&str] = &[
     "prompt",
     "max_age",
     "response_mode",
+    "dpop_jkt",
 ];
-
-/// How the authorization response reaches the client's redirect URI (OAuth 2.0 Multiple Response
-/// Type Encoding Practices §2.1, OAuth 2.0 Form Post Response Mode).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub enum ResponseMode {
-    /// In the query of a redirect (the default for `response_type=code`).
-    #[default]
-    Query,
-    /// In a form the browser POSTs to the redirect URI, so the code is in no URL, history or
-    /// `Referer`.
-    FormPost,
-}
-
-/// The answer that goes back to the client: the parameters, where, and how. `Debug` leaves out
-/// the values, which carry the code.
-#[derive(Clone, PartialEq, Eq)]
-pub struct AuthorizationResponse {
-    /// The checked redirect URI.
-    pub redirect_uri: String,
-    /// How the parameters travel.
-    pub response_mode: ResponseMode,
-    /// `code` or `error` and the rest, in order.
-    pub params: Vec<(&'static str, String)>,
-}
-
-impl std::fmt::Debug for AuthorizationResponse {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let names: Vec<&str> = self.params.iter().map(|(n, _)| *n).collect();
-        f.debug_struct("AuthorizationResponse")
-            .field("redirect_uri", &self.redirect_uri)
-            .field("response_mode", &self.response_mode)
-            .field("params", &names)
-            .finish()
-    }
-}
-
-impl AuthorizationResponse {
-    /// The redirect URI with the parameters in its query, for `response_mode=query`.
-    pub fn location(&self) -> String {
-        let params: Vec<(&str, &str)> = self.params.iter().map(|(n, v)| (*n, v.as_str())).collect();
-        redirect_with(&self.redirect_uri, &params)
-    }
-}
 
 /// The `request_uri` prefix of pushed authorization requests (RFC 9126 §2.2).
 pub const REQUEST_URI_PREFIX: &str = "urn:ietf:params:oauth:request_uri:";
@@ -114,6 +74,8 @@ pub struct AuthorizationRequest {
     pub params: Vec<(String, String)>,
     /// How the response goes back.
     pub response_mode: ResponseMode,
+    /// The DPoP key the code is to be bound to (RFC 9449 §10).
+    pub dpop_jkt: Option<String>,
     /// Set when the request was pushed (RFC 9126); then `params` are only `client_id` and
     /// `request_uri`.
     pub pushed: Option<Pushed>,
@@ -369,6 +331,16 @@ impl AuthorizationRequest {
                 )
             })?),
         };
+        let dpop_jkt = match get("dpop_jkt") {
+            None => None,
+            Some(jkt) if is_thumbprint(jkt) => Some(jkt.to_owned()),
+            Some(_) => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "dpop_jkt must be the base64url SHA-256 thumbprint of a key (43 characters)",
+                ));
+            }
+        };
         let params = match &pushed {
             Some(p) => vec![
                 ("client_id".to_owned(), client.id.to_string()),
@@ -391,23 +363,18 @@ impl AuthorizationRequest {
             max_age,
             params,
             response_mode,
+            dpop_jkt,
             pushed,
         })
     }
 }
 
-/// Builds the redirect back to the client with `params` added to the URI's query.
-pub fn redirect_with(redirect_uri: &str, params: &[(&str, &str)]) -> String {
-    let mut query = form_urlencoded::Serializer::new(String::new());
-    for (name, value) in params {
-        query.append_pair(name, value);
-    }
-    let query = query.finish();
-    if query.is_empty() {
-        return redirect_uri.to_owned();
-    }
-    let separator = if redirect_uri.contains('?') { '&' } else { '?' };
-    format!("{redirect_uri}{separator}{query}")
+/// Whether `value` looks like an RFC 7638 SHA-256 thumbprint: 43 base64url characters.
+fn is_thumbprint(value: &str) -> bool {
+    value.len() == 43
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 #[cfg(test)]

@@ -364,6 +364,7 @@ async fn decide(
             auth_time: user.auth_time,
             expires_at: now + issuer.user_tokens.code_lifetime as i64,
             used_at: None,
+            dpop_jkt: request.dpop_jkt.clone(),
         })
         .await
         .map_err(server_error)?;

@@ -21,14 +21,13 @@ pub struct AuthenticatedClient {
 }
 
 /// Authenticates the client of a token, introspection, revocation or pushed authorization
-/// request, from the `Authorization` header value (if any) and the form, sent to the endpoint at
-/// `path`, under the failure throttle: a lock answers `Throttled` before any secret is hashed,
+/// request, from the `Authorization` header value (if any) and the form, under the failure
+/// throttle: a lock answers `Throttled` before any secret is hashed,
 /// and each `invalid_client` counts against the (client_id, address) pair and the address.
 pub async fn authenticate(
     issuer: &Issuer,
     authorization: Option<&str>,
     form: &FormParams,
-    path: &str,
     ip: IpAddr,
 ) -> Result<AuthenticatedClient, TokenError> {
     let presented = ClientAuthentication::from_request(authorization, form)?;
@@ -62,7 +61,7 @@ pub async fn authenticate(
             assertion,
         } => {
             let client = snapshot.client(client_id);
-            super::client_assertion::verify(issuer, client, assertion, path).await
+            super::client_assertion::verify(issuer, client, assertion).await
         }
         _ => presented.authenticate(&snapshot, &issuer.hasher),
     };

@@ -44,6 +44,13 @@ pub enum TokenError {
         /// What is unavailable.
         description: String,
     },
+    /// The DPoP proof lacks the server's current nonce (RFC 9449 §8): 400 with `use_dpop_nonce`
+    /// and the nonce in `DPoP-Nonce`.
+    #[error("use_dpop_nonce")]
+    DpopNonce {
+        /// The nonce to put in the next proof.
+        nonce: String,
+    },
     /// Our fault, never the request's: 500 with `server_error`. The cause is logged; the wire gets a
     /// fixed sentence and the request id.
     #[error("server_error: {cause}")]
@@ -108,6 +115,7 @@ impl TokenError {
                 ErrorCode::TemporarilyUnavailable
             }
             TokenError::Internal { .. } => ErrorCode::ServerError,
+            TokenError::DpopNonce { .. } => ErrorCode::UseDpopNonce,
         }
     }
 
@@ -122,6 +130,21 @@ impl TokenError {
                 format!("too many failed client authentications; retry after {retry_after} seconds")
             }
             TokenError::Internal { cause } => cause.clone(),
+            TokenError::DpopNonce { .. } => {
+                "make the DPoP proof again with the nonce in the DPoP-Nonce header".into()
+            }
+        }
+    }
+}
+
+impl From<super::dpop::DpopError> for TokenError {
+    fn from(e: super::dpop::DpopError) -> Self {
+        match e {
+            super::dpop::DpopError::Invalid(d) => TokenError::new(ErrorCode::InvalidDpopProof, d),
+            super::dpop::DpopError::UseNonce(nonce) => TokenError::DpopNonce { nonce },
+            super::dpop::DpopError::Store(cause) => {
+                TokenError::server(format!("cannot record a DPoP proof: {cause}"))
+            }
         }
     }
 }
@@ -165,6 +188,14 @@ pub enum BearerError {
     /// where it happened; the wire says only "try again".
     #[error("temporarily_unavailable")]
     Unavailable,
+    /// A DPoP-bound token came with a missing or wrong proof (`invalid_dpop_proof`, RFC 9449
+    /// §7.1): 401 with a `DPoP` challenge.
+    #[error("invalid_dpop_proof: {0}")]
+    DpopProof(String),
+    /// The proof lacks our nonce (`use_dpop_nonce`, RFC 9449 §9): 401 with a `DPoP` challenge
+    /// and the nonce in `DPoP-Nonce`.
+    #[error("use_dpop_nonce")]
+    DpopNonce(String),
 }
 
 impl BearerError {
@@ -176,6 +207,8 @@ impl BearerError {
             BearerError::InvalidToken(_) => Some(ErrorCode::InvalidToken),
             BearerError::InsufficientScope(_) => Some(ErrorCode::InsufficientScope),
             BearerError::Unavailable => Some(ErrorCode::TemporarilyUnavailable),
+            BearerError::DpopProof(_) => Some(ErrorCode::InvalidDpopProof),
+            BearerError::DpopNonce(_) => Some(ErrorCode::UseDpopNonce),
         }
     }
 
@@ -185,8 +218,10 @@ impl BearerError {
             BearerError::Missing(d)
             | BearerError::InvalidRequest(d)
             | BearerError::InvalidToken(d)
-            | BearerError::InsufficientScope(d) => d,
+            | BearerError::InsufficientScope(d)
+            | BearerError::DpopProof(d) => d,
             BearerError::Unavailable => "try again",
+            BearerError::DpopNonce(_) => "make the DPoP proof again with the nonce in DPoP-Nonce",
         }
     }
 }

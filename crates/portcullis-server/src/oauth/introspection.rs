@@ -42,12 +42,19 @@ pub async fn introspect(
             "exp",
             "iat",
             "jti",
+            "cnf",
         ] {
             if let Some(v) = verified.claims().get(name) {
                 out.insert(name.into(), v.clone());
             }
         }
-        out.insert("token_type".into(), json!("Bearer"));
+        // RFC 9449 §6.2: a bound token says so, and `cnf.jkt` names its key.
+        let token_type = if out.contains_key("cnf") {
+            "DPoP"
+        } else {
+            "Bearer"
+        };
+        out.insert("token_type".into(), json!(token_type));
         return Ok(Value::Object(out));
     }
     if token.contains('.') {

@@ -34,6 +34,10 @@ pub fn metadata_document(tokens: &TokenSettings, par_required: bool) -> serde_js
         "revocation_endpoint": format!("{issuer}/revoke"),
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
         "require_pushed_authorization_requests": par_required,
+        // Request objects, by value or by reference, are not supported; a pushed request's
+        // request_uri always is (RFC 9126 §4).
+        "request_parameter_supported": false,
+        "request_uri_parameter_supported": false,
         "introspection_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
         "introspection_endpoint_auth_signing_alg_values_supported": assertion_algs,
         "revocation_endpoint_auth_methods_supported": CLIENT_AUTH_METHODS,
@@ -54,5 +58,6 @@ pub fn metadata_document(tokens: &TokenSettings, par_required: bool) -> serde_js
         "code_challenge_methods_supported": ["S256"],
         "authorization_response_iss_parameter_supported": true,
         "access_token_signing_alg_values_supported": algs,
+        "dpop_signing_alg_values_supported": portcullis_core::dpop::ALGORITHMS.map(|a| a.as_str()),
     })
 }

@@ -4,10 +4,12 @@
 //! into the types here and turns what comes back into responses.
 
 pub mod authorization_request;
+pub mod authorization_response;
 pub mod authorize;
 pub mod bearer;
 pub mod client_assertion;
 pub mod client_auth;
+pub mod dpop;
 pub mod error;
 pub mod grant;
 pub mod introspection;
@@ -63,6 +65,8 @@ pub struct Issuer {
     pub client_keys: crate::client_keys::ClientKeys,
     /// Every authorization request must be pushed first (RFC 9126 §5).
     pub par_required: bool,
+    /// DPoP server nonces (RFC 9449 §8).
+    pub dpop_nonces: dpop::DpopNonces,
 }
 
 /// How many failures each throttle key allows within its window.

@@ -6,7 +6,7 @@
 
 use super::Issuer;
 use super::authorization_request::{
-    AuthorizationRequest, AuthorizeError, Pushed, REQUEST_URI_PREFIX,
+    AuthorizationRequest, AuthorizeError, PROTOCOL_PARAMS, Pushed, REQUEST_URI_PREFIX,
 };
 use super::error::TokenError;
 use crate::client::Client;
@@ -15,12 +15,13 @@ use crate::registry::Snapshot;
 use crate::store::PushedRequestRow;
 use portcullis_core::{ErrorCode, FormParams};
 
-/// How long a `request_uri` works (RFC 9126 §2.2 suggests a short time; 60 seconds is what FAPI
-/// 2.0 allows at most).
+/// How long a `request_uri` works until the browser first brings it (RFC 9126 §2.2 suggests a
+/// short time; 60 seconds is what FAPI 2.0 allows at most).
 pub const REQUEST_URI_LIFETIME: i64 = 60;
 
-/// Parameters of the push that are the client's credentials, not part of the request.
-const CREDENTIALS: &[&str] = &["client_secret", "client_assertion", "client_assertion_type"];
+/// How long the sign-in that the first visit starts may take: the login and consent pages carry
+/// the `request_uri`, and a person may need more than a minute for them.
+pub const SIGN_IN_LIFETIME: i64 = 600;
 
 /// The answer of the endpoint (RFC 9126 §2.2).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,17 +32,26 @@ pub struct PushedAuthorization {
     pub expires_in: i64,
 }
 
-/// Checks and stores a request `client` pushed. The errors are the token endpoint's kind: the
-/// answer goes to the client, never to a browser.
+/// Checks and stores a request `client` pushed, with the `DPoP` header the push came with, if
+/// any: its key binds the code as `dpop_jkt` would (RFC 9449 §10.1). The errors are the token
+/// endpoint's kind: the answer goes to the client, never to a browser.
 pub async fn push(
     issuer: &Issuer,
     client: &Client,
     snapshot: &Snapshot,
     form: &FormParams,
+    dpop: Option<&str>,
 ) -> Result<PushedAuthorization, TokenError> {
-    if form.get("request_uri").ok().flatten().is_some() {
+    let proof = super::dpop::check(issuer, dpop, "POST", "/par", None).await?;
+    if form.contains("request_uri") {
         return Err(TokenError::invalid_request(
             "request_uri cannot be pushed (RFC 9126 §2.1)",
+        ));
+    }
+    if form.contains("request") {
+        return Err(TokenError::new(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported; push the parameters themselves",
         ));
     }
     match form.get("client_id") {
@@ -54,7 +64,26 @@ pub async fn push(
         }
         Err(e) => return Err(TokenError::invalid_request(e.to_string())),
     }
-    let stored = stored_params(client, form);
+    let mut stored = stored_params(client, form);
+    if let Some(proof) = &proof {
+        match form.get("dpop_jkt") {
+            Ok(Some(jkt)) if jkt != proof.jkt => {
+                return Err(TokenError::new(
+                    ErrorCode::InvalidDpopProof,
+                    "dpop_jkt differs from the key of the DPoP proof",
+                ));
+            }
+            Ok(Some(_)) => {}
+            _ => {
+                stored.push('&');
+                stored.push_str(
+                    &form_urlencoded::Serializer::new(String::new())
+                        .append_pair("dpop_jkt", &proof.jkt)
+                        .finish(),
+                );
+            }
+        }
+    }
     let parsed = FormParams::parse(stored.as_bytes())
         .map_err(|e| TokenError::invalid_request(e.to_string()))?;
     let request_uri = format!("{REQUEST_URI_PREFIX}{}", random_token()?);
@@ -81,6 +110,7 @@ pub async fn push(
             params: stored,
             expires_at: now + REQUEST_URI_LIFETIME,
             used_at: None,
+            visited_at: None,
         })
         .await
         .map_err(|e| TokenError::server(format!("cannot store a pushed request: {e}")))?;
@@ -90,12 +120,13 @@ pub async fn push(
     })
 }
 
-/// The request as stored: its parameters without the credentials, with `client_id`.
+/// The request as stored: the authorization parameters we read (never the credentials, nor
+/// anything else the client sent), with `client_id`.
 fn stored_params(client: &Client, form: &FormParams) -> String {
     let mut stored = form_urlencoded::Serializer::new(String::new());
     stored.append_pair("client_id", client.id.as_str());
     for (name, value) in form.iter() {
-        if name != "client_id" && !CREDENTIALS.contains(&name) {
+        if name != "client_id" && PROTOCOL_PARAMS.contains(&name) {
             stored.append_pair(name, value);
         }
     }
@@ -130,6 +161,22 @@ pub async fn resolve(
             })?
     } else {
         None
+    };
+    let row = match row {
+        // The first visit: the sign-in it starts gets its own time, once.
+        Some(r) if r.client_id == client_id && r.visited_at.is_none() => {
+            let now = issuer.clock.now().0;
+            let started = issuer
+                .store
+                .visit_pushed_request(&request_hash, now, now + SIGN_IN_LIFETIME)
+                .await
+                .map_err(|error| {
+                    tracing::error!(%error, "cannot record a visit to a pushed request");
+                    AuthorizeError::Internal
+                })?;
+            started.then_some(r)
+        }
+        other => other,
     };
     let Some(row) = row.filter(|r| r.client_id == client_id) else {
         // The redirect URI is in the request we cannot find, so the answer is a page.

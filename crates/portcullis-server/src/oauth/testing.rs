@@ -85,6 +85,7 @@ impl TestIssuer {
             verified: Default::default(),
             client_keys: crate::client_keys::ClientKeys::new(Arc::new(clock.clone())),
             par_required: false,
+            dpop_nonces: crate::oauth::dpop::DpopNonces::new(b"test nonce key", false),
         };
         TestIssuer {
             issuer,

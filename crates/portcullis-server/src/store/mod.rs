@@ -29,7 +29,7 @@ pub use dump::{ConsentRow, DumpRecord};
 pub use migrate::{MigrationState, MigrationStatus};
 pub use postgres::PostgresStore;
 pub use proofs::{ProofStore, PushedRequestRow};
-pub use purged::Purged;
+pub use purged::{Cleanup, Purged};
 pub use sqlite::SqliteStore;
 
 /// The `server_secrets` row holding the master-key check value: while it exists, every signing key

@@ -17,6 +17,8 @@ pub struct PushedRequestRow {
     pub expires_at: i64,
     /// Set when an authorization code was issued from it.
     pub used_at: Option<i64>,
+    /// Set when a browser first brought its `request_uri` to `/authorize`.
+    pub visited_at: Option<i64>,
 }
 
 /// Values that may be accepted only once, and pushed authorization requests: what lets every
@@ -34,6 +36,14 @@ pub trait ProofStore: Send + Sync {
         request_hash: &[u8],
         now: i64,
     ) -> Result<Option<PushedRequestRow>, StoreError>;
+    /// Records the first visit of the pushed request and gives the sign-in until `expires_at`;
+    /// false if it was visited already, used, or has expired.
+    async fn visit_pushed_request(
+        &self,
+        request_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError>;
     /// Marks the pushed request used; false if it was used already or has expired, so of two
     /// concurrent callers one gets true.
     async fn use_pushed_request(&self, request_hash: &[u8], now: i64) -> Result<bool, StoreError>;

@@ -1,4 +1,9 @@
-//! What a round of clean-up removed.
+//! The clean-up of rows nothing can use any more: the background task, and what a round removed.
+
+use super::Store;
+use portcullis_core::Clock;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// How many rows the clean-up removed, by table.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -66,5 +71,71 @@ impl Purged {
     /// All rows removed.
     pub fn total(&self) -> u64 {
         self.each().iter().sum()
+    }
+}
+
+/// The background deletion of rows nothing can use any more.
+#[derive(Debug, Clone, Copy)]
+pub struct Cleanup {
+    /// Time between rounds.
+    pub interval: Duration,
+    /// Rows per table per statement.
+    pub batch: i64,
+}
+
+impl Cleanup {
+    // At most this many batches per round, so one round cannot monopolize the database after a
+    // long outage; the next round continues.
+    const MAX_BATCHES: usize = 100;
+
+    /// Runs a round every `interval`, for ever.
+    pub fn spawn(
+        self,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(self.interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                ticker.tick().await;
+                self.round(store.as_ref(), clock.as_ref()).await;
+            }
+        })
+    }
+
+    async fn round(&self, store: &dyn Store, clock: &dyn Clock) {
+        let mut total = Purged::default();
+        for _ in 0..Self::MAX_BATCHES {
+            match store.purge_expired(clock.now().0, self.batch).await {
+                Ok(purged) => {
+                    total = total.add(&purged);
+                    if !purged.may_have_more(self.batch) {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "clean-up of expired rows failed; will retry");
+                    break;
+                }
+            }
+            // Let requests have the database between batches.
+            tokio::task::yield_now().await;
+        }
+        if total.total() > 0 {
+            tracing::info!(
+                codes = total.codes,
+                sessions = total.sessions,
+                refresh_tokens = total.refresh_tokens,
+                grant_access_tokens = total.grant_access_tokens,
+                revoked_access_tokens = total.revoked_access_tokens,
+                grants = total.grants,
+                throttle_counts = total.throttle_counts,
+                throttle_locks = total.throttle_locks,
+                used_once = total.used_once,
+                pushed_requests = total.pushed_requests,
+                "deleted expired rows"
+            );
+        }
     }
 }

@@ -69,6 +69,9 @@ pub struct CodeRow {
     pub expires_at: i64,
     /// Set when redeemed.
     pub used_at: Option<i64>,
+    /// The DPoP key the code is bound to (`dpop_jkt`, RFC 9449 §10): the token request must
+    /// come with a proof by that key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// A grant: the result of one code redemption; its tokens live and die with it.
@@ -90,6 +93,8 @@ pub struct GrantRow {
     pub expires_at: i64,
     /// Set when revoked.
     pub revoked_at: Option<i64>,
+    /// The DPoP key a public client's refresh tokens are bound to (RFC 9449 §5).
+    pub dpop_jkt: Option<String>,
 }
 
 /// A refresh token as stored.

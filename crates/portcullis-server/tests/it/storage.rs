@@ -50,6 +50,7 @@ fn code(hash: &[u8], expires_at: i64) -> CodeRow {
         auth_time: NOW,
         expires_at,
         used_at: None,
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }
 
@@ -63,6 +64,7 @@ fn grant(id: &str, expires_at: i64) -> GrantRow {
         created_at: NOW,
         expires_at,
         revoked_at: None,
+        dpop_jkt: Some("0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I".into()),
     }
 }
 

@@ -53,6 +53,9 @@ pub struct MetadataArgs {
     /// Authorization requests must be pushed first (RFC 9126): --require-par true.
     #[arg(long)]
     require_par: Option<bool>,
+    /// Every token must be bound to a DPoP key (RFC 9449): --dpop-bound-access-tokens true.
+    #[arg(long)]
+    dpop_bound_access_tokens: Option<bool>,
     /// Signing algorithm for this client's access tokens.
     #[arg(long)]
     alg: Option<Algorithm>,
@@ -109,10 +112,13 @@ impl MetadataArgs {
             message: format!("cannot read {}: {e}", path.display()),
             hint: None,
         })?;
-        let set = serde_json::from_str(&text).map_err(|e| crate::Usage {
-            message: format!("{} is not a JWK Set: {e}", path.display()),
-            hint: Some("write one with: portcullis client jwks --private-key KEY.pem"),
-        })?;
+        let set = serde_json::from_str(&text)
+            .map_err(|e| e.to_string())
+            .and_then(portcullis_server::client::public_jwk_set)
+            .map_err(|e| crate::Usage {
+                message: format!("{}: {e}", path.display()),
+                hint: Some("write one with: portcullis client jwks --private-key KEY.pem"),
+            })?;
         Ok(Some(set))
     }
 
@@ -127,6 +133,9 @@ impl MetadataArgs {
         }
         if let Some(v) = self.require_par {
             m.require_pushed_authorization_requests = v;
+        }
+        if let Some(v) = self.dpop_bound_access_tokens {
+            m.dpop_bound_access_tokens = v;
         }
         Ok(self.apply_fields(m))
     }

@@ -37,7 +37,7 @@ pub fn json_body(status: StatusCode, body: Vec<u8>) -> Response {
 /// `invalid_client`). One exhaustive `match`: a new variant does not compile until it has one.
 pub fn status(error: &TokenError) -> StatusCode {
     match error {
-        TokenError::Rejected { .. } => StatusCode::BAD_REQUEST,
+        TokenError::Rejected { .. } | TokenError::DpopNonce { .. } => StatusCode::BAD_REQUEST,
         TokenError::Client { .. } => StatusCode::UNAUTHORIZED,
         TokenError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         TokenError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -82,16 +82,27 @@ impl IntoResponse for TokenError {
                     HeaderValue::from_static("Basic realm=\"portcullis\", charset=\"UTF-8\""),
                 );
             }
+            TokenError::DpopNonce { nonce } => dpop_nonce_header(&mut response, &nonce),
             _ => {}
         }
         response
     }
 }
 
+/// `DPoP-Nonce` (RFC 9449 §8): the nonce the next proof must carry.
+pub fn dpop_nonce_header(response: &mut Response, nonce: &str) {
+    if let Ok(value) = HeaderValue::from_str(nonce) {
+        response.headers_mut().insert("dpop-nonce", value);
+    }
+}
+
 /// The status of each kind of bearer-token error (RFC 6750 §3.1).
 pub fn bearer_status(error: &BearerError) -> StatusCode {
     match error {
-        BearerError::Missing(_) | BearerError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        BearerError::Missing(_)
+        | BearerError::InvalidToken(_)
+        | BearerError::DpopProof(_)
+        | BearerError::DpopNonce(_) => StatusCode::UNAUTHORIZED,
         BearerError::InvalidRequest(_) => StatusCode::BAD_REQUEST,
         BearerError::InsufficientScope(_) => StatusCode::FORBIDDEN,
         BearerError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -103,13 +114,23 @@ pub fn bearer_status(error: &BearerError) -> StatusCode {
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
         let description = self.description();
+        // A DPoP error challenges with the DPoP scheme and the algorithms a proof may use.
+        let scheme = match &self {
+            BearerError::DpopProof(_) | BearerError::DpopNonce(_) => format!(
+                "DPoP algs=\"{}\"",
+                portcullis_core::dpop::ALGORITHMS
+                    .map(|a| a.as_str())
+                    .join(" ")
+            ),
+            _ => "Bearer realm=\"portcullis\"".to_owned(),
+        };
         let challenge = match self.code() {
             Some(code) => format!(
-                "Bearer realm=\"portcullis\", error=\"{}\", error_description=\"{}\"",
+                "{scheme}, error=\"{}\", error_description=\"{}\"",
                 code.as_str(),
                 description.replace('"', "'")
             ),
-            None => "Bearer realm=\"portcullis\"".to_owned(),
+            None => scheme,
         };
         let code = self.code().map_or("invalid_request", |code| code.as_str());
         let body = serde_json::json!({ "error": code, "error_description": description });
@@ -122,6 +143,9 @@ impl IntoResponse for BearerError {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if let BearerError::DpopNonce(nonce) = &self {
+            dpop_nonce_header(&mut response, nonce);
+        }
         response
     }
 }

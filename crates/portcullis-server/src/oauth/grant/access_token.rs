@@ -22,7 +22,9 @@ pub struct MintedAccessToken {
     pub expires_at: i64,
 }
 
-/// Signs an access token for `client`, with `sub` as the subject.
+/// Signs an access token for `client`, with `sub` as the subject, bound to the DPoP key with
+/// thumbprint `jkt` when there is one (`cnf`, RFC 9449 §6.1).
+#[allow(clippy::too_many_arguments)]
 pub fn mint(
     settings: &TokenSettings,
     keys: &KeySet,
@@ -31,6 +33,7 @@ pub fn mint(
     sub: &str,
     scope: &Scope,
     audiences: Vec<String>,
+    jkt: Option<&str>,
 ) -> Result<MintedAccessToken, TokenError> {
     let alg = client
         .metadata
@@ -49,6 +52,9 @@ pub fn mint(
         jti: jti.clone(),
         client_id: client.id.as_str().to_owned(),
         scope: (!scope.is_empty()).then(|| scope.to_string()),
+        cnf: jkt.map(|jkt| portcullis_core::Confirmation {
+            jkt: jkt.to_owned(),
+        }),
     };
     let jwt = key
         .sign_access_token(&claims)

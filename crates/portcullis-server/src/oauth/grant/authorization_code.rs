@@ -24,16 +24,33 @@ pub fn s256_matches(verifier: &str, challenge: &str) -> bool {
     constant_time_eq(B64.encode(digest.as_ref()).as_bytes(), challenge.as_bytes())
 }
 
+/// What a token request presents with a code.
+#[derive(Debug, Clone, Copy)]
+pub struct Presented<'a> {
+    /// The code.
+    pub code: &'a str,
+    /// `redirect_uri`, if sent.
+    pub redirect_uri: Option<&'a str>,
+    /// `code_verifier`, if sent.
+    pub code_verifier: Option<&'a str>,
+    /// The thumbprint of the DPoP proof's key, if a proof came with the request.
+    pub jkt: Option<&'a str>,
+}
+
 /// Exchanges a code for tokens.
 pub async fn exchange(
     issuer: &Issuer,
     snapshot: &Snapshot,
     client: &Client,
-    code: &str,
-    redirect_uri: Option<&str>,
-    code_verifier: Option<&str>,
+    presented: Presented<'_>,
     audiences: &[String],
 ) -> Result<TokenResponse, TokenError> {
+    let Presented {
+        code,
+        redirect_uri,
+        code_verifier,
+        jkt,
+    } = presented;
     require_grant(client, GrantType::AuthorizationCode)?;
     let now = issuer.clock.now();
     let hash = token_hash(code);
@@ -77,6 +94,15 @@ pub async fn exchange(
         }
         (None, None) => {}
     }
+    // A code bound to a DPoP key (dpop_jkt, RFC 9449 §10) is redeemed only with a proof by it.
+    if let Some(bound) = &row.dpop_jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(TokenError::new(
+            portcullis_core::ErrorCode::InvalidDpopProof,
+            "the authorization code is bound to a DPoP key: send a proof made with that key",
+        ));
+    }
     if row.used_at.is_some() {
         store
             .revoke_grant_of_code(&hash, now.0)
@@ -112,6 +138,11 @@ pub async fn exchange(
         created_at: now.0,
         expires_at: now.plus(issuer.user_tokens.refresh_absolute).0,
         revoked_at: None,
+        // A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5): it has no
+        // credentials of its own to prove who refreshes.
+        dpop_jkt: jkt
+            .filter(|_| client.metadata.is_public())
+            .map(str::to_owned),
     };
     let minted = mint_user_tokens(
         &issuer.tokens,
@@ -126,6 +157,7 @@ pub async fn exchange(
             nonce: row.nonce.as_deref(),
             grant_expires_at: grant.expires_at,
             audiences,
+            jkt,
         },
     )?;
     let claimed = store

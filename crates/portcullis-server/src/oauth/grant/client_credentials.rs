@@ -20,6 +20,7 @@ pub fn issue(
     client: &Client,
     scope: Option<Scope>,
     audiences: Vec<String>,
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     // A public client proves nothing about itself, so it cannot act on its own behalf.
     if client.metadata.is_public() {
@@ -49,10 +50,11 @@ pub fn issue(
         client.id.as_str(),
         &scope,
         audiences,
+        jkt,
     )?;
     Ok(TokenResponse {
         access_token: token.jwt,
-        token_type: "Bearer".into(),
+        token_type: super::token_type(jkt),
         expires_in: token.expires_in,
         scope: (!scope.is_empty()).then(|| scope.to_string()),
         refresh_token: None,

@@ -15,17 +15,27 @@ use portcullis_core::{ErrorCode, FormParams, Secret, TokenRequest, TokenResponse
 use std::net::IpAddr;
 
 /// The token endpoint once the client is authenticated (RFC 6749 §3.2): reads the grant from the
-/// form, runs it, counts and audits what was issued.
+/// form, checks the `DPoP` header if there is one (RFC 9449 §5), runs the grant, counts and audits
+/// what was issued. With a proof, the access token is bound to its key.
 pub async fn token(
     issuer: &Issuer,
     client: &Client,
     snapshot: &Snapshot,
     form: &FormParams,
     ip: IpAddr,
+    dpop: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     let now = issuer.clock.now();
     let request = TokenRequest::from_form(form)?;
     let grant = request.grant_type();
+    let proof = crate::oauth::dpop::check(issuer, dpop, "POST", "/token", None).await?;
+    if proof.is_none() && client.metadata.dpop_bound_access_tokens {
+        return Err(TokenError::new(
+            ErrorCode::InvalidDpopProof,
+            "this client's tokens must be bound to a key: send a DPoP proof (RFC 9449)",
+        ));
+    }
+    let jkt = proof.as_ref().map(|p| p.jkt.as_str());
     let response = match request {
         TokenRequest::ClientCredentials { scope, audiences } => client_credentials::issue(
             &issuer.tokens,
@@ -34,6 +44,7 @@ pub async fn token(
             client,
             scope,
             audiences,
+            jkt,
         )?,
         TokenRequest::AuthorizationCode {
             code,
@@ -45,9 +56,12 @@ pub async fn token(
                 issuer,
                 snapshot,
                 client,
-                code.expose(),
-                redirect_uri.as_deref(),
-                code_verifier.as_ref().map(Secret::expose),
+                authorization_code::Presented {
+                    code: code.expose(),
+                    redirect_uri: redirect_uri.as_deref(),
+                    code_verifier: code_verifier.as_ref().map(Secret::expose),
+                    jkt,
+                },
                 &audiences,
             )
             .await?
@@ -64,6 +78,7 @@ pub async fn token(
                 refresh_token.expose(),
                 scope,
                 &audiences,
+                jkt,
             )
             .await?
         }
@@ -75,9 +90,15 @@ pub async fn token(
         client_id = client.id.as_str(),
         grant = grant.as_str(),
         %ip,
+        dpop = jkt.is_some(),
         "issued tokens"
     );
     Ok(response)
+}
+
+/// `token_type` of a response: `DPoP` when the access token is bound to a key (RFC 9449 §5).
+fn token_type(jkt: Option<&str>) -> String {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }.to_owned()
 }
 
 /// `invalid_grant`: the code or refresh token is not (or no longer) good.

@@ -22,6 +22,7 @@ pub async fn exchange(
     refresh_token: &str,
     scope: Option<Scope>,
     audiences: &[String],
+    jkt: Option<&str>,
 ) -> Result<TokenResponse, TokenError> {
     require_grant(client, GrantType::RefreshToken)?;
     let now = issuer.clock.now();
@@ -40,6 +41,16 @@ pub async fn exchange(
     if grant.client_id != client.id.as_str() {
         return Err(invalid_grant(
             "the refresh token was issued to another client",
+        ));
+    }
+    // Bound to a key: refused without a proof by it, and without revoking anything, since a
+    // thief without the key cannot use the token anyway.
+    if let Some(bound) = &grant.dpop_jkt
+        && jkt != Some(bound.as_str())
+    {
+        return Err(TokenError::new(
+            ErrorCode::InvalidDpopProof,
+            "the refresh token is bound to a DPoP key: send a proof made with that key",
         ));
     }
     if grant.revoked_at.is_some() {
@@ -90,6 +101,7 @@ pub async fn exchange(
             nonce: None,
             grant_expires_at: grant.expires_at,
             audiences,
+            jkt,
         },
     )?;
     // Rotation always issues a successor, whatever the narrowed scope says about offline_access.

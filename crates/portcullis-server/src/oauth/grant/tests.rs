@@ -19,7 +19,15 @@ async fn grant(
 ) -> Result<TokenResponse, TokenError> {
     let snapshot = t.snapshot();
     let client = snapshot.client(client_id).unwrap().clone();
-    token(&t.issuer, &client, &snapshot, &TestIssuer::form(pairs), IP).await
+    token(
+        &t.issuer,
+        &client,
+        &snapshot,
+        &TestIssuer::form(pairs),
+        IP,
+        None,
+    )
+    .await
 }
 
 async fn exchange_code(t: &TestIssuer, code: &str) -> Result<TokenResponse, TokenError> {
@@ -397,6 +405,7 @@ async fn a_pushed_request_read_twice_gives_one_code() {
         &client,
         &t.snapshot(),
         &portcullis_core::FormParams::parse(query.as_bytes()).unwrap(),
+        None,
     )
     .await
     .unwrap();

@@ -30,6 +30,8 @@ pub struct UserGrant<'a> {
     pub grant_expires_at: i64,
     /// The audiences asked for with `resource`/`audience` (none: every registered one).
     pub audiences: &'a [String],
+    /// The DPoP key the access token is bound to, if the request had a proof.
+    pub jkt: Option<&'a str>,
 }
 
 /// Minted tokens: the response for the client and what to store.
@@ -69,6 +71,7 @@ pub fn mint_user_tokens(
         &grant.user.user_id,
         grant.scope,
         audiences,
+        grant.jkt,
     )?;
     let refresh_token = if wants_refresh_token(grant.client, grant.scope) {
         Some(random_token()?)
@@ -102,7 +105,7 @@ pub fn mint_user_tokens(
     Ok(Minted {
         response: TokenResponse {
             access_token: access.jwt,
-            token_type: "Bearer".into(),
+            token_type: super::token_type(grant.jkt),
             expires_in: access.expires_in,
             scope: (!grant.scope.is_empty()).then(|| grant.scope.to_string()),
             refresh_token,

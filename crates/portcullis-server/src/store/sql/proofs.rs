@@ -43,13 +43,33 @@ impl ProofStore for This {
         now: i64,
     ) -> Result<Option<PushedRequestRow>, StoreError> {
         Ok(sqlx::query_as(
-            "SELECT request_hash, client_id, params, expires_at, used_at FROM pushed_requests
+            "SELECT request_hash, client_id, params, expires_at, used_at, visited_at
+             FROM pushed_requests
              WHERE request_hash = $1 AND used_at IS NULL AND expires_at > $2",
         )
         .bind(request_hash)
         .bind(now)
         .fetch_optional(&self.pool)
         .await?)
+    }
+
+    async fn visit_pushed_request(
+        &self,
+        request_hash: &[u8],
+        now: i64,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE pushed_requests SET visited_at = $2, expires_at = $3
+             WHERE request_hash = $1 AND visited_at IS NULL AND used_at IS NULL
+             AND expires_at > $2",
+        )
+        .bind(request_hash)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
     }
 
     async fn use_pushed_request(&self, request_hash: &[u8], now: i64) -> Result<bool, StoreError> {

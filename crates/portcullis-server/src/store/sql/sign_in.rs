@@ -180,8 +180,9 @@ impl SignInStore for This {
     async fn insert_code(&self, c: &CodeRow) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO authorization_codes (code_hash, client_id, user_id, redirect_uri,
-             redirect_uri_sent, code_challenge, scope, nonce, auth_time, expires_at, used_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL)",
+             redirect_uri_sent, code_challenge, scope, nonce, auth_time, expires_at, used_at,
+             dpop_jkt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, NULL, $11)",
         )
         .bind(&c.code_hash)
         .bind(&c.client_id)
@@ -193,6 +194,7 @@ impl SignInStore for This {
         .bind(&c.nonce)
         .bind(c.auth_time)
         .bind(c.expires_at)
+        .bind(&c.dpop_jkt)
         .execute(&self.writer)
         .await?;
         Ok(())
@@ -229,7 +231,7 @@ impl SignInStore for This {
         }
         sqlx::query(
             "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at,
-             expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL)",
+             expires_at, revoked_at, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
         )
         .bind(&g.grant_id)
         .bind(&g.client_id)
@@ -238,6 +240,7 @@ impl SignInStore for This {
         .bind(g.auth_time)
         .bind(g.created_at)
         .bind(g.expires_at)
+        .bind(&g.dpop_jkt)
         .execute(&mut *tx)
         .await?;
         shared::insert_tokens(&mut tx, &g.grant_id, tokens).await?;

@@ -1,6 +1,8 @@
 //! Clients that prove who they are (issue: private_key_jwt, PAR, form_post): keys, a JWKS server
 //! for `jwks_uri`, and assertions made by hand so that each claim can be got wrong on purpose.
 
+mod dpop;
+mod dpop_userinfo;
 mod form_post;
 mod par;
 mod private_key_jwt;

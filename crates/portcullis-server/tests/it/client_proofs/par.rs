@@ -87,6 +87,17 @@ async fn a_pushed_request_gives_one_code() {
     assert_eq!(again.status, StatusCode::BAD_REQUEST, "{}", again.body);
     assert!(again.body.contains("expired"), "{}", again.body);
 
+    // A person may take longer than a minute over the pages the first visit starts.
+    let pushed = push(&app, &p, &[]).await;
+    let slow = pushed.body["request_uri"].as_str().unwrap().to_owned();
+    let mut patient = Browser::new(&app);
+    let login = patient.get(&authorize_pushed(&p, &slow)).await;
+    assert_eq!(login.status, StatusCode::OK, "{}", login.body);
+    app.clock.advance(300);
+    let done = patient.sign_in(&login, &p.username, PASSWORD).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", done.body);
+    assert!(done.redirect_params().contains_key("code"));
+
     // Expired after 60 seconds, even unused.
     let pushed = push(&app, &p, &[]).await;
     let late = pushed.body["request_uri"].as_str().unwrap().to_owned();
@@ -186,6 +197,9 @@ async fn the_endpoint_checks_the_client_and_the_request() {
     push(&app, &p, &[("client_id", "someone-else")])
         .await
         .assert_error(400, "invalid_request");
+    push(&app, &p, &[("request", "eyJ.e30.sig")])
+        .await
+        .assert_error(400, "request_not_supported");
     let mut wrong = Party {
         client_secret: Some("wrong-secret-wrong-secret-wrong-secret".into()),
         ..p
@@ -198,7 +212,7 @@ async fn the_endpoint_checks_the_client_and_the_request() {
         .await
         .assert_error(401, "invalid_client");
     let get = app.send(app.http.get(format!("{}/par", app.base))).await;
-    get.assert_error(400, "invalid_request");
+    get.assert_error(405, "invalid_request");
 
     // A private_key_jwt client pushes with an assertion whose audience is the issuer.
     let key = es256_key();

@@ -101,15 +101,17 @@ async fn an_assertion_authenticates_once_at_every_endpoint() {
     .await;
     assert_eq!(by_url.status, 200, "{}", by_url.body);
 
-    // Introspection and revocation authenticate the same way; the audience may be the issuer
-    // or the endpoint itself.
-    for (path, aud) in [
-        ("/introspect", app.issuer.clone()),
-        ("/introspect", format!("{}/introspect", app.issuer)),
+    // Introspection and revocation authenticate the same way, with the same audiences: the
+    // issuer or the token endpoint, not the URL of the endpoint itself (an audience a client
+    // could be talked into by a server that names our endpoints as its own).
+    for (aud, good) in [
+        (app.issuer.clone(), true),
+        (token_url.clone(), true),
+        (format!("{}/introspect", app.issuer), false),
     ] {
         let answer = post(
             &app,
-            path,
+            "/introspect",
             &[
                 ("token", &access_token),
                 ("client_assertion_type", JWT_BEARER),
@@ -120,8 +122,12 @@ async fn an_assertion_authenticates_once_at_every_endpoint() {
             ],
         )
         .await;
-        assert_eq!(answer.status, 200, "{path}: {}", answer.body);
-        assert_eq!(answer.body["active"], true, "{}", answer.body);
+        if good {
+            assert_eq!(answer.status, 200, "{aud}: {}", answer.body);
+            assert_eq!(answer.body["active"], true, "{}", answer.body);
+        } else {
+            answer.assert_error(401, "invalid_client");
+        }
     }
     let revoked = app
         .http
@@ -220,6 +226,10 @@ async fn assertions_that_break_a_rule_are_refused() {
                     c["aud"] = json!([app.issuer.clone(), "https://elsewhere.example"]);
                 }),
             ),
+        ),
+        (
+            "aud with a number in it",
+            assertion(&key, &with(&|c| c["aud"] = json!([app.issuer.clone(), 7]))),
         ),
         (
             "iss of another client",
@@ -341,6 +351,24 @@ async fn keys_at_a_jwks_uri_are_fetched_once_and_again_for_a_new_kid() {
     .await;
     assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(jwks.fetches(), 2);
+
+    // A client whose key server is down gets 503 (try later), not invalid_client, and is not
+    // counted towards a lock.
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/jwks.json", l.local_addr().unwrap())
+    };
+    let down = signing_client(&app, |m| m.jwks_uri = Some(closed.clone())).await;
+    for _ in 0..3 {
+        let answer = token_with(
+            &app,
+            &down,
+            &assertion(&rsa, &claims(&down, &app.issuer, now(&app))),
+        )
+        .await;
+        answer.assert_error(503, "temporarily_unavailable");
+        app.clock.advance(31);
+    }
 }
 
 #[tokio::test]
@@ -381,7 +409,42 @@ async fn metadata_rules_and_discovery() {
         .contains("not both")
     );
     assert!(bad(&|m| m.jwks_uri = Some("http://keys.example/jwks".into())).contains("https"));
-    assert!(bad(&|m| m.jwks = Some(portcullis_core::JwkSet::default())).contains("no usable"));
+    assert!(bad(&|m| m.jwks = Some(portcullis_core::JwkSet::default())).contains("no key for"));
+    // A P-384 key cannot sign any algorithm an assertion may use.
+    let p384: portcullis_core::Jwk = serde_json::from_value(json!({
+        "kty": "EC", "crv": "P-384",
+        "x": "iA7lWQLzVrKGEFjfGMfMHfTEZ2KnLiKU7JuNT3E7ygsfE7ygsfE7ygsfE7ygsfE7",
+        "y": "1cRUrXBLWLr8oDDh8lEqeBZx6ADPRtnuAbGqdcTS1lPVa0tNgWSw2hNAGeIHtmrZ",
+    }))
+    .unwrap();
+    assert!(
+        bad(&|m| {
+            m.jwks = Some(portcullis_core::JwkSet {
+                keys: vec![p384.clone()],
+            })
+        })
+        .contains("no key for")
+    );
+    let mut v6 = ClientMetadata {
+        token_endpoint_auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+        jwks_uri: Some("http://[::1]/jwks".into()),
+        ..ClientMetadata::default()
+    };
+    assert!(v6.validate().is_ok(), "http on the IPv6 loopback, no port");
+    v6.jwks_uri = Some("http://[::1]:8443/jwks".into());
+    assert!(v6.validate().is_ok());
+    // A private key pasted into jwks is refused, with what to do.
+    let mut private = serde_json::to_value(key.public_jwk_set()).unwrap();
+    private["keys"][0]["d"] = json!("c2VjcmV0");
+    let refused = portcullis_server::client::public_jwk_set(private).unwrap_err();
+    assert!(refused.contains("private"), "{refused}");
+    // Redirect URIs a browser would run are refused.
+    let js = ClientMetadata {
+        grant_types: vec![portcullis_core::GrantType::AuthorizationCode],
+        redirect_uris: vec!["javascript://%0aalert(1)".into()],
+        ..ClientMetadata::default()
+    };
+    assert!(js.validate().is_err());
     let mut secret_client = ClientMetadata {
         jwks_uri: Some("https://a.example/jwks".into()),
         ..ClientMetadata::default()
