@@ -41,6 +41,8 @@ pub struct ClientCredentials {
     pub client_secret: Secret,
     /// The private key of a `private_key_jwt` client.
     pub private_key: Option<crate::PrivateKey>,
+    /// Bind tokens to a key of this source's own with DPoP (RFC 9449).
+    pub dpop: bool,
     /// Requested scope, space-separated.
     pub scope: Option<String>,
     /// Requested audiences (`audience`).
@@ -68,6 +70,7 @@ impl ClientCredentials {
             client_id: client_id.to_owned(),
             client_secret: Secret::new(client_secret),
             private_key: None,
+            dpop: false,
             scope: None,
             audience: Vec::new(),
             resource: Vec::new(),
@@ -226,6 +229,14 @@ impl ClientCredentials {
     /// Uses this authentication method.
     pub fn auth_method(mut self, method: AuthMethod) -> Self {
         self.auth_method = method;
+        self
+    }
+
+    /// Binds the tokens to a key of the source's own, made when the source is (DPoP, RFC 9449):
+    /// each token request carries a proof, and [`crate::send_with_token`] and
+    /// [`crate::BearerAuth`] send DPoP-bound tokens with a proof for each call.
+    pub fn dpop(mut self, on: bool) -> Self {
+        self.dpop = on;
         self
     }
 

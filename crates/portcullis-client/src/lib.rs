@@ -16,6 +16,7 @@
 mod callback_page;
 mod config;
 pub mod discovery;
+pub mod dpop;
 mod error;
 pub mod id_token;
 pub mod login;
@@ -26,6 +27,7 @@ pub mod store;
 mod token;
 
 pub use config::{AuthMethod, ClientCredentials, Endpoint};
+pub use dpop::DpopKey;
 pub use error::{ClientError, describe_error, http_client};
 pub use login::{LoginSettings, access_token, login};
 pub use middleware::{BearerAuth, CallError, send_with_token};

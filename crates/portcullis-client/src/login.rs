@@ -60,6 +60,8 @@ fn random_b64(bytes: usize) -> Result<String, ClientError> {
 struct Endpoints {
     authorize: String,
     token: String,
+    /// The pushed authorization request endpoint (RFC 9126), when the server has one.
+    par: Option<String>,
     jwks: Option<String>,
     iss_supported: bool,
 }
@@ -73,6 +75,9 @@ async fn endpoints(http: &reqwest::Client, issuer: &str) -> Result<Endpoints, Cl
         (Some(a), Some(t)) => Ok(Endpoints {
             authorize: a.to_owned(),
             token: t.to_owned(),
+            par: doc["pushed_authorization_request_endpoint"]
+                .as_str()
+                .map(str::to_owned),
             jwks: doc["jwks_uri"].as_str().map(str::to_owned),
             iss_supported: doc["authorization_response_iss_parameter_supported"] == true,
         }),
@@ -117,6 +122,12 @@ pub async fn login(
             ("code_challenge", &challenge),
         ],
     );
+    // With PAR the parameters go straight to the server, and the browser carries only a
+    // reference to them (RFC 9126).
+    let query = match &ep.par {
+        Some(par) => pushed_query(&http, par, settings, &query).await?,
+        None => query,
+    };
     let separator = if ep.authorize.contains('?') { '&' } else { '?' };
     show_url(&format!("{}{separator}{query}", ep.authorize));
 
@@ -219,6 +230,66 @@ fn authorize_query(settings: &LoginSettings, this_sign_in: &[(&str, &str)]) -> S
     if let Some(audience) = &settings.audience {
         query.append_pair("audience", audience);
     }
+    query.finish()
+}
+
+/// Pushes the authorization request `query` (RFC 9126 §2.1) and returns the query the browser
+/// then carries: `client_id` and the `request_uri`.
+async fn pushed_query(
+    http: &reqwest::Client,
+    par: &str,
+    settings: &LoginSettings,
+    query: &str,
+) -> Result<String, ClientError> {
+    let mut request = http
+        .post(par)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("accept", "application/json");
+    if let Some(secret) = &settings.client_secret {
+        request = request.header(
+            "authorization",
+            portcullis_core::basic::encode_basic(&settings.client_id, secret.expose()),
+        );
+    }
+    let response =
+        request
+            .body(query.to_owned())
+            .send()
+            .await
+            .map_err(|e| ClientError::Network {
+                url: par.to_owned(),
+                reason: crate::error::describe_error(&e),
+            })?;
+    let status = response.status().as_u16();
+    let body = response.text().await.unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    if let Some(error) = answer["error"].as_str() {
+        return Err(ClientError::OAuth {
+            error: error.to_owned(),
+            description: answer["error_description"].as_str().map(str::to_owned),
+            uri: None,
+            status,
+            body,
+        });
+    }
+    let request_uri = answer["request_uri"]
+        .as_str()
+        .filter(|_| status == 201 || status == 200)
+        .ok_or_else(|| ClientError::Unexpected {
+            url: par.to_owned(),
+            status,
+            what: "an answer without a request_uri".into(),
+            body: body.chars().take(200).collect(),
+        })?;
+    Ok(reference_query(&settings.client_id, request_uri))
+}
+
+/// `client_id` and `request_uri`, as the browser carries a pushed request.
+fn reference_query(client_id: &str, request_uri: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query
+        .append_pair("client_id", client_id)
+        .append_pair("request_uri", request_uri);
     query.finish()
 }
 

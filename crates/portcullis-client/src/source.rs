@@ -20,6 +20,8 @@ struct CacheKey {
     scope: Option<String>,
     audience: Vec<String>,
     resource: Vec<String>,
+    /// A DPoP source's tokens are bound to its own key, so never shared with another source.
+    dpop: Option<u64>,
 }
 
 type Flight = Arc<tokio::sync::OnceCell<Result<Arc<Token>, ClientError>>>;
@@ -33,6 +35,8 @@ struct Shared {
     flight: Mutex<Option<Flight>>,
     token_url: tokio::sync::OnceCell<String>,
     requests: std::sync::atomic::AtomicU64,
+    /// The DPoP key, when the credentials ask for DPoP (an error if none could be made).
+    dpop: Option<Result<crate::DpopKey, ClientError>>,
 }
 
 impl Shared {
@@ -46,7 +50,9 @@ impl Shared {
         clock: Arc<dyn Clock>,
         http: Result<reqwest::Client, ClientError>,
     ) -> Shared {
+        let dpop = credentials.dpop.then(crate::DpopKey::generate);
         Shared {
+            dpop,
             http,
             credentials,
             clock,
@@ -133,6 +139,10 @@ impl TokenSource {
             scope: credentials.scope.clone(),
             audience: credentials.audience.clone(),
             resource: credentials.resource.clone(),
+            dpop: credentials.dpop.then(|| {
+                static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            }),
         };
         let mut map = match registry().lock() {
             Ok(m) => m,
@@ -143,6 +153,16 @@ impl TokenSource {
             .or_insert_with(|| Arc::new(Shared::new(credentials, Arc::new(SystemClock))))
             .clone();
         TokenSource { shared }
+    }
+
+    /// Now, by the source's clock (Unix seconds).
+    pub(crate) fn now(&self) -> i64 {
+        self.shared.clock.now().0
+    }
+
+    /// The DPoP key this source binds its tokens to, when its credentials ask for DPoP.
+    pub fn dpop_key(&self) -> Option<&crate::DpopKey> {
+        self.shared.dpop.as_ref().and_then(|k| k.as_ref().ok())
     }
 
     /// How many token requests this cache has sent (retries included).
@@ -267,6 +287,12 @@ impl TokenSource {
             Endpoint::Issuer(issuer) => issuer.clone(),
             Endpoint::TokenUrl(url) => url.clone(),
         };
+        let dpop = match &self.shared.dpop {
+            None => None,
+            Some(Ok(key)) => Some(key),
+            Some(Err(e)) => return Err(e.clone()),
+        };
+        let mut nonce_retried = false;
         let started = Stopwatch::start();
         let mut attempt = 0;
         loop {
@@ -293,6 +319,10 @@ impl TokenSource {
                 .timeout(c.timeout)
                 .form(&form)
                 .header("accept", "application/json");
+            if let Some(key) = dpop {
+                let proof = key.proof("POST", &url, None, self.shared.clock.now().0)?;
+                request = request.header("dpop", proof);
+            }
             if c.auth_method == AuthMethod::Basic {
                 request = request.header(
                     "authorization",
@@ -313,6 +343,9 @@ impl TokenSource {
                 ),
                 Ok(response) => {
                     let status = response.status().as_u16();
+                    if let Some(key) = dpop {
+                        key.remember_nonce(&url, response.headers());
+                    }
                     let retry_after = response
                         .headers()
                         .get("retry-after")
@@ -342,6 +375,15 @@ impl TokenSource {
                     let result =
                         read_answer(&url, status, &content_type, &body, self.shared.clock.now());
                     let retryable = status == 429 || status >= 500;
+                    // The server wants its nonce in the proof (RFC 9449 §8): once, at once.
+                    if dpop.is_some()
+                        && !nonce_retried
+                        && matches!(&result, Err(ClientError::OAuth { error, .. }) if error == "use_dpop_nonce")
+                    {
+                        nonce_retried = true;
+                        attempt -= 1;
+                        continue;
+                    }
                     match result {
                         Ok(token) => return Ok(token),
                         Err(e) if !retryable => return Err(e),

@@ -12,11 +12,12 @@ pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 /// The algorithms an assertion may be signed with. `none` and the HMAC algorithms are not
 /// [`JwsAlgorithm`]s; `client_secret_jwt` is not offered, because the server keeps only a keyed
 /// hash of each secret and so could not check an HMAC made with one.
-pub const ALGORITHMS: [JwsAlgorithm; 4] = [
+pub const ALGORITHMS: [JwsAlgorithm; 5] = [
     JwsAlgorithm::RS256,
     JwsAlgorithm::PS256,
     JwsAlgorithm::ES256,
     JwsAlgorithm::EdDSA,
+    JwsAlgorithm::Ed25519,
 ];
 
 /// The furthest ahead of now an assertion's `exp` may be, in seconds: a long-lived assertion is a

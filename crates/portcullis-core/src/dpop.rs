@@ -15,11 +15,12 @@ use serde_json::Value;
 pub const PROOF_TYPE: &str = "dpop+jwt";
 
 /// The algorithms a proof may be signed with (`dpop_signing_alg_values_supported`).
-pub const ALGORITHMS: [JwsAlgorithm; 4] = [
+pub const ALGORITHMS: [JwsAlgorithm; 5] = [
     JwsAlgorithm::ES256,
     JwsAlgorithm::RS256,
     JwsAlgorithm::PS256,
     JwsAlgorithm::EdDSA,
+    JwsAlgorithm::Ed25519,
 ];
 
 /// How old a proof's `iat` may be, in seconds: a proof is made for one request, just before it.

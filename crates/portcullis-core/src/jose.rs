@@ -79,11 +79,14 @@ pub enum JwsAlgorithm {
     ES384,
     /// Ed25519 (RFC 8037).
     EdDSA,
+    /// Ed25519 under its fully-specified name (RFC 9864), which newer libraries write instead
+    /// of `EdDSA`; the same keys and signatures.
+    Ed25519,
 }
 
 impl JwsAlgorithm {
     /// Every algorithm a verifier may accept.
-    pub const ALL: [JwsAlgorithm; 9] = [
+    pub const ALL: [JwsAlgorithm; 10] = [
         JwsAlgorithm::RS256,
         JwsAlgorithm::RS384,
         JwsAlgorithm::RS512,
@@ -93,6 +96,7 @@ impl JwsAlgorithm {
         JwsAlgorithm::ES256,
         JwsAlgorithm::ES384,
         JwsAlgorithm::EdDSA,
+        JwsAlgorithm::Ed25519,
     ];
 
     /// The `alg` value.
@@ -107,6 +111,7 @@ impl JwsAlgorithm {
             JwsAlgorithm::ES256 => "ES256",
             JwsAlgorithm::ES384 => "ES384",
             JwsAlgorithm::EdDSA => "EdDSA",
+            JwsAlgorithm::Ed25519 => "Ed25519",
         }
     }
 }

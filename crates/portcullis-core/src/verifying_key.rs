@@ -137,15 +137,20 @@ impl VerifyingKey {
 
     /// Whether this key may verify a signature made with `alg`.
     pub fn admits(&self, alg: JwsAlgorithm) -> bool {
-        if self.alg.is_some_and(|own| own != alg) {
+        use JwsAlgorithm as A;
+        // "EdDSA" and "Ed25519" (RFC 9864) name the same signatures over an Ed25519 key.
+        let ed = |a: JwsAlgorithm| matches!(a, A::EdDSA | A::Ed25519);
+        if self
+            .alg
+            .is_some_and(|own| own != alg && !(ed(own) && ed(alg)))
+        {
             return false;
         }
-        use JwsAlgorithm as A;
         matches!(
             (&self.material, alg),
             (Material::P256(_), A::ES256)
                 | (Material::P384(_), A::ES384)
-                | (Material::Ed25519(_), A::EdDSA)
+                | (Material::Ed25519(_), A::EdDSA | A::Ed25519)
                 | (
                     Material::Rsa { .. },
                     A::RS256 | A::RS384 | A::RS512 | A::PS256 | A::PS384 | A::PS512

@@ -33,6 +33,12 @@ pub enum ValidationError {
     /// The issuer's keys or introspection endpoint could not be reached.
     #[error("the authorization server is unavailable: {0}")]
     Unavailable(String),
+    /// A DPoP-bound token came without a valid proof by its key (RFC 9449 §7.1).
+    #[error("{0}")]
+    DpopProof(String),
+    /// The DPoP proof lacks this API's current nonce (RFC 9449 §9); the value is the nonce to use.
+    #[error("make the DPoP proof again with the nonce in DPoP-Nonce")]
+    DpopNonce(String),
 }
 
 impl ValidationError {
@@ -54,6 +60,8 @@ impl ValidationError {
             ValidationError::Malformed => Some("invalid_request"),
             ValidationError::InsufficientScope(_) => Some("insufficient_scope"),
             ValidationError::Unavailable(_) => None,
+            ValidationError::DpopProof(_) => Some("invalid_dpop_proof"),
+            ValidationError::DpopNonce(_) => Some("use_dpop_nonce"),
             _ => Some("invalid_token"),
         }
     }
@@ -76,7 +84,16 @@ impl ValidationError {
     /// assert_eq!(e.challenge("api"), r#"Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scope 'read'", scope="read""#);
     /// ```
     pub fn challenge(&self, realm: &str) -> String {
-        let mut value = format!("Bearer realm=\"{}\"", realm.replace('"', ""));
+        let mut value = match self {
+            ValidationError::DpopProof(_) | ValidationError::DpopNonce(_) => {
+                format!(
+                    "DPoP realm=\"{}\", algs=\"{}\"",
+                    realm.replace('"', ""),
+                    dpop_algs()
+                )
+            }
+            _ => format!("Bearer realm=\"{}\"", realm.replace('"', "")),
+        };
         if let Some(code) = self.code() {
             value.push_str(&format!(
                 ", error=\"{code}\", error_description=\"{}\"",
@@ -88,4 +105,11 @@ impl ValidationError {
         }
         value
     }
+}
+
+/// The algorithms a DPoP proof may use, as a challenge lists them.
+pub(crate) fn dpop_algs() -> String {
+    portcullis_core::dpop::ALGORITHMS
+        .map(|a| a.as_str())
+        .join(" ")
 }

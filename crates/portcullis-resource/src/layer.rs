@@ -50,30 +50,33 @@ impl IntoResponse for BearerRejection {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
         }
+        // Without a token, say that DPoP is accepted too (RFC 9449 §7.1).
+        if matches!(self.error, ValidationError::Missing)
+            && let Ok(value) = HeaderValue::from_str(&format!(
+                "DPoP realm=\"{}\", algs=\"{}\"",
+                self.realm.replace('"', ""),
+                crate::error::dpop_algs()
+            ))
+        {
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, value);
+        }
+        if let ValidationError::DpopNonce(nonce) = &self.error
+            && let Ok(value) = HeaderValue::from_str(nonce)
+        {
+            response.headers_mut().insert("dpop-nonce", value);
+        }
         response
     }
 }
 
 /// The bearer token of a request (RFC 6750 §2.1): exactly one `Authorization: Bearer` header.
 pub fn bearer_token(headers: &HeaderMap) -> Result<&str, ValidationError> {
-    let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else {
-        return Err(ValidationError::Missing);
-    };
-    if values.next().is_some() {
-        return Err(ValidationError::Malformed);
+    match crate::dpop::presented(headers)? {
+        (token, crate::dpop::Scheme::Bearer) => Ok(token),
+        (_, crate::dpop::Scheme::Dpop) => Err(ValidationError::Missing),
     }
-    let value = value.to_str().map_err(|_| ValidationError::Malformed)?;
-    let (scheme, token) = value.split_once(' ').ok_or(ValidationError::Malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(ValidationError::Missing);
-    }
-    let token = token.trim();
-    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
-    if token.is_empty() || !token.chars().all(b64token) {
-        return Err(ValidationError::Malformed);
-    }
-    Ok(token)
 }
 
 /// Validates every request's bearer token before the inner service sees it.
@@ -170,10 +173,9 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let checked = match bearer_token(request.headers()) {
-                Ok(token) => validator.validate(token).await,
-                Err(e) => Err(e),
-            };
+            let checked = validator
+                .validate_request(request.method(), request.uri(), request.headers())
+                .await;
             if optional
                 && matches!(checked, Err(ValidationError::Missing))
                 && !request.headers().contains_key(header::AUTHORIZATION)

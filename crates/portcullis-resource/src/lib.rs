@@ -5,9 +5,12 @@
 //! RFC 7662 introspection endpoint. [`BearerLayer`] puts it in front of axum routes, the
 //! [`AccessToken`] extractor hands the result to handlers, and [`require_scope`] guards routes.
 //! Refusals follow RFC 6750: 401 `invalid_token`, 403 `insufficient_scope`, 400 `invalid_request`.
+//! Tokens bound to a key (DPoP, RFC 9449) are accepted only with a proof by that key
+//! ([`Validator::validate_request`]).
 #![forbid(unsafe_code)]
 
 mod claims;
+mod dpop;
 mod error;
 mod extract;
 pub mod jwks;

@@ -64,6 +64,7 @@ struct Inner {
     http: crate::jwks::Http,
     clock: Arc<dyn Clock>,
     cache: Option<VerifiedTokens>,
+    dpop: crate::dpop::DpopState,
 }
 
 /// Tokens that passed, by the SHA-256 of the token, each with the Unix second it stops being
@@ -98,6 +99,7 @@ pub struct ValidatorBuilder {
     clock: Arc<dyn Clock>,
     timeout: Duration,
     http_client: Option<reqwest::Client>,
+    pub(crate) dpop: crate::dpop::DpopSettings,
 }
 
 impl ValidatorBuilder {
@@ -243,6 +245,7 @@ impl ValidatorBuilder {
                 clock: self.clock,
                 cache: (self.cache_capacity > 0)
                     .then(|| quick_cache::sync::Cache::new(self.cache_capacity)),
+                dpop: crate::dpop::DpopState::new(self.dpop, self.cache_capacity),
             }),
         }
     }
@@ -265,7 +268,16 @@ impl Validator {
             clock: Arc::new(SystemClock),
             timeout: Duration::from_secs(5),
             http_client: None,
+            dpop: Default::default(),
         }
+    }
+
+    pub(crate) fn dpop_state(&self) -> &crate::dpop::DpopState {
+        &self.inner.dpop
+    }
+
+    pub(crate) fn now(&self) -> i64 {
+        self.inner.clock.now().0
     }
 
     /// How many times a JWKS was fetched (of every issuer).

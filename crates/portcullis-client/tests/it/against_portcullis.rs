@@ -216,3 +216,55 @@ async fn a_private_key_authenticates_by_issuer_or_token_url() {
         .unwrap_err();
     assert!(error.to_string().contains("invalid_client"), "{error}");
 }
+
+#[tokio::test]
+async fn dpop_binds_the_token_and_every_call_proves_the_key() {
+    let iss = issuer_with(ClientMetadata {
+        scope: "read".into(),
+        audience: vec!["https://api.example.com".into()],
+        ..ClientMetadata::default()
+    })
+    .await;
+    let credentials =
+        ClientCredentials::new(Endpoint::Issuer(iss.base.clone()), &iss.id, &iss.secret).dpop(true);
+    let source = TokenSource::with_clock(credentials, Arc::new(SystemClock));
+    let token = source.token().await.unwrap();
+    assert_eq!(token.token_type, "DPoP");
+    // The server asked for its nonce first: one retry, at once.
+    assert_eq!(source.requests_sent(), 2);
+    let claims = portcullis_core::jws::CompactJws::parse(token.access_token.expose())
+        .unwrap()
+        .claims()
+        .unwrap();
+    let jkt = source.dpop_key().unwrap().thumbprint().to_owned();
+    assert_eq!(claims["cnf"]["jkt"], jkt.as_str());
+
+    // An API that checks the proofs and hands out nonces of its own.
+    let validator = portcullis_resource::Validator::builder(&iss.base, "https://api.example.com")
+        .dpop_nonce_secret(&[9u8; 32])
+        .build();
+    let app = Router::new()
+        .route(
+            "/data",
+            get(|t: portcullis_resource::AccessToken| async move { t.subject }),
+        )
+        .layer(portcullis_resource::BearerLayer::new(validator, "api"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let api = format!("http://{}/data", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    for _ in 0..2 {
+        let response = send_with_token(&http, &source, http.get(&api).build().unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.text().await.unwrap(), iss.id);
+    }
+    let middleware = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(BearerAuth::new(source.clone()))
+        .build();
+    let response = middleware.get(&api).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    // Still the one token: no call needed a fresh one.
+    assert_eq!(source.requests_sent(), 2);
+}

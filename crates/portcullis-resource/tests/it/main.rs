@@ -6,6 +6,7 @@
 mod fixtures;
 mod helpers;
 
+mod dpop;
 mod layer;
 mod providers;
 mod validation;

@@ -32,8 +32,12 @@ pub async fn userinfo(
         None
     };
     let presented = userinfo::bearer_token(authorization, form.as_ref())?;
-    let dpop = super::token::dpop_header(&headers).map_err(BearerError::DpopProof)?;
-    let out = userinfo::userinfo(
+    let refused = |e: BearerError| Ok(super::error::bearer_response(e, presented.dpop));
+    let dpop = match super::token::dpop_header(&headers) {
+        Ok(dpop) => dpop,
+        Err(m) => return refused(BearerError::DpopProof(m)),
+    };
+    let out = match userinfo::userinfo(
         &state.issuer,
         &presented,
         userinfo::Request {
@@ -41,7 +45,11 @@ pub async fn userinfo(
             dpop: dpop.as_deref(),
         },
     )
-    .await?;
+    .await
+    {
+        Ok(out) => out,
+        Err(e) => return refused(e),
+    };
     let mut response = json_body(
         StatusCode::OK,
         serde_json::Value::Object(out).to_string().into_bytes(),

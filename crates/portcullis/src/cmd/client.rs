@@ -179,7 +179,13 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
     // Reads a key file and nothing else: no database.
     if let ClientCommand::Jwks { private_key } = &command {
         let key = portcullis_client::PrivateKey::from_pem_file(private_key)?;
-        outln!("{}", serde_json::to_string_pretty(&key.public_jwk_set())?);
+        // Without `alg`: the server then takes any algorithm the key fits (an RSA key signs
+        // RS256 or PS256), whatever the client's library prefers.
+        let mut set = key.public_jwk_set();
+        for jwk in &mut set.keys {
+            jwk.alg = None;
+        }
+        outln!("{}", serde_json::to_string_pretty(&set)?);
         return Ok(());
     }
     // Only making a secret needs the HMAC key, and with a master key set, opening it needs the

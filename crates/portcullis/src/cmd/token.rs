@@ -39,6 +39,10 @@ pub struct CredentialArgs {
     /// Requested resource indicators (RFC 8707), space-separated (RESOURCE).
     #[arg(long)]
     pub resource: Option<String>,
+    /// Bind the token to a key made for this run (DPoP, RFC 9449). Such a token is useless
+    /// without the key, so it is not cached on disk; `call --dpop` sends it with a proof.
+    #[arg(long)]
+    pub dpop: bool,
 }
 
 impl CredentialArgs {
@@ -75,6 +79,7 @@ impl CredentialArgs {
             "RESOURCE" => self.resource.clone().or_else(|| env(name)),
             other => env(other),
         })
+        .map(|c| c.dpop(self.dpop))
         .map_err(|e| match e {
             ClientError::Config(problems) if secret_var != "CLIENT_SECRET" => ClientError::Config(
                 problems
@@ -93,6 +98,7 @@ impl CredentialArgs {
             || self.issuer.is_some()
             || self.client_secret_env.is_some()
             || self.private_key.is_some()
+            || self.dpop
     }
 
     /// The client_id the flags or the environment name, if any.
@@ -200,6 +206,9 @@ pub async fn get(
 /// Runs `portcullis token`.
 pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     let credentials = args.credentials.credentials()?;
+    if credentials.dpop {
+        return run_dpop(credentials, args.access_token_only).await;
+    }
     let (token, cached) = get(credentials, !args.no_cache).await?;
     if args.access_token_only {
         outln!("{}", token.access_token);
@@ -223,6 +232,43 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
         token.scope.as_deref().unwrap_or("-")
     );
     if let Some(claims) = super::decode::claims(&token.access_token) {
+        eprintln!(
+            "claims: {}",
+            serde_json::to_string_pretty(&Value::Object(claims)).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+/// `portcullis token --dpop`: a token bound to a key made for this run, never cached.
+async fn run_dpop(credentials: ClientCredentials, access_token_only: bool) -> anyhow::Result<()> {
+    let client_id = credentials.client_id.clone();
+    let source = TokenSource::new(credentials);
+    let token = source.token().await?;
+    if access_token_only {
+        outln!("{}", token.access_token.expose());
+        return Ok(());
+    }
+    let mut response = json!({
+        "access_token": token.access_token.expose(),
+        "token_type": token.token_type,
+    });
+    if let Some(e) = token.expires_in {
+        response["expires_in"] = json!(e.as_secs());
+    }
+    if let Some(s) = &token.scope {
+        response["scope"] = json!(s);
+    }
+    outln!("{response}");
+    eprintln!(
+        "{} token for {client_id} (new, not cached: it is bound to a key that lives only in this run{})",
+        token.token_type,
+        source
+            .dpop_key()
+            .map(|k| format!(", jkt {}", k.thumbprint()))
+            .unwrap_or_default()
+    );
+    if let Some(claims) = super::decode::claims(token.access_token.expose()) {
         eprintln!(
             "claims: {}",
             serde_json::to_string_pretty(&Value::Object(claims)).unwrap_or_default()

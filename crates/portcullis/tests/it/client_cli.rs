@@ -28,7 +28,7 @@ pub fn client_command(dir: &Path) -> Command {
     c
 }
 
-fn write_env(dir: &Path, id: &str, secret: &str, base: &str) {
+pub fn write_env(dir: &Path, id: &str, secret: &str, base: &str) {
     std::fs::write(
         dir.join(".env"),
         format!("CLIENT_ID={id}\nCLIENT_SECRET={secret}\nTOKEN_URL={base}/token\n"),
@@ -386,84 +386,4 @@ pub fn claims(token: &str) -> serde_json::Value {
         .decode(part)
         .unwrap();
     serde_json::from_slice(&bytes).unwrap()
-}
-
-/// A new P-256 key as a PKCS#8 PEM file, as `openssl genpkey -algorithm EC` writes one.
-fn write_p256_key(path: &Path) {
-    use base64::Engine;
-    let rng = aws_lc_rs::rand::SystemRandom::new();
-    let doc = aws_lc_rs::signature::EcdsaKeyPair::generate_pkcs8(
-        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED_SIGNING,
-        &rng,
-    )
-    .unwrap();
-    let b64 = base64::engine::general_purpose::STANDARD.encode(doc.as_ref());
-    std::fs::write(
-        path,
-        format!("-----BEGIN PRIVATE KEY-----\n{b64}\n-----END PRIVATE KEY-----\n"),
-    )
-    .unwrap();
-}
-
-#[tokio::test]
-async fn a_client_that_signs_with_its_private_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = ServerProcess::start(portcullis(dir.path()), dir.path());
-    let work = tempfile::tempdir().unwrap();
-    let key = work.path().join("app.pem");
-    write_p256_key(&key);
-    // The public half, for the server.
-    let (ok, jwks, err) = run(portcullis(dir.path())
-        .args(["client", "jwks", "--private-key"])
-        .arg(&key));
-    assert!(ok, "{err}");
-    let set: serde_json::Value = serde_json::from_str(&jwks).unwrap();
-    assert_eq!(set["keys"][0]["kty"], "EC");
-    assert!(set["keys"][0].get("d").is_none(), "no private part: {jwks}");
-    std::fs::write(work.path().join("app.jwks.json"), &jwks).unwrap();
-    let (ok, out, err) = run(portcullis(dir.path())
-        .args(["client", "create", "--json", "--scope", "read"])
-        .args(["--auth-method", "private_key_jwt", "--jwks-file"])
-        .arg(work.path().join("app.jwks.json")));
-    assert!(ok, "{err}");
-    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert!(created["client_secret"].is_null(), "no secret: {out}");
-    let id = created["client_id"].as_str().unwrap().to_owned();
-
-    let token_url = format!("{}/token", server.base);
-    let token = |extra: &[&str]| {
-        let mut c = client_command(work.path());
-        c.env("CLIENT_ID", &id)
-            .env("TOKEN_URL", &token_url)
-            .args(["token", "--no-cache"])
-            .args(extra);
-        c
-    };
-    // The server notices the new client within its poll interval.
-    let mut answer = (false, String::new(), String::new());
-    for _ in 0..50 {
-        answer = run(&mut token(&["--private-key", key.to_str().unwrap()]));
-        if answer.0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
-    let (ok, out, err) = answer;
-    assert!(ok, "{err}");
-    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(json["scope"], "read");
-    // CLIENT_PRIVATE_KEY_FILE does the same.
-    let (ok, _, err) = run(token(&[]).env("CLIENT_PRIVATE_KEY_FILE", &key));
-    assert!(ok, "{err}");
-    // Another key is refused by the server.
-    let other = work.path().join("other.pem");
-    write_p256_key(&other);
-    let (ok, _, err) = run(&mut token(&["--private-key", other.to_str().unwrap()]));
-    assert!(!ok);
-    assert!(err.contains("invalid_client"), "{err}");
-    // A file that is not a key is a clear local error.
-    std::fs::write(work.path().join("junk.pem"), "hello").unwrap();
-    let (ok, _, err) = run(&mut token(&["--private-key", "junk.pem"]));
-    assert!(!ok);
-    assert!(err.contains("PEM"), "{err}");
 }

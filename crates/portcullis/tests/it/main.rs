@@ -10,6 +10,7 @@ mod postgres;
 mod admin;
 mod cli_edges;
 pub mod client_cli;
+pub mod client_proofs;
 mod config;
 mod database;
 mod first_day;
@@ -19,6 +20,7 @@ mod keys;
 mod logs;
 mod master_key;
 mod node_oidc_provider;
+mod oauth4webapi;
 mod ops;
 #[cfg(feature = "otel")]
 mod otel;

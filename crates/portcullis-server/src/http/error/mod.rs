@@ -113,41 +113,50 @@ pub fn bearer_status(error: &BearerError) -> StatusCode {
 /// sent), and the same code and description as JSON.
 impl IntoResponse for BearerError {
     fn into_response(self) -> Response {
-        let description = self.description();
-        // A DPoP error challenges with the DPoP scheme and the algorithms a proof may use.
-        let scheme = match &self {
-            BearerError::DpopProof(_) | BearerError::DpopNonce(_) => format!(
-                "DPoP algs=\"{}\"",
-                portcullis_core::dpop::ALGORITHMS
-                    .map(|a| a.as_str())
-                    .join(" ")
-            ),
-            _ => "Bearer realm=\"portcullis\"".to_owned(),
-        };
-        let challenge = match self.code() {
-            Some(code) => format!(
-                "{scheme}, error=\"{}\", error_description=\"{}\"",
-                code.as_str(),
-                description.replace('"', "'")
-            ),
-            None => scheme,
-        };
-        let code = self.code().map_or("invalid_request", |code| code.as_str());
-        let body = serde_json::json!({ "error": code, "error_description": description });
-        let mut response = json_body(bearer_status(&self), body.to_string().into_bytes());
-        if let Ok(value) = HeaderValue::from_str(&challenge) {
-            response
-                .headers_mut()
-                .insert(header::WWW_AUTHENTICATE, value);
-        }
+        bearer_response(self, false)
+    }
+}
+
+/// The answer to a refused access token: the code and description as JSON, and a challenge
+/// naming them. The challenge is `DPoP` (RFC 9449 §7.1) for a proof error, and for any error
+/// of a request that presented its token as `Authorization: DPoP` (`dpop_scheme`); `Bearer`
+/// (RFC 6750 §3) otherwise.
+pub fn bearer_response(error: BearerError, dpop_scheme: bool) -> Response {
+    let description = error.description();
+    let dpop_error = matches!(error, BearerError::DpopProof(_) | BearerError::DpopNonce(_));
+    let scheme = if dpop_error || dpop_scheme {
+        format!(
+            "DPoP algs=\"{}\"",
+            portcullis_core::dpop::ALGORITHMS
+                .map(|a| a.as_str())
+                .join(" ")
+        )
+    } else {
+        "Bearer realm=\"portcullis\"".to_owned()
+    };
+    let challenge = match error.code() {
+        Some(code) => format!(
+            "{scheme}, error=\"{}\", error_description=\"{}\"",
+            code.as_str(),
+            description.replace('"', "'")
+        ),
+        None => scheme,
+    };
+    let code = error.code().map_or("invalid_request", |code| code.as_str());
+    let body = serde_json::json!({ "error": code, "error_description": description });
+    let mut response = json_body(bearer_status(&error), body.to_string().into_bytes());
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
         response
             .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let BearerError::DpopNonce(nonce) = &self {
-            dpop_nonce_header(&mut response, nonce);
-        }
-        response
+            .insert(header::WWW_AUTHENTICATE, value);
     }
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if let BearerError::DpopNonce(nonce) = &error {
+        dpop_nonce_header(&mut response, nonce);
+    }
+    response
 }
 
 /// An error of a browser-facing endpoint, shown as an HTML page. The page shows the request id, so

@@ -214,7 +214,7 @@ async fn client_credentials_tokens_are_bound_to_the_proof_key() {
     let meta = app.get_json("/.well-known/openid-configuration").await.body;
     assert_eq!(
         meta["dpop_signing_alg_values_supported"],
-        json!(["ES256", "RS256", "PS256", "EdDSA"])
+        json!(["ES256", "RS256", "PS256", "EdDSA", "Ed25519"])
     );
 }
 

@@ -382,7 +382,7 @@ async fn metadata_rules_and_discovery() {
     assert!(!methods.contains(&json!("client_secret_jwt")), "{meta}");
     assert_eq!(
         meta["token_endpoint_auth_signing_alg_values_supported"],
-        json!(["RS256", "PS256", "ES256", "EdDSA"])
+        json!(["RS256", "PS256", "ES256", "EdDSA", "Ed25519"])
     );
     for key in ["introspection", "revocation"] {
         let listed = meta[format!("{key}_endpoint_auth_methods_supported")]

@@ -388,7 +388,14 @@ async fn sign_in_consent_code_refresh_and_userinfo_in_chromium() {
             })
             .await
         });
-        driver.go(&rx.await.unwrap()).await;
+        let url = rx.await.unwrap();
+        // The server offers PAR, so the login pushes: the browser carries only a reference.
+        assert!(
+            url.contains("request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A")
+                && !url.contains("code_challenge"),
+            "{url}"
+        );
+        driver.go(&url).await;
         driver.wait_for_text("Photo Gallery").await;
         if driver.text().await.contains("Password") {
             driver.type_into("#username", &cli.username).await;

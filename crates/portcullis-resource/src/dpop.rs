@@ -1,0 +1,263 @@
+//! DPoP-bound tokens at the API (RFC 9449 §7): a token whose `cnf.jkt` binds it to a key is
+//! accepted only as `Authorization: DPoP` with a proof by that key for this very request (method,
+//! URL, and `ath`, the token's hash). Proof `jti`s are remembered in memory, per process, until the
+//! proof is too old anyway; with several instances, require nonces too (they are an HMAC of the
+//! time window under a secret the instances share, so any instance accepts any instance's).
+
+use crate::claims::AccessToken;
+use crate::error::ValidationError;
+use crate::validator::{Validator, ValidatorBuilder};
+use axum::http::{HeaderMap, Method, Uri, header};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::dpop::{Expected, check_proof};
+use portcullis_core::hash::sha256;
+
+/// How long one nonce is handed out; it is accepted for twice that.
+const NONCE_WINDOW: i64 = 300;
+
+/// The validator's DPoP settings.
+#[derive(Default)]
+pub(crate) struct DpopSettings {
+    /// The secret nonces are made with; none: nonces are not required.
+    nonce_secret: Option<Vec<u8>>,
+    /// The API's public origin (`https://api.example.com`), for `htu`.
+    public_url: Option<String>,
+}
+
+impl std::fmt::Debug for DpopSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DpopSettings")
+            .field("nonces", &self.nonce_secret.is_some())
+            .field("public_url", &self.public_url)
+            .finish()
+    }
+}
+
+/// What the validator keeps for DPoP: its settings and the proofs seen.
+pub(crate) struct DpopState {
+    settings: DpopSettings,
+    seen: quick_cache::sync::Cache<[u8; 32], i64>,
+}
+
+impl DpopState {
+    pub(crate) fn new(settings: DpopSettings, capacity: usize) -> Self {
+        DpopState {
+            settings,
+            seen: quick_cache::sync::Cache::new(capacity.max(1024)),
+        }
+    }
+}
+
+impl ValidatorBuilder {
+    /// Requires a server nonce in every DPoP proof (RFC 9449 §9), made and checked with `secret`:
+    /// give every instance of the API the same secret (32 random bytes or more). A proof without
+    /// a current nonce gets 401 `use_dpop_nonce` with the nonce in `DPoP-Nonce`.
+    pub fn dpop_nonce_secret(mut self, secret: &[u8]) -> Self {
+        self.dpop.nonce_secret = Some(secret.to_vec());
+        self
+    }
+
+    /// The API's public origin, e.g. `https://api.example.com`, for checking a DPoP proof's
+    /// `htu`. Without it, the URL is rebuilt from the request: its `Host` header, with `http`
+    /// for a loopback host and `https` for any other (an API behind a proxy that terminates TLS
+    /// should set this).
+    pub fn public_url(mut self, url: &str) -> Self {
+        self.dpop.public_url = Some(url.trim_end_matches('/').to_owned());
+        self
+    }
+}
+
+/// How the request presented its token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scheme {
+    Bearer,
+    Dpop,
+}
+
+/// The access token of a request and its scheme: exactly one `Authorization` header, `Bearer` or
+/// `DPoP` (RFC 6750 §2.1, RFC 9449 §7.1).
+pub(crate) fn presented(headers: &HeaderMap) -> Result<(&str, Scheme), ValidationError> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Err(ValidationError::Missing);
+    };
+    if values.next().is_some() {
+        return Err(ValidationError::Malformed);
+    }
+    let value = value.to_str().map_err(|_| ValidationError::Malformed)?;
+    let (scheme, token) = value.split_once(' ').ok_or(ValidationError::Malformed)?;
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::Dpop
+    } else {
+        return Err(ValidationError::Missing);
+    };
+    let token = token.trim();
+    let b64token = |c: char| c.is_ascii_alphanumeric() || "-._~+/=".contains(c);
+    if token.is_empty() || !token.chars().all(b64token) {
+        return Err(ValidationError::Malformed);
+    }
+    Ok((token, scheme))
+}
+
+impl Validator {
+    /// Checks the access token of a request: a bearer token as [`Validator::validate`] does, and
+    /// a token bound to a DPoP key (`cnf.jkt`) only as `Authorization: DPoP` with a valid proof
+    /// by that key for this method and URL. [`crate::BearerLayer`] calls this.
+    pub async fn validate_request(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<AccessToken, ValidationError> {
+        let (token, scheme) = presented(headers)?;
+        let checked = self.validate(token).await?;
+        let bound = checked
+            .claims
+            .get("cnf")
+            .and_then(|c| c.get("jkt"))
+            .and_then(serde_json::Value::as_str);
+        match (bound, scheme) {
+            (None, Scheme::Bearer) => Ok(checked),
+            (None, Scheme::Dpop) => Err(ValidationError::Invalid(
+                "the token is not bound to a key; send it as Bearer",
+            )),
+            (Some(_), Scheme::Bearer) => Err(ValidationError::Invalid(
+                "the token is bound to a DPoP key; send it as DPoP with a proof",
+            )),
+            (Some(jkt), Scheme::Dpop) => {
+                self.check_dpop(method, uri, headers, token, jkt)?;
+                Ok(checked)
+            }
+        }
+    }
+
+    fn check_dpop(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+        token: &str,
+        jkt: &str,
+    ) -> Result<(), ValidationError> {
+        let state = self.dpop_state();
+        let proof_error = |m: &str| ValidationError::DpopProof(m.to_owned());
+        let mut proofs = headers.get_all("dpop").iter();
+        let proof = match (proofs.next(), proofs.next()) {
+            (Some(p), None) => p
+                .to_str()
+                .map_err(|_| proof_error("the DPoP header is not a JWT"))?,
+            (None, _) => {
+                return Err(proof_error(
+                    "a DPoP proof is required with a DPoP-bound token",
+                ));
+            }
+            (Some(_), Some(_)) => return Err(proof_error("send one DPoP header, not several")),
+        };
+        let htu = request_url(state.settings.public_url.as_deref(), uri, headers)
+            .ok_or_else(|| proof_error("the request's URL cannot be known (no Host header)"))?;
+        let now = self.now();
+        let checked = check_proof(
+            proof.trim(),
+            &Expected {
+                htm: method.as_str(),
+                htu: &htu,
+                access_token: Some(token),
+                now,
+            },
+        )
+        .map_err(|e| ValidationError::DpopProof(e.0))?;
+        if checked.jkt != jkt {
+            return Err(proof_error(
+                "the DPoP proof is not made with the key the token is bound to",
+            ));
+        }
+        if let Some(secret) = &state.settings.nonce_secret {
+            let window = now.div_euclid(NONCE_WINDOW);
+            let fresh = checked.nonce.as_deref().is_some_and(|n| {
+                [window, window - 1].iter().any(|w| {
+                    portcullis_core::secret::constant_time_eq(
+                        nonce(secret, *w).as_bytes(),
+                        n.as_bytes(),
+                    )
+                })
+            });
+            if !fresh {
+                return Err(ValidationError::DpopNonce(nonce(secret, window)));
+            }
+        }
+        let key = sha256(format!("{}\0{}", checked.jkt, checked.jti).as_bytes());
+        match state.seen.get_value_or_guard(&key, None) {
+            quick_cache::sync::GuardResult::Guard(guard) => {
+                let _ = guard.insert(checked.remember_until);
+                Ok(())
+            }
+            quick_cache::sync::GuardResult::Value(until) if until <= now => {
+                state.seen.insert(key, checked.remember_until);
+                Ok(())
+            }
+            _ => Err(proof_error(
+                "this DPoP proof has been used already; make a new one for each request",
+            )),
+        }
+    }
+}
+
+/// The nonce of one window: HMAC-SHA-256 of the window number under the secret, shortened.
+fn nonce(secret: &[u8], window: i64) -> String {
+    B64.encode(&hmac_sha256(secret, &window.to_be_bytes())[..18])
+}
+
+/// HMAC-SHA-256 (RFC 2104) over core's SHA-256, so that either crypto backend serves.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&sha256(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let mut inner = pad(0x36);
+    inner.extend_from_slice(message);
+    let mut outer = pad(0x5c);
+    outer.extend_from_slice(&sha256(&inner));
+    sha256(&outer)
+}
+
+/// The URL the client addressed, without query: the configured public URL and the path, else
+/// the request's own absolute URI, else its `Host` header (http on loopback, https elsewhere).
+fn request_url(public: Option<&str>, uri: &Uri, headers: &HeaderMap) -> Option<String> {
+    let path = uri.path();
+    if let Some(base) = public {
+        return Some(format!("{base}{path}"));
+    }
+    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
+        return Some(format!("{scheme}://{authority}{path}"));
+    }
+    let host = headers.get(header::HOST)?.to_str().ok()?;
+    let bare = host.rsplit_once(':').map_or(host, |(h, p)| {
+        if p.bytes().all(|b| b.is_ascii_digit()) {
+            h
+        } else {
+            host
+        }
+    });
+    let loopback = matches!(bare, "localhost" | "127.0.0.1" | "[::1]");
+    let scheme = if loopback { "http" } else { "https" };
+    Some(format!("{scheme}://{host}{path}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = super::hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -1,0 +1,172 @@
+//! Against a client no one here wrote: oauth4webapi (OpenID certified; it implements
+//! private_key_jwt, DPoP and PAR), the npm package pinned in interop/oauth4webapi/package.json,
+//! driven by interop/oauth4webapi/run.mjs against `portcullis serve`:
+//!
+//! - private_key_jwt with client_credentials, a bearer token and a DPoP-bound one;
+//! - the authorization-code flow of a public client with PAR, DPoP and PKCE, the user played by
+//!   form posts, then `/userinfo` and a refresh with DPoP, nonces fetched and retried as the
+//!   library does;
+//! - a DPoP-bound call to the example protected API (examples/protected_api.rs: `/data` behind
+//!   `BearerLayer` with the `read` scope), which also asks for its own nonce.
+//!
+//! The package is installed by .ci/run (`npm ci`), or here when `npm` is on the PATH. Without Node
+//! the test says so and skips, except with `CI=true`, where it fails.
+
+use crate::client_proofs::write_p256_key;
+use crate::helpers::{ServerProcess, portcullis};
+use std::path::PathBuf;
+use std::process::Command;
+
+const API_AUDIENCE: &str = "https://api.example.com";
+const PASSWORD: &str = "correct horse battery staple";
+const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+
+fn interop_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/oauth4webapi")
+}
+
+/// Whether Node and the pinned package are there, installing the package first if needed.
+fn ready() -> bool {
+    let dir = interop_dir();
+    let installed = || dir.join("node_modules/oauth4webapi/package.json").exists();
+    let node = Command::new("node").arg("--version").output();
+    let why = if !node.as_ref().is_ok_and(|o| o.status.success()) {
+        Some("node is not installed".to_owned())
+    } else if installed() {
+        None
+    } else {
+        let status = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
+            .current_dir(&dir)
+            .status();
+        (!status.as_ref().is_ok_and(|s| s.success()) || !installed()).then(|| {
+            format!(
+                "oauth4webapi is not installed in {} and `npm ci` there failed ({status:?})",
+                dir.display()
+            )
+        })
+    };
+    match why {
+        None => true,
+        Some(why) => {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true: {why}"
+            );
+            eprintln!("skipping: {why}");
+            false
+        }
+    }
+}
+
+/// The example protected API (examples/protected_api.rs), on port 0, trusting `issuer`; with a
+/// DPoP nonce of its own.
+async fn example_api(issuer: &str) -> String {
+    use portcullis_resource::{AccessToken, BearerLayer, Validator, require_scope};
+    let validator = Validator::builder(issuer, API_AUDIENCE)
+        .dpop_nonce_secret(b"the example API's nonce secret, 32+ bytes")
+        .build();
+    let app = axum::Router::new()
+        .route(
+            "/data",
+            axum::routing::get(|token: AccessToken| async move {
+                axum::Json(serde_json::json!({ "data": [1, 2, 3], "for": token.subject }))
+            })
+            .layer(require_scope("read")),
+        )
+        .layer(BearerLayer::new(validator, "example-api"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oauth4webapi_signs_pushes_and_proves_against_portcullis() {
+    if !ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("svc.pem");
+    write_p256_key(&key);
+    let mut jwks = portcullis_client::PrivateKey::from_pem_file(&key)
+        .unwrap()
+        .public_jwk_set();
+    jwks.keys[0].alg = None;
+    let jwks = serde_json::to_string(&jwks).unwrap();
+    std::fs::write(
+        dir.path().join("portcullis.toml"),
+        format!(
+            r#"
+[[clients]]
+client_id = "svc-jwt"
+token_endpoint_auth_method = "private_key_jwt"
+jwks = '{jwks}'
+grant_types = ["client_credentials"]
+scope = "read write"
+default_scope = "read"
+audience = ["{API_AUDIENCE}"]
+
+[[clients]]
+client_id = "app"
+token_endpoint_auth_method = "none"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["{REDIRECT_URI}"]
+scope = "openid profile email offline_access"
+require_pushed_authorization_requests = true
+
+[[users]]
+username = "alice"
+password = "{PASSWORD}"
+email = "alice@example.com"
+email_verified = true
+"#
+        ),
+    )
+    .unwrap();
+    let mut command = portcullis(dir.path());
+    command.env("PORTCULLIS_CONFIG", dir.path().join("portcullis.toml"));
+    let server = ServerProcess::start(command, dir.path());
+    let api = example_api(&server.base).await;
+    let mut node = Command::new("node");
+    node.arg("run.mjs")
+        .current_dir(interop_dir())
+        .env("ISSUER", &server.base)
+        .env("CLIENT_ID", "svc-jwt")
+        .env("PRIVATE_KEY_FILE", &key)
+        .env("APP_CLIENT_ID", "app")
+        .env("APP_REDIRECT_URI", REDIRECT_URI)
+        .env("USERNAME", "alice")
+        .env("PASSWORD", PASSWORD)
+        .env("API_URL", format!("{api}/data"));
+    let output = tokio::task::spawn_blocking(move || node.output().unwrap())
+        .await
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let last = stdout.lines().last().unwrap_or_default();
+    let result: serde_json::Value = serde_json::from_str(last)
+        .unwrap_or_else(|_| panic!("run.mjs printed no result: {stdout}\n{stderr}"));
+    assert!(
+        output.status.success() && result["ok"] == true,
+        "{result:#}\n{stderr}\nserver: {}",
+        server.stderr()
+    );
+    assert_eq!(
+        result["client_credentials"]["token_type"], "Bearer",
+        "{result:#}"
+    );
+    assert_eq!(
+        result["client_credentials_dpop"]["token_type"], "DPoP",
+        "{result:#}"
+    );
+    let flow = &result["code_flow"];
+    assert_eq!(flow["token_type"], "DPoP", "{result:#}");
+    assert_eq!(flow["refreshed_token_type"], "DPoP", "{result:#}");
+    assert!(flow["userinfo_sub"].is_string(), "{result:#}");
+    assert_eq!(result["api"]["status"], 200, "{result:#}");
+    assert_eq!(
+        result["api"]["dpop_nonce_retry"], true,
+        "the API's own nonce: {result:#}"
+    );
+}
