@@ -78,6 +78,53 @@ async fn a_client_that_signs_with_its_private_key() {
     let (ok, _, err) = run(&mut token(&["--private-key", other.to_str().unwrap()]));
     assert!(!ok);
     assert!(err.contains("invalid_client"), "{err}");
+    // A jwks_uri instead, shown back under its RFC 7591 name; a JWK Set holding a private key is
+    // refused before anything is written.
+    let (ok, out, err) = run(portcullis(dir.path()).args([
+        "client",
+        "create",
+        "--json",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-uri",
+        "https://keys.example.com/jwks.json",
+        "--require-par",
+        "true",
+        "--dpop-bound-access-tokens",
+        "true",
+    ]));
+    assert!(ok, "{err}");
+    let by_uri: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let (ok, shown, err) = run(portcullis(dir.path()).args([
+        "client",
+        "show",
+        "--json",
+        by_uri["client_id"].as_str().unwrap(),
+    ]));
+    assert!(ok, "{err}");
+    let shown: serde_json::Value = serde_json::from_str(&shown).unwrap();
+    assert_eq!(
+        shown["jwks_uri"], "https://keys.example.com/jwks.json",
+        "{shown}"
+    );
+    assert_eq!(shown["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(shown["require_pushed_authorization_requests"], true);
+    assert_eq!(shown["dpop_bound_access_tokens"], true);
+    let mut leaked: serde_json::Value = serde_json::from_str(&jwks).unwrap();
+    leaked["keys"][0]["d"] = serde_json::json!("c2VjcmV0");
+    std::fs::write(work.path().join("leaked.json"), leaked.to_string()).unwrap();
+    let (ok, _, err) = run(portcullis(dir.path())
+        .args([
+            "client",
+            "create",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks-file",
+        ])
+        .arg(work.path().join("leaked.json")));
+    assert!(!ok);
+    assert!(err.contains("private"), "{err}");
+
     // A file that is not a key is a clear local error.
     std::fs::write(work.path().join("junk.pem"), "hello").unwrap();
     let (ok, _, err) = run(&mut token(&["--private-key", "junk.pem"]));

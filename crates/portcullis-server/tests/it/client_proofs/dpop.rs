@@ -388,3 +388,61 @@ async fn a_proof_at_par_binds_the_code() {
     let ok = token_with_nonce(&app, &key, &form).await;
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
+
+/// Two instances on one database, the second naming the first's issuer (as instances behind one
+/// load balancer do): a nonce from one is good at the other, and a proof used at one is refused
+/// at the other.
+#[tokio::test]
+async fn nonces_and_used_proofs_are_shared_by_instances() {
+    let a = spawn_app().await;
+    let config = portcullis_server::Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        database: a.database.url.clone(),
+        issuer: Some(a.issuer.parse().unwrap()),
+        ..portcullis_server::Config::default()
+    };
+    let b = portcullis_server::Server::build(config, std::sync::Arc::new(a.clock.clone()))
+        .await
+        .unwrap();
+    let b_base = format!("http://{}", b.local_addr().unwrap());
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(b.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let (id, secret) = a.service_client("reports:read").await;
+    let key = es256_key();
+    let htu = format!("{}/token", a.issuer);
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("client_id", id.as_str()),
+        ("client_secret", secret.as_str()),
+    ];
+    let to = |base: &str, proof: String| {
+        a.http
+            .post(format!("{base}/token"))
+            .header("dpop", proof)
+            .form(&form)
+    };
+    let first = a
+        .send(to(&a.base, proof(&key, "POST", &htu, now(&a), json!({}))))
+        .await;
+    let nonce = first.header("dpop-nonce").unwrap().to_owned();
+    // B registers the client within its poll interval.
+    let mut at_b = None;
+    for _ in 0..40 {
+        let p = proof(&key, "POST", &htu, now(&a), json!({ "nonce": nonce }));
+        let answer = a.send(to(&b_base, p.clone())).await;
+        if answer.status == 200 {
+            at_b = Some((answer, p));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let (answer, used) = at_b.expect("instance B accepts A's nonce");
+    assert_eq!(answer.body["token_type"], "DPoP");
+    // The proof B took is refused by A.
+    a.send(to(&a.base, used))
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    let _ = stop.send(());
+}
