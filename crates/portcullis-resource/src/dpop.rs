@@ -1,8 +1,10 @@
 //! DPoP-bound tokens at the API (RFC 9449 §7): a token whose `cnf.jkt` binds it to a key is
 //! accepted only as `Authorization: DPoP` with a proof by that key for this very request (method,
 //! URL, and `ath`, the token's hash). Proof `jti`s are remembered in memory, per process, until the
-//! proof is too old anyway; with several instances, require nonces too (they are an HMAC of the
-//! time window under a secret the instances share, so any instance accepts any instance's).
+//! proof is too old anyway, up to a fixed number: when the record is full of live proofs, new
+//! proofs are refused rather than old ones forgotten. Several instances do not share the record,
+//! so a proof taken from one could be replayed at another within its five minutes; nonces (an
+//! HMAC of the time window under a secret) narrow what a proof made in advance can do, not that.
 
 use crate::claims::AccessToken;
 use crate::error::ValidationError;
@@ -34,18 +36,40 @@ impl std::fmt::Debug for DpopSettings {
     }
 }
 
-/// What the validator keeps for DPoP: its settings and the proofs seen.
+/// The most proofs remembered at once (a few megabytes).
+const MAX_REMEMBERED: usize = 100_000;
+
+/// What the validator keeps for DPoP: its settings and the proofs seen, each with the second it
+/// may be forgotten.
 pub(crate) struct DpopState {
     settings: DpopSettings,
-    seen: quick_cache::sync::Cache<[u8; 32], i64>,
+    seen: std::sync::Mutex<std::collections::HashMap<[u8; 32], i64>>,
 }
 
 impl DpopState {
-    pub(crate) fn new(settings: DpopSettings, capacity: usize) -> Self {
+    pub(crate) fn new(settings: DpopSettings) -> Self {
         DpopState {
             settings,
-            seen: quick_cache::sync::Cache::new(capacity.max(1024)),
+            seen: std::sync::Mutex::new(std::collections::HashMap::new()),
         }
+    }
+
+    /// Records a proof; false if it was recorded already. Full of live proofs, it refuses.
+    fn first_use(&self, key: [u8; 32], until: i64, now: i64) -> Result<bool, ValidationError> {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.get(&key).is_some_and(|&u| u > now) {
+            return Ok(false);
+        }
+        if seen.len() >= MAX_REMEMBERED {
+            seen.retain(|_, u| *u > now);
+            if seen.len() >= MAX_REMEMBERED {
+                return Err(ValidationError::Unavailable(format!(
+                    "more than {MAX_REMEMBERED} DPoP proofs within their lifetime; refusing new ones rather than forgetting old ones"
+                )));
+            }
+        }
+        seen.insert(key, until);
+        Ok(true)
     }
 }
 
@@ -59,9 +83,9 @@ impl ValidatorBuilder {
     }
 
     /// The API's public origin, e.g. `https://api.example.com`, for checking a DPoP proof's
-    /// `htu`. Without it, the URL is rebuilt from the request: its `Host` header, with `http`
-    /// for a loopback host and `https` for any other (an API behind a proxy that terminates TLS
-    /// should set this).
+    /// `htu`. Needed to accept DPoP-bound tokens anywhere but on a loopback address, where the
+    /// request's `Host` is taken (as `http`) for development: a `Host` header is the sender's to
+    /// choose.
     pub fn public_url(mut self, url: &str) -> Self {
         self.dpop.public_url = Some(url.trim_end_matches('/').to_owned());
         self
@@ -113,12 +137,19 @@ impl Validator {
         headers: &HeaderMap,
     ) -> Result<AccessToken, ValidationError> {
         let (token, scheme) = presented(headers)?;
-        let checked = self.validate(token).await?;
-        let bound = checked
-            .claims
-            .get("cnf")
-            .and_then(|c| c.get("jkt"))
-            .and_then(serde_json::Value::as_str);
+        let checked = self.validate_token(token).await?;
+        let bound = match checked.claims.get("cnf") {
+            None => None,
+            Some(cnf) => match cnf.get("jkt").and_then(serde_json::Value::as_str) {
+                Some(jkt) => Some(jkt),
+                // Bound in a way this crate cannot check (mTLS `x5t#S256`, …): never as a bearer.
+                None => {
+                    return Err(ValidationError::Invalid(
+                        "the token is bound to a key in a way this API cannot check",
+                    ));
+                }
+            },
+        };
         match (bound, scheme) {
             (None, Scheme::Bearer) => Ok(checked),
             (None, Scheme::Dpop) => Err(ValidationError::Invalid(
@@ -142,7 +173,7 @@ impl Validator {
         token: &str,
         jkt: &str,
     ) -> Result<(), ValidationError> {
-        let state = self.dpop_state();
+        let state = &self.inner.dpop;
         let proof_error = |m: &str| ValidationError::DpopProof(m.to_owned());
         let mut proofs = headers.get_all("dpop").iter();
         let proof = match (proofs.next(), proofs.next()) {
@@ -156,9 +187,8 @@ impl Validator {
             }
             (Some(_), Some(_)) => return Err(proof_error("send one DPoP header, not several")),
         };
-        let htu = request_url(state.settings.public_url.as_deref(), uri, headers)
-            .ok_or_else(|| proof_error("the request's URL cannot be known (no Host header)"))?;
-        let now = self.now();
+        let htu = request_url(state.settings.public_url.as_deref(), uri, headers)?;
+        let now = self.inner.clock.now().0;
         let checked = check_proof(
             proof.trim(),
             &Expected {
@@ -189,18 +219,12 @@ impl Validator {
             }
         }
         let key = sha256(format!("{}\0{}", checked.jkt, checked.jti).as_bytes());
-        match state.seen.get_value_or_guard(&key, None) {
-            quick_cache::sync::GuardResult::Guard(guard) => {
-                let _ = guard.insert(checked.remember_until);
-                Ok(())
-            }
-            quick_cache::sync::GuardResult::Value(until) if until <= now => {
-                state.seen.insert(key, checked.remember_until);
-                Ok(())
-            }
-            _ => Err(proof_error(
+        if state.first_use(key, checked.remember_until, now)? {
+            Ok(())
+        } else {
+            Err(proof_error(
                 "this DPoP proof has been used already; make a new one for each request",
-            )),
+            ))
         }
     }
 }
@@ -226,27 +250,36 @@ fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
     sha256(&outer)
 }
 
-/// The URL the client addressed, without query: the configured public URL and the path, else
-/// the request's own absolute URI, else its `Host` header (http on loopback, https elsewhere).
-fn request_url(public: Option<&str>, uri: &Uri, headers: &HeaderMap) -> Option<String> {
+/// The URL the client addressed, without query: the configured public URL and the path. Without
+/// one, only a loopback `Host` (development) is believed, as `http`: the host a request names is
+/// the sender's to choose, and believing it would let a proof made for another API that trusts
+/// the same issuer pass here.
+fn request_url(
+    public: Option<&str>,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<String, ValidationError> {
     let path = uri.path();
     if let Some(base) = public {
-        return Some(format!("{base}{path}"));
+        return Ok(format!("{base}{path}"));
     }
-    if let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) {
-        return Some(format!("{scheme}://{authority}{path}"));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| uri.authority().map(|a| a.as_str()))
+        .unwrap_or_default();
+    let bare = match host.rsplit_once(':') {
+        Some((h, port)) if port.bytes().all(|b| b.is_ascii_digit()) => h,
+        _ => host,
+    };
+    if matches!(bare, "localhost" | "127.0.0.1" | "[::1]") {
+        return Ok(format!("http://{host}{path}"));
     }
-    let host = headers.get(header::HOST)?.to_str().ok()?;
-    let bare = host.rsplit_once(':').map_or(host, |(h, p)| {
-        if p.bytes().all(|b| b.is_ascii_digit()) {
-            h
-        } else {
-            host
-        }
-    });
-    let loopback = matches!(bare, "localhost" | "127.0.0.1" | "[::1]");
-    let scheme = if loopback { "http" } else { "https" };
-    Some(format!("{scheme}://{host}{path}"))
+    Err(ValidationError::Unavailable(
+        "a DPoP-bound token arrived, and this API does not know its public URL: set \
+         ValidatorBuilder::public_url"
+            .into(),
+    ))
 }
 
 #[cfg(test)]

@@ -84,15 +84,26 @@ impl ValidationError {
     /// assert_eq!(e.challenge("api"), r#"Bearer realm="api", error="insufficient_scope", error_description="the token lacks the scope 'read'", scope="read""#);
     /// ```
     pub fn challenge(&self, realm: &str) -> String {
-        let mut value = match self {
-            ValidationError::DpopProof(_) | ValidationError::DpopNonce(_) => {
-                format!(
-                    "DPoP realm=\"{}\", algs=\"{}\"",
-                    realm.replace('"', ""),
-                    dpop_algs()
-                )
-            }
-            _ => format!("Bearer realm=\"{}\"", realm.replace('"', "")),
+        self.challenge_for(realm, false)
+    }
+
+    /// The challenge for a request that presented its token under the `DPoP` scheme
+    /// (`dpop_scheme`) or as a bearer token: DPoP errors, and every error of a DPoP request,
+    /// challenge with `DPoP` (RFC 9449 §7.1).
+    pub fn challenge_for(&self, realm: &str, dpop_scheme: bool) -> String {
+        let dpop = dpop_scheme
+            || matches!(
+                self,
+                ValidationError::DpopProof(_) | ValidationError::DpopNonce(_)
+            );
+        let mut value = if dpop {
+            format!(
+                "DPoP realm=\"{}\", algs=\"{}\"",
+                realm.replace('"', ""),
+                dpop_algs()
+            )
+        } else {
+            format!("Bearer realm=\"{}\"", realm.replace('"', ""))
         };
         if let Some(code) = self.code() {
             value.push_str(&format!(

@@ -35,6 +35,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Claims<T> {
         let refuse = |error| BearerRejection {
             error,
             realm: realm_of(&parts.extensions),
+            dpop_scheme: crate::layer::used_dpop(&parts.headers),
         };
         let token = parts
             .extensions

@@ -32,6 +32,8 @@ pub struct BearerRejection {
     pub error: ValidationError,
     /// The realm named in `WWW-Authenticate`.
     pub realm: String,
+    /// The request sent its token as `Authorization: DPoP`: the challenge uses that scheme.
+    pub dpop_scheme: bool,
 }
 
 impl IntoResponse for BearerRejection {
@@ -45,7 +47,9 @@ impl IntoResponse for BearerRejection {
             None => serde_json::json!({ "error_description": description }),
         };
         let mut response = (self.error.status(), axum::Json(body)).into_response();
-        if let Ok(value) = HeaderValue::from_str(&self.error.challenge(&self.realm)) {
+        if let Ok(value) =
+            HeaderValue::from_str(&self.error.challenge_for(&self.realm, self.dpop_scheme))
+        {
             response
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, value);
@@ -69,6 +73,15 @@ impl IntoResponse for BearerRejection {
         }
         response
     }
+}
+
+/// Whether the request sent its token as `Authorization: DPoP`, so refusals challenge with DPoP.
+pub(crate) fn used_dpop(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.get(..5))
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("dpop "))
 }
 
 /// The bearer token of a request (RFC 6750 §2.1): exactly one `Authorization: Bearer` header.
@@ -173,8 +186,13 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            // Inside a nested router the URI has lost its prefix; the proof names the full URL.
+            let uri = request
+                .extensions()
+                .get::<axum::extract::OriginalUri>()
+                .map_or_else(|| request.uri().clone(), |o| o.0.clone());
             let checked = validator
-                .validate_request(request.method(), request.uri(), request.headers())
+                .validate_request(request.method(), &uri, request.headers())
                 .await;
             if optional
                 && matches!(checked, Err(ValidationError::Missing))
@@ -189,7 +207,12 @@ where
                     request.extensions_mut().insert(Realm(realm));
                     inner.call(request).await
                 }
-                Err(error) => Ok(BearerRejection { error, realm }.into_response()),
+                Err(error) => Ok(BearerRejection {
+                    error,
+                    realm,
+                    dpop_scheme: used_dpop(request.headers()),
+                }
+                .into_response()),
             }
         })
     }
@@ -206,6 +229,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
             .ok_or_else(|| BearerRejection {
                 error: ValidationError::Missing,
                 realm: realm_of(&parts.extensions),
+                dpop_scheme: used_dpop(&parts.headers),
             })
     }
 }
@@ -378,6 +402,7 @@ where
         self.rule.enough(&mut enough);
         let scope = enough.join(" ");
         let realm = realm_of(request.extensions());
+        let dpop_scheme = used_dpop(request.headers());
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
@@ -386,11 +411,13 @@ where
                 Some(false) => Ok(BearerRejection {
                     error: ValidationError::InsufficientScope(scope),
                     realm,
+                    dpop_scheme,
                 }
                 .into_response()),
                 None => Ok(BearerRejection {
                     error: ValidationError::Missing,
                     realm,
+                    dpop_scheme,
                 }
                 .into_response()),
             }

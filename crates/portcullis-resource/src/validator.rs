@@ -49,10 +49,10 @@ impl std::fmt::Debug for ValidatorBuilder {
 /// audience or several.
 #[derive(Debug, Clone)]
 pub struct Validator {
-    inner: Arc<Inner>,
+    pub(crate) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(crate) struct Inner {
     issuers: Vec<String>,
     audiences: Vec<String>,
     algorithms: Vec<JwsAlgorithm>,
@@ -62,9 +62,9 @@ struct Inner {
     max_key_age: i64,
     mode: Mode,
     http: crate::jwks::Http,
-    clock: Arc<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     cache: Option<VerifiedTokens>,
-    dpop: crate::dpop::DpopState,
+    pub(crate) dpop: crate::dpop::DpopState,
 }
 
 /// Tokens that passed, by the SHA-256 of the token, each with the Unix second it stops being
@@ -245,7 +245,7 @@ impl ValidatorBuilder {
                 clock: self.clock,
                 cache: (self.cache_capacity > 0)
                     .then(|| quick_cache::sync::Cache::new(self.cache_capacity)),
-                dpop: crate::dpop::DpopState::new(self.dpop, self.cache_capacity),
+                dpop: crate::dpop::DpopState::new(self.dpop),
             }),
         }
     }
@@ -272,14 +272,6 @@ impl Validator {
         }
     }
 
-    pub(crate) fn dpop_state(&self) -> &crate::dpop::DpopState {
-        &self.inner.dpop
-    }
-
-    pub(crate) fn now(&self) -> i64 {
-        self.inner.clock.now().0
-    }
-
     /// How many times a JWKS was fetched (of every issuer).
     pub fn jwks_fetches(&self) -> u64 {
         match &self.inner.mode {
@@ -288,8 +280,21 @@ impl Validator {
         }
     }
 
-    /// Checks a token; a token checked before (and not yet expired) is answered from a bounded cache.
+    /// Checks a bearer token; a token checked before (and not yet expired) is answered from a
+    /// bounded cache. A token bound to a key (`cnf`, RFC 9449) is refused here: it is good only
+    /// with a proof by that key, which [`Validator::validate_request`] checks.
     pub async fn validate(&self, token: &str) -> Result<AccessToken, ValidationError> {
+        let checked = self.validate_token(token).await?;
+        if checked.claims.contains_key("cnf") {
+            return Err(ValidationError::Invalid(
+                "the token is bound to a key: it needs a DPoP proof (Validator::validate_request)",
+            ));
+        }
+        Ok(checked)
+    }
+
+    /// [`Validator::validate`] without the refusal of bound tokens, for `validate_request`.
+    pub(crate) async fn validate_token(&self, token: &str) -> Result<AccessToken, ValidationError> {
         let now = self.inner.clock.now().0;
         if let Some(hit) = self.cached(token, now) {
             return Ok(hit);

@@ -235,3 +235,118 @@ async fn a_bound_token_passes_only_with_a_proof_by_its_key() {
         .unwrap();
     assert_eq!(as_dpop.status(), 401);
 }
+
+/// What an API must not believe, and where it must still find the URL.
+#[tokio::test]
+async fn the_url_a_proof_names_is_the_apis_own() {
+    let iss = issuer().await;
+    let key = TestKey::p256();
+    let jkt = {
+        let jwk = Value::Object(key.jwk());
+        let jwk: portcullis_core::Jwk = serde_json::from_value(jwk).unwrap();
+        jwk.thumbprint().unwrap()
+    };
+    let now = iss.clock.now().0;
+    let at = iss
+        .sign(
+            portcullis_core::Algorithm::ES256,
+            json!({
+                "iss": iss.base, "sub": "svc", "aud": API, "exp": now + 300, "iat": now,
+                "jti": "bound-1", "client_id": "svc", "scope": "read",
+                "cnf": { "jkt": jkt },
+            }),
+            false,
+        )
+        .await;
+    // validate() alone never takes a bound token: it has no proof to look at.
+    let plain = iss.validator().build();
+    assert!(matches!(
+        plain.validate(&at).await,
+        Err(portcullis_resource::ValidationError::Invalid(_))
+    ));
+
+    // A layer inside a nested router: the proof names the full path.
+    let nested = Router::new().nest(
+        "/v1",
+        Router::new()
+            .route("/data", get(|t: AccessToken| async move { t.subject }))
+            .route_layer(portcullis_resource::require_scope("write"))
+            .layer(BearerLayer::new(iss.validator().build(), "api")),
+    );
+    let base = serve(nested).await;
+    let url = format!("{base}/v1/data");
+    let http = reqwest::Client::new();
+    let answer = http
+        .get(&url)
+        .header("authorization", format!("DPoP {at}"))
+        .header(
+            "dpop",
+            proof(&key, "GET", &url, now, json!({ "ath": ath(&at) })),
+        )
+        .send()
+        .await
+        .unwrap();
+    // The proof passed; the scope guard refuses, and says so under the DPoP scheme.
+    assert_eq!(answer.status(), 403);
+    let challenge = answer.headers()["www-authenticate"].to_str().unwrap();
+    assert!(
+        challenge.starts_with("DPoP ") && challenge.contains("insufficient_scope"),
+        "{challenge}"
+    );
+
+    // A Host that is not loopback is not believed without public_url…
+    let app = |validator| {
+        Router::new()
+            .route("/data", get(|t: AccessToken| async move { t.subject }))
+            .layer(BearerLayer::new(validator, "api"))
+    };
+    let base = serve(app(iss.validator().build())).await;
+    let claimed = "https://api.example.com/data";
+    let refused = http
+        .get(format!("{base}/data"))
+        .header("host", "api.example.com")
+        .header("authorization", format!("DPoP {at}"))
+        .header(
+            "dpop",
+            proof(&key, "GET", claimed, now, json!({ "ath": ath(&at) })),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    // …and with it, the configured URL is what a proof must name, whatever the Host says.
+    let base = serve(app(iss
+        .validator()
+        .public_url("https://api.example.com/")
+        .build()))
+    .await;
+    let ok = http
+        .get(format!("{base}/data"))
+        .header("host", "elsewhere.example")
+        .header("authorization", format!("DPoP {at}"))
+        .header(
+            "dpop",
+            proof(&key, "GET", claimed, now, json!({ "ath": ath(&at) })),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let wrong = http
+        .get(format!("{base}/data"))
+        .header("authorization", format!("DPoP {at}"))
+        .header(
+            "dpop",
+            proof(
+                &key,
+                "GET",
+                &format!("{base}/data"),
+                now,
+                json!({ "ath": ath(&at) }),
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+}

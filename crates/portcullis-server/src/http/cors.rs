@@ -21,7 +21,7 @@ fn policy(path: &str) -> Policy {
         "/jwks.json"
         | "/.well-known/openid-configuration"
         | "/.well-known/oauth-authorization-server" => Policy::Public,
-        "/token" | "/userinfo" | "/introspect" | "/revoke" => Policy::Restricted,
+        "/token" | "/userinfo" | "/introspect" | "/revoke" | "/par" => Policy::Restricted,
         _ => Policy::None,
     }
 }
@@ -29,7 +29,7 @@ fn policy(path: &str) -> Policy {
 fn methods(path: &str) -> &'static str {
     match path {
         "/userinfo" => "GET, POST",
-        "/token" | "/introspect" | "/revoke" => "POST",
+        "/token" | "/introspect" | "/revoke" | "/par" => "POST",
         _ => "GET",
     }
 }
@@ -74,7 +74,7 @@ pub async fn cors(state: &AppState, request: Request, next: Next) -> Response {
         );
         headers.insert(
             header::ACCESS_CONTROL_ALLOW_HEADERS,
-            HeaderValue::from_static("authorization, content-type"),
+            HeaderValue::from_static("authorization, content-type, dpop"),
         );
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(600));
         return response;
@@ -94,6 +94,6 @@ fn add_common(headers: &mut HeaderMap, allow: HeaderValue) {
     }
     headers.insert(
         header::ACCESS_CONTROL_EXPOSE_HEADERS,
-        HeaderValue::from_static("www-authenticate, retry-after, x-request-id"),
+        HeaderValue::from_static("www-authenticate, retry-after, x-request-id, dpop-nonce"),
     );
 }

@@ -44,6 +44,9 @@ pub trait ProofStore: Send + Sync {
         now: i64,
         expires_at: i64,
     ) -> Result<bool, StoreError>;
+    /// Binds a grant's refresh tokens to a DPoP key, if they are bound to none yet; false if they
+    /// are (RFC 9449 §5: a public client's first refresh with a proof binds the rest).
+    async fn bind_grant_key(&self, grant_id: &str, jkt: &str) -> Result<bool, StoreError>;
     /// Marks the pushed request used; false if it was used already or has expired, so of two
     /// concurrent callers one gets true.
     async fn use_pushed_request(&self, request_hash: &[u8], now: i64) -> Result<bool, StoreError>;

@@ -308,6 +308,43 @@ async fn cors_is_public_for_metadata_and_only_for_configured_origins_elsewhere()
             .get("access-control-allow-credentials")
             .is_none()
     );
+    // A browser client using DPoP sends the DPoP header and reads DPoP-Nonce (RFC 9449), at the
+    // token endpoint and at /par.
+    assert!(
+        allowed.headers()["access-control-allow-headers"]
+            .to_str()
+            .unwrap()
+            .contains("dpop"),
+        "{:?}",
+        allowed.headers()
+    );
+    let par = app
+        .http
+        .request(reqwest::Method::OPTIONS, format!("{}/par", app.base))
+        .header("origin", "https://spa.example")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(par.status(), 204);
+    assert_eq!(
+        par.headers()["access-control-allow-origin"],
+        "https://spa.example"
+    );
+    let token = app
+        .http
+        .post(format!("{}/token", app.base))
+        .header("origin", "https://spa.example")
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        token.headers()["access-control-expose-headers"]
+            .to_str()
+            .unwrap()
+            .contains("dpop-nonce")
+    );
     let refused = preflight("https://evil.example").await.unwrap();
     assert_eq!(refused.status(), 403);
     assert!(

@@ -43,11 +43,15 @@ pub async fn exchange(
             "the refresh token was issued to another client",
         ));
     }
-    // Bound to a key: refused without a proof by it, and without revoking anything, since a
-    // thief without the key cannot use the token anyway.
+    // Bound to a key, and no proof by it: a holder without the key. Refused without revoking
+    // anything when the token is current (it cannot use it anyway). A token already rotated,
+    // though, was used by someone: the same reuse as below, and the grant ends.
     if let Some(bound) = &grant.dpop_jkt
         && jkt != Some(bound.as_str())
     {
+        if refresh.rotated_at.is_some() && grant.revoked_at.is_none() {
+            return Err(revoke_family(issuer, client, &grant.grant_id, now.0).await);
+        }
         return Err(TokenError::new(
             ErrorCode::InvalidDpopProof,
             "the refresh token is bound to a DPoP key: send a proof made with that key",
@@ -74,6 +78,20 @@ pub async fn exchange(
         }
         Some(_) => return Err(revoke_family(issuer, client, &grant.grant_id, now.0).await),
     };
+    // A public client that starts using DPoP binds its grant's refresh tokens from then on
+    // (RFC 9449 §5), once the token is known to be the current one.
+    if let (None, Some(jkt)) = (&grant.dpop_jkt, jkt)
+        && client.metadata.is_public()
+        && !store
+            .bind_grant_key(&grant.grant_id, jkt)
+            .await
+            .map_err(store_error)?
+    {
+        return Err(TokenError::new(
+            ErrorCode::InvalidDpopProof,
+            "the refresh token was bound to another DPoP key a moment ago",
+        ));
+    }
     let granted = Scope::parse(&grant.scope).map_err(|e| TokenError::server(e.to_string()))?;
     let scope = match scope {
         None => granted,

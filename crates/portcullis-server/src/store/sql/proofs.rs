@@ -72,6 +72,17 @@ impl ProofStore for This {
         Ok(done.rows_affected() == 1)
     }
 
+    async fn bind_grant_key(&self, grant_id: &str, jkt: &str) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE grants SET dpop_jkt = $2 WHERE grant_id = $1 AND dpop_jkt IS NULL",
+        )
+        .bind(grant_id)
+        .bind(jkt)
+        .execute(&self.writer)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn use_pushed_request(&self, request_hash: &[u8], now: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE pushed_requests SET used_at = $2

@@ -2,6 +2,7 @@
 //! for `jwks_uri`, and assertions made by hand so that each claim can be got wrong on purpose.
 
 mod dpop;
+mod dpop_refresh;
 mod dpop_userinfo;
 mod form_post;
 mod par;
