@@ -247,9 +247,46 @@ impl TokenSource {
     }
 
     async fn fetch(&self) -> Result<Token, ClientError> {
+        self.request(&[("grant_type", "client_credentials")]).await
+    }
+
+    /// Trades `subject_token` (of type `subject_token_type`, an RFC 8693 token type URN) for a new
+    /// token, with the source's credentials, scope and audiences (Token Exchange, RFC 8693);
+    /// `actor` is the actor token and its type, for delegation. The answer is not cached.
+    ///
+    /// ```no_run
+    /// # async fn run(source: portcullis_client::TokenSource, incoming: &str) -> Result<(), portcullis_client::ClientError> {
+    /// let access = "urn:ietf:params:oauth:token-type:access_token";
+    /// let downstream = source.exchange(incoming, access, None).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn exchange(
+        &self,
+        subject_token: &str,
+        subject_token_type: &str,
+        actor: Option<(&str, &str)>,
+    ) -> Result<Token, ClientError> {
+        let mut grant = vec![
+            (
+                "grant_type",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+            ),
+            ("subject_token", subject_token),
+            ("subject_token_type", subject_token_type),
+        ];
+        if let Some((token, kind)) = actor {
+            grant.push(("actor_token", token));
+            grant.push(("actor_token_type", kind));
+        }
+        self.request(&grant).await
+    }
+
+    /// One token request of `grant` (its `grant_type` and parameters), with the source's scope,
+    /// audiences, client authentication, DPoP proof and retries.
+    async fn request(&self, grant: &[(&'static str, &str)]) -> Result<Token, ClientError> {
         let url = self.token_url().await?.clone();
         let c = &self.shared.credentials;
-        let mut form: Vec<(&str, &str)> = vec![("grant_type", "client_credentials")];
+        let mut form: Vec<(&str, &str)> = grant.to_vec();
         if let Some(scope) = &c.scope {
             form.push(("scope", scope));
         }

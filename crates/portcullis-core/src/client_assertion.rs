@@ -95,7 +95,7 @@ pub fn check_claims(
     let ours = |a: &&str| audiences.contains(a);
     if aud.is_empty() || !aud.iter().all(ours) {
         return Err(AssertionError(format!(
-            "the assertion's aud must be this server's issuer identifier ({}), and nothing else",
+            "the assertion's aud must be this server's issuer identifier ({}) or token endpoint URL, and nothing else",
             audiences.first().copied().unwrap_or_default()
         )));
     }

@@ -16,6 +16,9 @@ pub enum GrantType {
     AuthorizationCode,
     /// RFC 6749 §6.
     RefreshToken,
+    /// Token Exchange (RFC 8693).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
+    TokenExchange,
 }
 
 impl GrantType {
@@ -25,6 +28,39 @@ impl GrantType {
             GrantType::ClientCredentials => "client_credentials",
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
+            GrantType::TokenExchange => TOKEN_EXCHANGE,
+        }
+    }
+}
+
+/// The `grant_type` of Token Exchange (RFC 8693 §2.1).
+pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// A token type identifier of RFC 8693 §3 that Portcullis takes and issues.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TokenTypeId {
+    /// `urn:ietf:params:oauth:token-type:access_token`.
+    AccessToken,
+    /// `urn:ietf:params:oauth:token-type:jwt`.
+    Jwt,
+}
+
+impl TokenTypeId {
+    /// The identifier.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenTypeId::AccessToken => "urn:ietf:params:oauth:token-type:access_token",
+            TokenTypeId::Jwt => "urn:ietf:params:oauth:token-type:jwt",
+        }
+    }
+
+    fn parse(name: &str, value: &str) -> Result<Self, TokenRequestError> {
+        match value {
+            "urn:ietf:params:oauth:token-type:access_token" => Ok(TokenTypeId::AccessToken),
+            "urn:ietf:params:oauth:token-type:jwt" => Ok(TokenTypeId::Jwt),
+            other => Err(TokenRequestError::Invalid(format!(
+                "{name} '{other}' is not supported: use urn:ietf:params:oauth:token-type:access_token or urn:ietf:params:oauth:token-type:jwt"
+            ))),
         }
     }
 }
@@ -83,6 +119,21 @@ pub enum TokenRequest {
         /// Requested audiences of the access token (RFC 8707 `resource`, `audience`).
         audiences: Vec<String>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1).
+    TokenExchange {
+        /// The token the new one acts for.
+        subject_token: Secret,
+        /// Its type.
+        subject_token_type: TokenTypeId,
+        /// The token of whoever acts (delegation), with its type; none for impersonation.
+        actor: Option<(Secret, TokenTypeId)>,
+        /// The type asked for; `None` is an access token.
+        requested_token_type: Option<TokenTypeId>,
+        /// A narrower scope, or `None` for the subject token's.
+        scope: Option<Scope>,
+        /// The audiences of the new token (`resource`, `audience`).
+        audiences: Vec<String>,
+    },
 }
 
 impl TokenRequest {
@@ -91,6 +142,7 @@ impl TokenRequest {
         GrantType::AuthorizationCode,
         GrantType::ClientCredentials,
         GrantType::RefreshToken,
+        GrantType::TokenExchange,
     ];
 
     /// Parses the grant part of a token request.
@@ -140,6 +192,37 @@ impl TokenRequest {
                 scope: form.get("scope")?.map(Scope::parse).transpose()?,
                 audiences: requested_audiences(form)?,
             }),
+            TOKEN_EXCHANGE => {
+                let typed = |token: &str, kind: &str| -> Result<_, TokenRequestError> {
+                    match (form.get(token)?, form.get(kind)?) {
+                        (Some(t), Some(k)) => {
+                            Ok(Some((Secret::new(t), TokenTypeId::parse(kind, k)?)))
+                        }
+                        (None, None) => Ok(None),
+                        (Some(_), None) => {
+                            Err(TokenRequestError::Invalid(format!("{kind} is missing")))
+                        }
+                        (None, Some(_)) => {
+                            Err(TokenRequestError::Invalid(format!("{token} is missing")))
+                        }
+                    }
+                };
+                let (subject_token, subject_token_type) =
+                    typed("subject_token", "subject_token_type")?.ok_or_else(|| {
+                        TokenRequestError::Invalid("subject_token is missing".into())
+                    })?;
+                Ok(TokenRequest::TokenExchange {
+                    subject_token,
+                    subject_token_type,
+                    actor: typed("actor_token", "actor_token_type")?,
+                    requested_token_type: form
+                        .get("requested_token_type")?
+                        .map(|t| TokenTypeId::parse("requested_token_type", t))
+                        .transpose()?,
+                    scope: form.get("scope")?.map(Scope::parse).transpose()?,
+                    audiences: requested_audiences(form)?,
+                })
+            }
             other => Err(TokenRequestError::UnsupportedGrantType(other.to_owned())),
         }
     }
@@ -150,6 +233,7 @@ impl TokenRequest {
             TokenRequest::ClientCredentials { .. } => GrantType::ClientCredentials,
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
+            TokenRequest::TokenExchange { .. } => GrantType::TokenExchange,
         }
     }
 }

@@ -33,7 +33,7 @@ pub use client::{ApplicationType, ClientId, TokenEndpointAuthMethod};
 pub use clock::{Clock, ManualClock, Stopwatch, SystemClock, UnixTime};
 pub use error::{ErrorCode, ErrorResponse};
 pub use form::{FormError, FormParams};
-pub use grant::{GrantType, TokenRequest, TokenRequestError};
+pub use grant::{GrantType, TokenRequest, TokenRequestError, TokenTypeId};
 pub use jose::{Algorithm, Jwk, JwkSet, JwsAlgorithm};
 pub use scope::{Scope, ScopeError};
 pub use secret::Secret;

@@ -22,6 +22,9 @@ pub struct TokenResponse {
     /// An OpenID Connect ID token, when `openid` was granted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// What was issued, in a Token Exchange answer (RFC 8693 §2.2.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issued_token_type: Option<String>,
 }
 
 /// Shows the shape of the response, never a token.
@@ -35,6 +38,7 @@ pub struct TokenResponse {
 ///     scope: Some("api".into()),
 ///     refresh_token: Some("refresh-secret".into()),
 ///     id_token: None,
+///     issued_token_type: None,
 /// };
 /// let shown = format!("{response:?}");
 /// assert!(shown.contains("Bearer") && shown.contains("api"));
@@ -116,6 +120,10 @@ pub struct AccessTokenClaims {
     /// that key may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Who acts for the subject (RFC 8693 §4.1): the actor's `sub` (and `client_id`), with the
+    /// actors before it nested inside as `act`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<serde_json::Value>,
 }
 
 /// The `cnf` claim of a DPoP-bound token (RFC 7800 §3.1, RFC 9449 §6.1).

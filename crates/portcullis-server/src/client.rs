@@ -227,6 +227,11 @@ impl ClientMetadata {
         if self.grant_types.is_empty() {
             return bad("grant_types must name at least one grant");
         }
+        if self.is_public() && self.grant_types.contains(&GrantType::TokenExchange) {
+            return bad(
+                "a public client (token_endpoint_auth_method = none) cannot exchange tokens",
+            );
+        }
         if self.is_public() && self.grant_types.contains(&GrantType::ClientCredentials) {
             return bad(
                 "a public client (token_endpoint_auth_method = none) cannot use client_credentials",

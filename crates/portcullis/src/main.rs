@@ -36,6 +36,9 @@ pub fn write_stdout(text: std::fmt::Arguments<'_>) -> std::io::Result<()> {
 /// for a sign-in without one. Set once per process, so `invalid_client` can say which to check.
 pub static SECRET_SOURCE: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
 
+/// The private key file a client authenticated with (private_key_jwt), for the same hint.
+pub static KEY_SOURCE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// A mistake in how the command was called (exit 2), with what to do about it.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
@@ -246,11 +249,16 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<String>) {
         ),
         Some(ClientError::OAuth { error, .. }) if error == "invalid_client" => (
             3,
-            Some(match SECRET_SOURCE.get() {
-                Some(Some(var)) => format!("the client_id or the client secret in {var} is wrong"),
-                Some(None) => "the client_id is wrong, or the client is confidential and needs                                its secret: pass --client-secret-env VAR"
+            Some(match (KEY_SOURCE.get(), SECRET_SOURCE.get()) {
+                (Some(file), _) => format!(
+                    "the client_id is wrong, or the server does not have the public key of {file} \
+                     (register it with: portcullis client jwks --private-key {file}); a client \
+                     just created may need a second before the server knows it"
+                ),
+                (None, Some(Some(var))) => format!("the client_id or the client secret in {var} is wrong"),
+                (None, Some(None)) => "the client_id is wrong, or the client is confidential and needs                                its secret: pass --client-secret-env VAR"
                     .into(),
-                None => "the client_id or client_secret is wrong".into(),
+                (None, None) => "the client_id or client_secret is wrong".into(),
             }),
         ),
         Some(ClientError::OAuth { error, .. }) if error == "invalid_grant" => (

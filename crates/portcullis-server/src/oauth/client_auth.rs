@@ -170,9 +170,10 @@ impl ClientAuthentication {
             };
             let client_id = match body_id {
                 Some(id) => id.to_owned(),
-                None => super::client_assertion::claimed_client_id(assertion).ok_or_else(|| {
-                    TokenError::client("the client assertion names no client (iss)", false)
-                })?,
+                // An assertion that names no client reads as any other failure before its
+                // signature is checked.
+                None => super::client_assertion::claimed_client_id(assertion)
+                    .ok_or_else(|| TokenError::client_authentication_failed(false))?,
             };
             return Ok(ClientAuthentication::Assertion {
                 client_id,

@@ -16,7 +16,12 @@ async fn both_metadata_documents_describe_this_issuer() {
         assert_eq!(doc.body["jwks_uri"], format!("{}/jwks.json", app.base));
         assert_eq!(
             doc.body["grant_types_supported"],
-            serde_json::json!(["authorization_code", "client_credentials", "refresh_token"])
+            serde_json::json!([
+                "authorization_code",
+                "client_credentials",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:token-exchange"
+            ])
         );
         let methods = doc.body["token_endpoint_auth_methods_supported"]
             .as_array()

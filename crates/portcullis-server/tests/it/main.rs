@@ -15,6 +15,7 @@ mod client_proofs;
 mod declarative;
 mod discovery;
 mod errors;
+mod exchange;
 mod hardening;
 mod introspection;
 mod jwt;

@@ -79,7 +79,18 @@ impl CredentialArgs {
             "RESOURCE" => self.resource.clone().or_else(|| env(name)),
             other => env(other),
         })
-        .map(|c| c.dpop(self.dpop))
+        .map(|c| {
+            if c.private_key.is_some() {
+                let file = self
+                    .private_key
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .or_else(|| env("CLIENT_PRIVATE_KEY_FILE"))
+                    .unwrap_or_default();
+                let _ = crate::KEY_SOURCE.set(file);
+            }
+            c.dpop(self.dpop)
+        })
         .map_err(|e| match e {
             ClientError::Config(problems) if secret_var != "CLIENT_SECRET" => ClientError::Config(
                 problems
@@ -139,6 +150,17 @@ pub struct TokenArgs {
     /// Ask the server even if a cached token is still valid.
     #[arg(long)]
     pub no_cache: bool,
+    /// Exchange this token for a new one (Token Exchange, RFC 8693), with these credentials and
+    /// --audience/--resource/--scope. Not cached.
+    #[arg(long, value_name = "TOKEN")]
+    pub exchange: Option<String>,
+    /// The type of the --exchange token: access_token (default) or jwt.
+    #[arg(long, value_name = "TYPE", requires = "exchange", default_value = "access_token", value_parser = ["access_token", "jwt"])]
+    pub subject_token_type: String,
+    /// Delegation: the token of whoever acts for the subject (an access token); the new token
+    /// names it in its act claim.
+    #[arg(long, value_name = "TOKEN", requires = "exchange")]
+    pub actor_token: Option<String>,
 }
 
 /// The on-disk cache of client credentials tokens: `$XDG_CACHE_HOME/portcullis/tokens.json`, else
@@ -206,6 +228,9 @@ pub async fn get(
 /// Runs `portcullis token`.
 pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     let credentials = args.credentials.credentials()?;
+    if let Some(subject) = &args.exchange {
+        return run_exchange(credentials, &args, subject).await;
+    }
     if credentials.dpop {
         return run_dpop(credentials, args.access_token_only).await;
     }
@@ -240,11 +265,56 @@ pub async fn run(args: TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `portcullis token --exchange TOKEN`: Token Exchange (RFC 8693), never cached.
+async fn run_exchange(
+    credentials: ClientCredentials,
+    args: &TokenArgs,
+    subject: &str,
+) -> anyhow::Result<()> {
+    let urn = |kind: &str| format!("urn:ietf:params:oauth:token-type:{kind}");
+    let client_id = credentials.client_id.clone();
+    let source = TokenSource::new(credentials);
+    let actor_type = urn("access_token");
+    let token = source
+        .exchange(
+            subject,
+            &urn(&args.subject_token_type),
+            args.actor_token
+                .as_deref()
+                .map(|t| (t, actor_type.as_str())),
+        )
+        .await?;
+    print_fresh(
+        &source,
+        &client_id,
+        &token,
+        args.access_token_only,
+        "exchanged",
+    )
+}
+
 /// `portcullis token --dpop`: a token bound to a key made for this run, never cached.
 async fn run_dpop(credentials: ClientCredentials, access_token_only: bool) -> anyhow::Result<()> {
     let client_id = credentials.client_id.clone();
     let source = TokenSource::new(credentials);
     let token = source.token().await?;
+    print_fresh(
+        &source,
+        &client_id,
+        &token,
+        access_token_only,
+        "new, not cached: it is bound to a key that lives only in this run",
+    )
+}
+
+/// Prints a token that is not cached: JSON on stdout, a summary and its claims on stderr.
+fn print_fresh(
+    source: &TokenSource,
+    client_id: &str,
+    token: &portcullis_client::Token,
+    access_token_only: bool,
+    how: &str,
+) -> anyhow::Result<()> {
     if access_token_only {
         outln!("{}", token.access_token.expose());
         return Ok(());
@@ -261,7 +331,7 @@ async fn run_dpop(credentials: ClientCredentials, access_token_only: bool) -> an
     }
     outln!("{response}");
     eprintln!(
-        "{} token for {client_id} (new, not cached: it is bound to a key that lives only in this run{})",
+        "{} token for {client_id} ({how}{})",
         token.token_type,
         source
             .dpop_key()

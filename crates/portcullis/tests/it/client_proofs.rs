@@ -78,6 +78,10 @@ async fn a_client_that_signs_with_its_private_key() {
     let (ok, _, err) = run(&mut token(&["--private-key", other.to_str().unwrap()]));
     assert!(!ok);
     assert!(err.contains("invalid_client"), "{err}");
+    assert!(
+        err.contains("public key of") && !err.contains("CLIENT_SECRET"),
+        "the hint names the key, not a secret: {err}"
+    );
     // A jwks_uri instead, shown back under its RFC 7591 name; a JWK Set holding a private key is
     // refused before anything is written.
     let (ok, out, err) = run(portcullis(dir.path()).args([
@@ -175,4 +179,65 @@ async fn token_and_call_with_dpop() {
     let (ok, out, err) = run(client_command(work.path()).args(["call", &api]));
     assert!(ok, "{err}");
     assert_eq!(out.trim(), format!("hello {id}"));
+}
+
+#[tokio::test]
+async fn token_exchange_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(portcullis(dir.path()), dir.path());
+    let (caller, caller_secret) = create_client(
+        dir.path(),
+        &["--scope", "read", "--audience", "https://orders.example"],
+    );
+    let (backend, backend_secret) = create_client(
+        dir.path(),
+        &[
+            "--grant-type",
+            "client_credentials",
+            "--grant-type",
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "--audience",
+            "https://orders.example",
+            "--audience",
+            "https://billing.example",
+        ],
+    );
+    server
+        .wait_for_token_status(&backend, &backend_secret, 200)
+        .await;
+    let work = tempfile::tempdir().unwrap();
+    write_env(work.path(), &caller, &caller_secret, &server.base);
+    let (ok, subject, err) =
+        run(client_command(work.path()).args(["token", "--access-token-only", "--no-cache"]));
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(client_command(work.path())
+        .env("CLIENT_ID", &backend)
+        .env("CLIENT_SECRET", &backend_secret)
+        .args([
+            "token",
+            "--exchange",
+            subject.trim(),
+            "--audience",
+            "https://billing.example",
+        ]));
+    assert!(ok, "{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let claims = crate::client_cli::claims(json["access_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], caller.as_str(), "{claims}");
+    assert_eq!(claims["client_id"], backend.as_str());
+    assert_eq!(claims["aud"], "https://billing.example");
+    assert!(err.contains("exchanged"), "{err}");
+    // An audience the backend is not registered for is refused, with the server's words.
+    let (ok, _, err) = run(client_command(work.path())
+        .env("CLIENT_ID", &backend)
+        .env("CLIENT_SECRET", &backend_secret)
+        .args([
+            "token",
+            "--exchange",
+            subject.trim(),
+            "--audience",
+            "https://evil.example",
+        ]));
+    assert!(!ok);
+    assert!(err.contains("invalid_target"), "{err}");
 }

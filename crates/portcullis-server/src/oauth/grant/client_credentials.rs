@@ -1,7 +1,7 @@
 //! The client credentials grant (RFC 6749 §4.4). It reads only the in-memory registry: no database
 //! access on this path, which is what lets one instance issue tens of thousands of tokens a second.
 
-use super::access_token::mint;
+use super::access_token::{Claims, mint};
 use crate::client::Client;
 use crate::keys::KeySet;
 use crate::oauth::error::TokenError;
@@ -47,10 +47,7 @@ pub fn issue(
         keys,
         now,
         client,
-        client.id.as_str(),
-        &scope,
-        audiences,
-        jkt,
+        Claims::new(client.id.as_str(), &scope, audiences, jkt),
     )?;
     Ok(TokenResponse {
         access_token: token.jwt,
@@ -59,5 +56,6 @@ pub fn issue(
         scope: (!scope.is_empty()).then(|| scope.to_string()),
         refresh_token: None,
         id_token: None,
+        issued_token_type: None,
     })
 }

@@ -5,6 +5,7 @@ pub mod access_token;
 pub mod authorization_code;
 pub mod client_credentials;
 pub mod refresh_token;
+pub mod token_exchange;
 pub mod user_tokens;
 
 use crate::client::Client;
@@ -66,6 +67,26 @@ pub async fn token(
             )
             .await?
         }
+        TokenRequest::TokenExchange {
+            subject_token,
+            subject_token_type,
+            actor,
+            requested_token_type,
+            scope,
+            audiences,
+        } => token_exchange::exchange(
+            issuer,
+            snapshot,
+            client,
+            token_exchange::Exchange {
+                subject: (&subject_token, subject_token_type),
+                actor: actor.as_ref().map(|(t, k)| (t, *k)),
+                requested: requested_token_type,
+                scope,
+                audiences: &audiences,
+                jkt,
+            },
+        )?,
         TokenRequest::RefreshToken {
             refresh_token,
             scope,

@@ -1,7 +1,7 @@
 //! The tokens a user grant yields, shared by the authorization code and refresh token grants: an
 //! access token, maybe a refresh token, and an ID token when `openid` was granted.
 
-use super::access_token::mint;
+use super::access_token::{Claims, mint};
 use crate::client::Client;
 use crate::crypto::{random_token, token_hash};
 use crate::keys::KeySet;
@@ -68,10 +68,7 @@ pub fn mint_user_tokens(
         keys,
         now,
         grant.client,
-        &grant.user.user_id,
-        grant.scope,
-        audiences,
-        grant.jkt,
+        Claims::new(&grant.user.user_id, grant.scope, audiences, grant.jkt),
     )?;
     let refresh_token = if wants_refresh_token(grant.client, grant.scope) {
         Some(random_token()?)
@@ -110,6 +107,7 @@ pub fn mint_user_tokens(
             scope: (!grant.scope.is_empty()).then(|| grant.scope.to_string()),
             refresh_token,
             id_token,
+            issued_token_type: None,
         },
         issued: IssuedTokens {
             refresh,
