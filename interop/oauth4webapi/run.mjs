@@ -54,6 +54,10 @@
 //                     default) or code_flow.
 //   API_RESOURCE      optional. A resource (RFC 8707) to ask for in the DPoP client_credentials
 //                     request, for an API that checks the token's audience.
+//   EXCHANGE_CLIENT_ID, EXCHANGE_CLIENT_SECRET, EXCHANGE_AUDIENCE
+//                     optional. A client registered for token exchange (client_secret_basic) that
+//                     trades the client_credentials token for one for EXCHANGE_AUDIENCE (RFC 8693);
+//                     skipped when unset.
 //   DPOP_ALG          optional. The algorithm of the DPoP keys: ES256 (the default), PS256, RS256
 //                     or Ed25519 (oauth4webapi writes the proofs' alg as "Ed25519", RFC 9864).
 //
@@ -373,6 +377,9 @@ async function main() {
   const username = env('USERNAME', { required: true })
   const password = env('PASSWORD', { required: true })
   const apiUrlText = env('API_URL')
+  const exchangeClientId = env('EXCHANGE_CLIENT_ID')
+  const exchangeClientSecret = env('EXCHANGE_CLIENT_SECRET', { required: Boolean(exchangeClientId) })
+  const exchangeAudience = env('EXCHANGE_AUDIENCE', { required: Boolean(exchangeClientId) })
   const apiToken = env('API_TOKEN', { fallback: 'client_credentials' })
   const apiResource = env('API_RESOURCE')
   check(apiToken === 'client_credentials' || apiToken === 'code_flow', `API_TOKEN must be client_credentials or code_flow, not ${apiToken}`)
@@ -444,6 +451,7 @@ async function main() {
   const clientKey = await importClientKey(privateKeyFile, clientKeyAlg)
   const service = { client_id: clientId, token_endpoint_auth_method: 'private_key_jwt' }
   const serviceAuth = oauth.PrivateKeyJwt(clientKeyId ? { key: clientKey, kid: clientKeyId } : clientKey)
+  let serviceBearerToken
   const ccParameters = () => {
     const p = new URLSearchParams()
     if (clientScope) p.set('scope', clientScope)
@@ -454,6 +462,7 @@ async function main() {
     const tokenType = await wireTokenType(response)
     const tokens = await oauth.processClientCredentialsResponse(as, service, response)
     check(tokens.token_type === 'bearer', `token_type ${tokenType}, expected Bearer (no DPoP proof was sent)`)
+    serviceBearerToken = tokens.access_token
     summary.client_credentials = {
       token_type: tokenType,
       expires_in: tokens.expires_in,
@@ -630,6 +639,35 @@ async function main() {
     check(response.ok, `GET ${apiUrl.href} answered ${response.status}: ${record.body}`)
   } else {
     summary.api = { skipped: 'API_URL is not set' }
+  }
+
+  // --- d. Token Exchange (RFC 8693) of the client_credentials token ---
+  if (exchangeClientId) {
+    step = 'token_exchange'
+    log(`token exchange as ${exchangeClientId}, for ${exchangeAudience}`)
+    const exchanger = { client_id: exchangeClientId, token_endpoint_auth_method: 'client_secret_basic' }
+    const parameters = new URLSearchParams({
+      subject_token: serviceBearerToken,
+      subject_token_type: 'urn:ietf:params:oauth:token-type:access_token',
+      audience: exchangeAudience,
+    })
+    const response = await oauth.genericTokenEndpointRequest(
+      as, exchanger, oauth.ClientSecretBasic(exchangeClientSecret),
+      'urn:ietf:params:oauth:grant-type:token-exchange', parameters, httpOptions)
+    const tokens = await oauth.processGenericTokenEndpointResponse(as, exchanger, response)
+    const claims = JSON.parse(Buffer.from(tokens.access_token.split('.')[1], 'base64url').toString())
+    summary.token_exchange = {
+      token_type: tokens.token_type,
+      issued_token_type: tokens.issued_token_type,
+      sub: claims.sub,
+      client_id: claims.client_id,
+      aud: claims.aud,
+      rs_validated: await validateAsResourceServer(tokens.access_token),
+    }
+    check(tokens.issued_token_type === 'urn:ietf:params:oauth:token-type:access_token',
+      `issued_token_type ${tokens.issued_token_type}`)
+  } else {
+    summary.token_exchange = { skipped: 'EXCHANGE_CLIENT_ID is not set' }
   }
 }
 

@@ -6,6 +6,8 @@
 //! - the authorization-code flow of a public client with PAR, DPoP and PKCE, the user played by
 //!   form posts, then `/userinfo` and a refresh with DPoP, nonces fetched and retried as the
 //!   library does;
+//! - Token Exchange (RFC 8693) of the client_credentials token by a third client, for another
+//!   audience;
 //! - a DPoP-bound call to the example protected API, examples/protected_api.rs, run as the binary
 //!   `cargo test --workspace` builds (`/data` behind `BearerLayer` with the `read` scope). When
 //!   only this crate's tests were built, its routes run in-process instead, with a nonce of their
@@ -22,6 +24,7 @@ use std::process::Command;
 const API_AUDIENCE: &str = "https://api.example.com";
 const PASSWORD: &str = "correct horse battery staple";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
+const EXCHANGER_SECRET: &str = "exchanger-secret-0123456789abcdef0123456789";
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/oauth4webapi")
@@ -163,6 +166,12 @@ redirect_uris = ["{REDIRECT_URI}"]
 scope = "openid profile email offline_access"
 require_pushed_authorization_requests = true
 
+[[clients]]
+client_id = "exchanger"
+client_secret = "{EXCHANGER_SECRET}"
+grant_types = ["urn:ietf:params:oauth:grant-type:token-exchange"]
+audience = ["{API_AUDIENCE}", "https://billing.example"]
+
 [[users]]
 username = "alice"
 password = "{PASSWORD}"
@@ -201,7 +210,10 @@ email_verified = true
         .env("APP_REDIRECT_URI", REDIRECT_URI)
         .env("USERNAME", "alice")
         .env("PASSWORD", PASSWORD)
-        .env("API_URL", format!("{api}/data"));
+        .env("API_URL", format!("{api}/data"))
+        .env("EXCHANGE_CLIENT_ID", "exchanger")
+        .env("EXCHANGE_CLIENT_SECRET", EXCHANGER_SECRET)
+        .env("EXCHANGE_AUDIENCE", "https://billing.example");
     let output = tokio::task::spawn_blocking(move || node.output().unwrap())
         .await
         .unwrap();
@@ -229,6 +241,14 @@ email_verified = true
     assert!(flow["userinfo_sub"].is_string(), "{result:#}");
     assert_eq!(result["api"]["status"], 200, "{result:#}");
     assert_eq!(result["api"]["token"], "client_credentials", "{result:#}");
+    let exchanged = &result["token_exchange"];
+    assert_eq!(
+        exchanged["issued_token_type"], "urn:ietf:params:oauth:token-type:access_token",
+        "{result:#}"
+    );
+    assert_eq!(exchanged["sub"], "svc-jwt", "{result:#}");
+    assert_eq!(exchanged["client_id"], "exchanger", "{result:#}");
+    assert_eq!(exchanged["aud"], "https://billing.example", "{result:#}");
     // The in-process stand-in also asks for a nonce of its own, and the library retried with it.
     if binary.is_none() {
         assert_eq!(
