@@ -309,3 +309,61 @@ async fn every_exchange_the_policy_or_the_rfc_forbids_is_refused() {
     };
     assert!(public.validate().is_err());
 }
+
+/// A subject token bound to a DPoP key goes on only with a proof by that key.
+#[tokio::test]
+async fn a_bound_subject_token_needs_its_key() {
+    let app = crate::helpers::spawn_with(|c| c.dpop.require_nonce = false).await;
+    let (orders, orders_secret) = app
+        .create_client(ClientMetadata {
+            grant_types: vec![GrantType::ClientCredentials, GrantType::TokenExchange],
+            scope: "read".into(),
+            audience: vec![ORDERS.into(), BILLING.into()],
+            ..ClientMetadata::default()
+        })
+        .await;
+    let key = portcullis_client::PrivateKey::generate_p256().unwrap();
+    let proof = || {
+        let now = portcullis_core::Clock::now(&app.clock).0;
+        key.sign_jws(
+            json!({"typ": "dpop+jwt", "jwk": key.public_jwk()}),
+            &json!({
+                "jti": format!("x-{}", rand_suffix()), "htm": "POST",
+                "htu": format!("{}/token", app.issuer), "iat": now,
+            }),
+        )
+        .unwrap()
+    };
+    let bound = app
+        .send(app.token_request().header("dpop", proof()).form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", orders.as_str()),
+            ("client_secret", orders_secret.as_str()),
+            ("audience", ORDERS),
+        ]))
+        .await;
+    assert_eq!(bound.body["token_type"], "DPoP", "{}", bound.body);
+    let subject = bound.body["access_token"].as_str().unwrap().to_owned();
+    let form = [
+        ("grant_type", EXCHANGE),
+        ("client_id", orders.as_str()),
+        ("client_secret", orders_secret.as_str()),
+        ("subject_token", subject.as_str()),
+        ("subject_token_type", ACCESS_TOKEN),
+        ("audience", BILLING),
+    ];
+    app.send(app.token_request().form(&form))
+        .await
+        .assert_error(400, "invalid_dpop_proof");
+    let with_key = app
+        .send(app.token_request().header("dpop", proof()).form(&form))
+        .await;
+    assert_eq!(with_key.status, 200, "{}", with_key.body);
+    assert_eq!(with_key.body["token_type"], "DPoP");
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
