@@ -185,3 +185,84 @@ pub fn normalize_htu(uri: &str) -> Option<String> {
     let authority = authority.strip_suffix(default_port).unwrap_or(&authority);
     Some(format!("{scheme}://{authority}{path}"))
 }
+
+/// How long one server nonce is handed out (RFC 9449 §8, §9); it is accepted for twice that.
+pub const NONCE_WINDOW: i64 = 300;
+
+/// Server nonces with nothing stored: the HMAC-SHA-256 of the five-minute window's number under a
+/// secret, shortened. Whoever holds the secret (every instance of a server or an API) makes and
+/// accepts the same nonces; a nonce is accepted in its window and the next.
+///
+/// ```
+/// use portcullis_core::dpop::NonceKey;
+/// let key = NonceKey::new(b"a secret every instance shares");
+/// let nonce = key.current(1_000_000);
+/// assert!(key.is_valid(&nonce, 1_000_000 + 299));
+/// assert!(!key.is_valid(&nonce, 1_000_000 + 900));
+/// assert!(!NonceKey::new(b"another secret").is_valid(&nonce, 1_000_000));
+/// ```
+#[derive(Clone)]
+pub struct NonceKey {
+    secret: Vec<u8>,
+}
+
+impl std::fmt::Debug for NonceKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NonceKey([redacted])")
+    }
+}
+
+impl NonceKey {
+    /// Nonces under `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        NonceKey {
+            secret: secret.to_vec(),
+        }
+    }
+
+    fn for_window(&self, window: i64) -> String {
+        B64.encode(&hmac_sha256(&self.secret, &window.to_be_bytes())[..18])
+    }
+
+    /// The nonce to give out at `now`.
+    pub fn current(&self, now: i64) -> String {
+        self.for_window(now.div_euclid(NONCE_WINDOW))
+    }
+
+    /// Whether `nonce` is the one of `now`'s window or of the window before.
+    pub fn is_valid(&self, nonce: &str, now: i64) -> bool {
+        let window = now.div_euclid(NONCE_WINDOW);
+        [window, window - 1].iter().any(|w| {
+            crate::secret::constant_time_eq(self.for_window(*w).as_bytes(), nonce.as_bytes())
+        })
+    }
+}
+
+/// HMAC-SHA-256 (RFC 2104) over [`crate::hash::sha256`], so that either crypto backend serves.
+fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&crate::hash::sha256(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let mut inner = pad(0x36);
+    inner.extend_from_slice(message);
+    let mut outer = pad(0x5c);
+    outer.extend_from_slice(&crate::hash::sha256(&inner));
+    crate::hash::sha256(&outer)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hmac_matches_rfc_4231_case_2() {
+        let mac = super::hmac_sha256(b"Jefe", b"what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}

@@ -10,19 +10,14 @@ use crate::claims::AccessToken;
 use crate::error::ValidationError;
 use crate::validator::{Validator, ValidatorBuilder};
 use axum::http::{HeaderMap, Method, Uri, header};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use portcullis_core::dpop::{Expected, check_proof};
+use portcullis_core::dpop::{Expected, NonceKey, check_proof};
 use portcullis_core::hash::sha256;
-
-/// How long one nonce is handed out; it is accepted for twice that.
-const NONCE_WINDOW: i64 = 300;
 
 /// The validator's DPoP settings.
 #[derive(Default)]
 pub(crate) struct DpopSettings {
-    /// The secret nonces are made with; none: nonces are not required.
-    nonce_secret: Option<Vec<u8>>,
+    /// The key nonces are made with; none: nonces are not required.
+    nonces: Option<NonceKey>,
     /// The API's public origin (`https://api.example.com`), for `htu`.
     public_url: Option<String>,
 }
@@ -30,7 +25,7 @@ pub(crate) struct DpopSettings {
 impl std::fmt::Debug for DpopSettings {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DpopSettings")
-            .field("nonces", &self.nonce_secret.is_some())
+            .field("nonces", &self.nonces.is_some())
             .field("public_url", &self.public_url)
             .finish()
     }
@@ -78,7 +73,7 @@ impl ValidatorBuilder {
     /// give every instance of the API the same secret (32 random bytes or more). A proof without
     /// a current nonce gets 401 `use_dpop_nonce` with the nonce in `DPoP-Nonce`.
     pub fn dpop_nonce_secret(mut self, secret: &[u8]) -> Self {
-        self.dpop.nonce_secret = Some(secret.to_vec());
+        self.dpop.nonces = Some(NonceKey::new(secret));
         self
     }
 
@@ -204,19 +199,13 @@ impl Validator {
                 "the DPoP proof is not made with the key the token is bound to",
             ));
         }
-        if let Some(secret) = &state.settings.nonce_secret {
-            let window = now.div_euclid(NONCE_WINDOW);
-            let fresh = checked.nonce.as_deref().is_some_and(|n| {
-                [window, window - 1].iter().any(|w| {
-                    portcullis_core::secret::constant_time_eq(
-                        nonce(secret, *w).as_bytes(),
-                        n.as_bytes(),
-                    )
-                })
-            });
-            if !fresh {
-                return Err(ValidationError::DpopNonce(nonce(secret, window)));
-            }
+        if let Some(nonces) = &state.settings.nonces
+            && !checked
+                .nonce
+                .as_deref()
+                .is_some_and(|n| nonces.is_valid(n, now))
+        {
+            return Err(ValidationError::DpopNonce(nonces.current(now)));
         }
         let key = sha256(format!("{}\0{}", checked.jkt, checked.jti).as_bytes());
         if state.first_use(key, checked.remember_until, now)? {
@@ -227,27 +216,6 @@ impl Validator {
             ))
         }
     }
-}
-
-/// The nonce of one window: HMAC-SHA-256 of the window number under the secret, shortened.
-fn nonce(secret: &[u8], window: i64) -> String {
-    B64.encode(&hmac_sha256(secret, &window.to_be_bytes())[..18])
-}
-
-/// HMAC-SHA-256 (RFC 2104) over core's SHA-256, so that either crypto backend serves.
-fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
-    let mut block = [0u8; 64];
-    if key.len() > 64 {
-        block[..32].copy_from_slice(&sha256(key));
-    } else {
-        block[..key.len()].copy_from_slice(key);
-    }
-    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
-    let mut inner = pad(0x36);
-    inner.extend_from_slice(message);
-    let mut outer = pad(0x5c);
-    outer.extend_from_slice(&sha256(&inner));
-    sha256(&outer)
 }
 
 /// The URL the client addressed, without query: the configured public URL and the path. Without
@@ -280,17 +248,4 @@ fn request_url(
          ValidatorBuilder::public_url"
             .into(),
     ))
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn hmac_matches_rfc_4231_case_2() {
-        let mac = super::hmac_sha256(b"Jefe", b"what do ya want for nothing?");
-        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
-        assert_eq!(
-            hex,
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
 }

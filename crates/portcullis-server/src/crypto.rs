@@ -14,6 +14,12 @@ pub fn token_hash(value: &str) -> Vec<u8> {
         .to_vec()
 }
 
+/// The key under which a value that may be used once is recorded (`used_once`): the SHA-256 of
+/// what it is (`kind`), whose it is, and the value, in hex.
+pub fn once_key(kind: &str, owner: &str, value: &str) -> String {
+    hex(&token_hash(&format!("{kind}\0{owner}\0{value}")))
+}
+
 /// 32 random bytes, base64url: codes, refresh tokens, session cookies, CSRF tokens.
 pub fn random_token() -> Result<String, RandomUnavailable> {
     Ok(B64.encode(random_bytes::<32>()?))

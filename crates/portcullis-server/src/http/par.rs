@@ -28,10 +28,7 @@ pub async fn par(
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut answer = json_body(StatusCode::CREATED, body);
     no_store(&mut answer);
-    if dpop.is_some() && state.issuer.dpop_nonces.required {
-        let now = state.issuer.clock.now().0;
-        super::error::dpop_nonce_header(&mut answer, &state.issuer.dpop_nonces.current(now));
-    }
+    super::token::next_dpop_nonce(&state, &mut answer, dpop.is_some());
     Ok(answer)
 }
 

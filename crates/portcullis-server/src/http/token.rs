@@ -144,12 +144,17 @@ async fn handle(
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut answer = json_body(StatusCode::OK, body);
     no_store(&mut answer);
-    // A client using DPoP gets the nonce for its next proof with every answer (RFC 9449 §8.2).
-    if dpop.is_some() && state.issuer.dpop_nonces.required {
-        let now = state.issuer.clock.now().0;
-        super::error::dpop_nonce_header(&mut answer, &state.issuer.dpop_nonces.current(now));
-    }
+    next_dpop_nonce(state, &mut answer, dpop.is_some());
     Ok(answer)
+}
+
+/// A client using DPoP gets the nonce for its next proof with every answer (RFC 9449 §8.2), when
+/// nonces are required.
+pub fn next_dpop_nonce(state: &AppState, answer: &mut Response, used_dpop: bool) {
+    if used_dpop && state.issuer.dpop_nonces.required {
+        let now = state.issuer.clock.now().0;
+        super::error::dpop_nonce_header(answer, &state.issuer.dpop_nonces.current(now));
+    }
 }
 
 fn is_form(headers: &HeaderMap) -> bool {

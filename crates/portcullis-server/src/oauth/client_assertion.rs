@@ -76,9 +76,7 @@ pub async fn verify(
         now,
     )
     .map_err(|e| said(e.0))?;
-    let key =
-        crate::crypto::token_hash(&format!("client_assertion\0{}\0{}", client.id, checked.jti));
-    let key: String = key.iter().map(|b| format!("{b:02x}")).collect();
+    let key = crate::crypto::once_key("client_assertion", client.id.as_str(), &checked.jti);
     let first = issuer
         .store
         .use_once(&key, checked.remember_until, now)

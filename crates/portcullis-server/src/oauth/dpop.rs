@@ -5,57 +5,33 @@
 //! accepts the same ones with nothing stored: a nonce is valid in its window and the next.
 
 use super::Issuer;
-use aws_lc_rs::hmac;
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
-use portcullis_core::dpop::{Expected, check_proof};
+use portcullis_core::dpop::{Expected, NonceKey, check_proof};
 
-/// How long one nonce is handed out; it is accepted for twice that.
-const NONCE_WINDOW: i64 = 300;
-
-/// Makes and checks server nonces (RFC 9449 §8).
+/// Server nonces (RFC 9449 §8), and whether proofs must carry one.
+#[derive(Debug)]
 pub struct DpopNonces {
-    key: hmac::Key,
+    key: NonceKey,
     /// Whether every proof must carry one.
     pub required: bool,
-}
-
-impl std::fmt::Debug for DpopNonces {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DpopNonces")
-            .field("required", &self.required)
-            .finish_non_exhaustive()
-    }
 }
 
 impl DpopNonces {
     /// Nonces under `key` (derived from the database's secret).
     pub fn new(key: &[u8], required: bool) -> Self {
         DpopNonces {
-            key: hmac::Key::new(hmac::HMAC_SHA256, key),
+            key: NonceKey::new(key),
             required,
         }
     }
 
-    fn for_window(&self, window: i64) -> String {
-        let tag = hmac::sign(&self.key, &window.to_be_bytes());
-        B64.encode(&tag.as_ref()[..18])
-    }
-
     /// The nonce to give out now.
     pub fn current(&self, now: i64) -> String {
-        self.for_window(now.div_euclid(NONCE_WINDOW))
+        self.key.current(now)
     }
 
     /// Whether `nonce` is this window's or the last one's.
     pub fn is_valid(&self, nonce: &str, now: i64) -> bool {
-        let window = now.div_euclid(NONCE_WINDOW);
-        [window, window - 1].iter().any(|w| {
-            portcullis_core::secret::constant_time_eq(
-                self.for_window(*w).as_bytes(),
-                nonce.as_bytes(),
-            )
-        })
+        self.key.is_valid(nonce, now)
     }
 }
 
@@ -110,8 +86,7 @@ pub async fn check(
     {
         return Err(DpopError::UseNonce(nonces.current(now)));
     }
-    let digest = crate::crypto::token_hash(&format!("dpop\0{}\0{}", checked.jkt, checked.jti));
-    let key: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let key = crate::crypto::once_key("dpop", &checked.jkt, &checked.jti);
     let first = issuer
         .store
         .use_once(&key, checked.remember_until, now)
