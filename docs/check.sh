@@ -26,12 +26,17 @@
 #       The block is not run; the skip and its reason (which must be given) are printed.
 #   <!-- check: VAR=label ... from the output above -->
 #       The example value this block gives VAR stands, here and in every later block, for the value
-#       on the line `label: VALUE` of the previous block's output (for example the client_id that
-#       `client create` printed).
+#       on the line `label: VALUE` (or `"label": "VALUE",`) of the previous block's output (for
+#       example the client_id that `client create` printed).
 #   <!-- check: sign in as USER/$PASSVAR at the URL above, then VAR=label from the redirect -->
 #       First does what the browser does with the last URL the previous block printed: GET it, post
 #       the sign-in form (USER, and the password in the blocks' variable PASSVAR), press Allow on the
 #       consent page, and read the redirect's Location. Then as above, with its query parameters.
+#   <!-- check: approve as USER/$PASSVAR at the URL above -->
+#       A person on another device (RFC 8628): opens the last URL an earlier block printed (the
+#       verification_uri_complete), confirms the code, signs in and presses Allow, and the page says
+#       they may return to their device. VAR=label pairs may follow (", then VAR=label from the
+#       output above"); they read the previous block's output, as below.
 #   <!-- check: NAME is a client made for this block, which deletes it -->
 #       The placeholder NAME in this block becomes the client_id of a new client.
 # Any other comment that starts with `check` is an error, and so is one that is not right before a
@@ -183,12 +188,14 @@ class Form(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
         self.action, self.fields, self.inputs, self.buttons, self.heading, self._h = None, [], set(), [], "", False
+        self.values = {}
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
         if tag == "form" and (a.get("method") or "").lower() == "post" and self.action is None:
             self.action = a.get("action") or ""
         elif tag == "input" and a.get("name"):
             self.inputs.add(a["name"])
+            self.values[a["name"]] = a.get("value") or ""
             if a.get("type") == "hidden":
                 self.fields.append((a["name"], a.get("value") or ""))
         elif tag == "button" and a.get("name") == "action":
@@ -221,11 +228,15 @@ def fetch(method, target, data=None):
     return response.status, location, text
 
 status, location, page = fetch("GET", start)
-for _ in range(3):
+for _ in range(4):
     if location:
         break
     form = Form()
     form.feed(page)
+    if status == 200 and form.action is None and "return to your device" in page:
+        # The end of a device sign-in (RFC 8628): no redirect, a page for the person.
+        print(f"check: browser: page {form.heading.strip()!r}: approved", file=sys.stderr)
+        sys.exit(0)
     if status != 200 or form.action is None:
         sys.exit(f"check: browser: expected a form, got {status} {form.heading.strip()!r}")
     print(f"check: browser: page {form.heading.strip()!r}", file=sys.stderr)
@@ -234,6 +245,8 @@ for _ in range(3):
         data += [("username", user), ("password", os.environ["CHECK_PASSWORD"]), ("action", "login")]
     elif "allow" in form.buttons:
         data += [("action", "allow")]
+    elif "code" in form.buttons and "user_code" in form.inputs:
+        data += [("user_code", form.values["user_code"]), ("action", "code")]
     else:
         sys.exit(f"check: browser: no sign-in or Allow button on {form.heading.strip()!r}")
     status, location, page = fetch("POST", urllib.parse.urljoin(start, form.action), data)
@@ -260,8 +273,9 @@ substitute() { # the text of a block, with the address, the binary and the value
   for i in "${!subst_from[@]}"; do text=${text//"${subst_from[$i]}"/"${subst_to[$i]}"}; done
   printf '%s' "$text"
 }
-value_of() { # label file: VALUE of the last `label: VALUE` line
-  sed -nE "s/^[[:space:]]*$1:[[:space:]]+([^[:space:]]+).*/\1/p" "$2" | tail -n 1
+value_of() { # label file: VALUE of the last `label: VALUE` line (or `"label": "VALUE",`, as JSON
+  # printed one member a line has it)
+  sed -nE "s/^[[:space:]]*\"?$1\"?:[[:space:]]+\"?([^[:space:]\",]+).*/\1/p" "$2" | tail -n 1
 }
 show() { # prefix text
   local line
@@ -301,6 +315,19 @@ for entry in "${entries[@]}"; do
       "${base_env[@]}" CHECK_PASSWORD="$password" python3 "$tmp/browser.py" "$start" "$user" "$url" > "$tmp/redirect-$n.txt" \
         || die "$where: signing in as $user did not work"
       source_file="$tmp/redirect-$n.txt"
+    elif [[ $ann =~ ^approve\ as\ ([^/[:space:]]+)/\$([A-Za-z_][A-Za-z0-9_]*)\ at\ the\ URL\ above ]]; then
+      user=${BASH_REMATCH[1]}
+      pass_var=${BASH_REMATCH[2]}
+      start=""
+      for ((k = n - 1; k >= 1; k--)); do
+        [ -f "$tmp/out-$k.txt" ] || continue
+        start=$(grep -oE 'https?://[^[:space:]"]+' "$tmp/out-$k.txt" | tail -n 1) && [ -n "$start" ] && break
+      done
+      [ -n "$start" ] || die "$where: no earlier block printed a URL to approve at"
+      password=$("${block_env[@]}" bash --noprofile --norc -c 'source "$1" >/dev/null; printf %s "${!2:?}"' \
+        _ "$tmp/state.sh" "$pass_var") || die "$where: no variable $pass_var in the blocks' state"
+      "${base_env[@]}" CHECK_PASSWORD="$password" python3 "$tmp/browser.py" "$start" "$user" "$url" \
+        || die "$where: approving as $user at $start did not work"
     elif [[ $ann =~ ^([A-Za-z_][A-Za-z0-9_]*)\ is\ a\ client\ made\ for\ this\ block ]]; then
       local_from=${BASH_REMATCH[1]}
       local_to=$(cd "$work" && "${block_env[@]}" "$bin" client create --name "check.sh $n" --json </dev/null \

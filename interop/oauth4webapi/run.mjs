@@ -7,7 +7,17 @@
 //      consent page when shown, the 303 to the redirect URI), validate the authorization response
 //      (state and iss), redeem the code with DPoP, check the ID token and token_type DPoP, call
 //      /userinfo with DPoP, and refresh once with DPoP;
-//   c. when API_URL is set, GET API_URL with a DPoP-bound access token (protectedResourceRequest).
+//   c. when API_URL is set, GET API_URL with a DPoP-bound access token (protectedResourceRequest);
+//   d. when EXCHANGE_CLIENT_ID is set, Token Exchange (RFC 8693) of the client_credentials token;
+//   e. when DEVICE_CLIENT_ID is set, the Device Authorization Grant (RFC 8628) of a public client
+//      (no DPoP): two device authorizations for "openid profile offline_access", their answers
+//      checked (user_code XXXX-XXXX of BCDFGHJKLMNPQRSTVWXZ, verification_uri ISSUER/device,
+//      verification_uri_complete holding the code, interval 5); polls at once answered
+//      authorization_pending, then slow_down (recorded; the interval then grows by 5 s); the person
+//      played with plain fetch through the code page, the sign-in form and the consent page (always
+//      shown in this flow), allowing the first and, signed in still, denying the second; then the
+//      first polled until its tokens come (Bearer, a refresh token, the ID token validated) and the
+//      second once, answered access_denied. Every poll waits out the interval; about 10 s in all.
 // Each access token is also checked the way a resource server would check it, with oauth4webapi's
 // validateJwtAccessToken (RFC 9068: typ at+jwt, signature by a key of jwks_uri, iss, aud, exp,
 // sub, client_id, jti; for a DPoP token, cnf.jkt against a proof by the client's key).
@@ -23,8 +33,8 @@
 //   /userinfo again   new handle: 401 WWW-Authenticate: DPoP error="use_dpop_nonce", retried.
 // The JSON says for each step whether it was retried (dpop_nonce_retry).
 // Progress goes to stderr; the last line on stdout is one JSON object saying what happened (with
-// "ok": false and "error" on a failure, and exit status 1). Tokens, secrets and codes are never
-// printed: a JWT access token is shown by a few of its claims only.
+// "ok": false and "error" on a failure, and exit status 1). Tokens, secrets and codes (device and
+// user codes too) are never printed: a JWT access token is shown by a few of its claims only.
 //
 // Inputs, all from the environment (an empty variable counts as unset):
 //   ISSUER            required. The issuer identifier, e.g. http://127.0.0.1:8080. Discovery is
@@ -58,6 +68,10 @@
 //                     optional. A client registered for token exchange (client_secret_basic) that
 //                     trades the client_credentials token for one for EXCHANGE_AUDIENCE (RFC 8693);
 //                     skipped when unset.
+//   DEVICE_CLIENT_ID  optional. A public client (token_endpoint_auth_method none) with the grants
+//                     urn:ietf:params:oauth:grant-type:device_code and refresh_token and the scope
+//                     "openid profile offline_access", for step e; USERNAME signs in and allows (and
+//                     then denies). Skipped when unset.
 //   DPOP_ALG          optional. The algorithm of the DPoP keys: ES256 (the default), PS256, RS256
 //                     or Ed25519 (oauth4webapi writes the proofs' alg as "Ed25519", RFC 9864).
 //
@@ -105,7 +119,7 @@ function fail(where, err) {
 
 // --- Keeping secrets out of the output ------------------------------------------------------------
 
-const SECRET_KEYS = /^(access_token|refresh_token|id_token|client_assertion|client_secret|code|code_verifier|password|csrf|dpop|authorization|cookie|set-cookie)$/i
+const SECRET_KEYS = /^(access_token|refresh_token|id_token|client_assertion|client_secret|code|code_verifier|device_code|user_code|password|csrf|dpop|authorization|cookie|set-cookie)$/i
 
 function redact(value, depth = 0) {
   if (depth > 6) return '…'
@@ -255,8 +269,9 @@ function textOf(html) {
   return decodeEntities(html.replace(/<[^>]*>/g, ' ')).replace(/\s+/g, ' ').trim()
 }
 
-// The first POST form of a page: its action, hidden fields, the names of its inputs and the values
-// of its name="action" buttons; and the page's heading and text, for error messages.
+// The first POST form of a page: its action, hidden fields, the names of its inputs, the values of
+// its other inputs (as the page pre-fills them) and the values of its name="action" buttons; and the
+// page's heading and text, for error messages.
 function parsePage(html) {
   const heading = textOf(html.match(/<h1\b[^>]*>([\s\S]*?)<\/h1>/i)?.[1] ?? '')
   const body = textOf(html.match(/<main\b[^>]*>([\s\S]*?)<\/main>/i)?.[1] ?? html).slice(0, 400)
@@ -266,18 +281,20 @@ function parsePage(html) {
   const action = attributes(form[1]).action ?? ''
   const hidden = []
   const inputs = new Set()
+  const fields = new Map()
   for (const input of form[2].matchAll(/<input\b([^>]*)>/gi)) {
     const a = attributes(input[1])
     if (!a.name) continue
     inputs.add(a.name)
     if ((a.type ?? '').toLowerCase() === 'hidden') hidden.push([a.name, a.value ?? ''])
+    else fields.set(a.name, a.value ?? '')
   }
   const buttons = []
   for (const button of form[2].matchAll(/<button\b([^>]*)>/gi)) {
     const a = attributes(button[1])
     if (a.name === 'action') buttons.push(a.value)
   }
-  return { heading, body, form: { action, hidden, inputs, buttons } }
+  return { heading, body, form: { action, hidden, inputs, fields, buttons } }
 }
 
 class Browser {
@@ -361,6 +378,106 @@ async function playUser(authorizationUrl, redirectUri, username, password, recor
   throw new Error(`no redirect to ${redirectUri} after ${pages.length} pages`)
 }
 
+// --- Playing the user of a device (RFC 8628 §3.3) ----------------------------------------------
+
+// A user code as RFC 8628 §6.1 suggests and Portcullis makes them: eight of twenty consonants,
+// shown as XXXX-XXXX.
+const USER_CODE = /^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$/
+const DEVICE_CODE_GRANT = 'urn:ietf:params:oauth:grant-type:device_code'
+// What the device asks for: an ID token, the profile, and a refresh token.
+const DEVICE_SCOPE = 'openid profile offline_access'
+
+// The shape of a user code without the code: each letter of the alphabet becomes X.
+function userCodeShape(userCode) {
+  return String(userCode).replace(/[BCDFGHJKLMNPQRSTVWXZ]/g, 'X')
+}
+
+// A user code as typed, compared the way the server compares: no dashes or spaces, upper case.
+function normalizeUserCode(userCode) {
+  return String(userCode ?? '').replace(/[\s-]/g, '').toUpperCase()
+}
+
+// The first 300 characters of a page's text, for an error message, with the given secrets (the
+// password, the user code) taken out. Hidden inputs are tags, so their values (csrf) are not text.
+function pageExcerpt(html, secrets) {
+  const main = html.match(/<main\b[^>]*>([\s\S]*?)<\/main>/i)?.[1] ?? html.replace(/<(head|script|style)\b[\s\S]*?<\/\1>/gi, ' ')
+  let text = textOf(main)
+  for (const secret of secrets) {
+    if (secret) text = text.split(secret).join('<redacted>')
+  }
+  return text.length > 300 ? `${text.slice(0, 300)}… (${text.length} chars)` : text
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
+
+// Opens verification_uri_complete in `browser` and follows the server's forms to the end: the code
+// page (its user_code field pre-filled), the sign-in page when nobody is signed in, and the consent
+// page, answered with `decision` ("allow" or "deny"). Generic: each page's POST form is sent back
+// with every hidden input it holds, plus what the kind of page asks for. The page after the
+// decision ends it; after allow it must tell the person to return to their device. Returns the
+// kinds of pages seen, in order, and what the last page said.
+async function playDeviceUser(browser, grant, decision, username, password) {
+  const origin = new URL(grant.verification_uri).origin
+  const expectedCode = normalizeUserCode(grant.user_code)
+  const secrets = [password, grant.user_code, expectedCode]
+  const unexpected = (what, response, page) =>
+    `${what} (HTTP ${response.status}, page "${page.heading || '(no heading)'}"): ${pageExcerpt(response.text, secrets)}`
+  const pages = []
+  const actions = new Set()
+  let current = grant.verification_uri_complete
+  let response = await browser.request('GET', current)
+  for (let hop = 0; hop < 8; hop++) {
+    if (response.status >= 300 && response.status < 400) {
+      check(response.location, `${response.status} without a Location`)
+      check(new URL(response.location).origin === origin, `redirected to ${new URL(response.location).origin}, not the server`)
+      current = response.location
+      response = await browser.request('GET', current)
+      continue
+    }
+    const page = parsePage(response.text)
+    if (pages.includes('consent')) {
+      check(response.status === 200, unexpected(`after ${decision}, expected HTTP 200`, response, page))
+      const returnToDevice = /return to your device/i.test(textOf(response.text))
+      check(decision !== 'allow' || returnToDevice,
+        unexpected('after allow, expected a page that says "return to your device"', response, page))
+      return { pages, form_actions: [...actions], final_status: response.status, final_heading: page.heading, return_to_device: returnToDevice }
+    }
+    check(!/return to your device/i.test(textOf(response.text)),
+      unexpected(`the device was let in without the consent page, which the device flow must always show (pages: ${pages.join(', ')})`, response, page))
+    check(response.status === 200 && page.form, unexpected('expected a page with a POST form', response, page))
+    const { form } = page
+    const data = [...form.hidden]
+    let kind
+    if (form.inputs.has('password') && form.buttons.includes('login')) {
+      check(!pages.includes('login'), unexpected('the sign-in was refused', response, page))
+      kind = 'login'
+      data.push(['username', username], ['password', password], ['action', 'login'])
+    } else if (form.buttons.includes('allow') && form.buttons.includes('deny')) {
+      kind = 'consent'
+      data.push(['action', decision])
+    } else if (form.buttons.includes('code') && form.fields.has('user_code')) {
+      check(!pages.includes('code'), unexpected('the user code was refused', response, page))
+      const typed = form.fields.get('user_code')
+      check(normalizeUserCode(typed) === expectedCode,
+        unexpected(`the code page's user_code field is not pre-filled with the user code (it holds ${typed.length} chars)`, response, page))
+      kind = 'code'
+      data.push(['user_code', typed], ['action', 'code'])
+    } else {
+      throw new Error(unexpected(
+        `expected the code page (user_code and action=code), the sign-in page or the consent page (action=allow/deny); the form has inputs [${[...form.inputs].join(', ')}] and buttons [${form.buttons.join(', ')}]`,
+        response, page))
+    }
+    pages.push(kind)
+    log(`  browser: page "${page.heading}" (${kind}${kind === 'consent' ? `: ${decision}` : ''})`)
+    const target = new URL(form.action || current, current)
+    check(target.origin === origin, `the ${kind} form posts to ${target.origin}, not the server`)
+    actions.add(target.pathname)
+    current = target.href
+    response = await browser.request('POST', current, data)
+  }
+  throw new Error(`no end after the pages ${pages.join(', ')}`)
+}
+
 // --- The run --------------------------------------------------------------------------------------
 
 async function main() {
@@ -382,6 +499,7 @@ async function main() {
   const exchangeAudience = env('EXCHANGE_AUDIENCE', { required: Boolean(exchangeClientId) })
   const apiToken = env('API_TOKEN', { fallback: 'client_credentials' })
   const apiResource = env('API_RESOURCE')
+  const deviceClientId = env('DEVICE_CLIENT_ID')
   check(apiToken === 'client_credentials' || apiToken === 'code_flow', `API_TOKEN must be client_credentials or code_flow, not ${apiToken}`)
 
   const issuer = new URL(issuerText)
@@ -407,6 +525,8 @@ async function main() {
     dpop_algs: as.dpop_signing_alg_values_supported,
     par: as.pushed_authorization_request_endpoint !== undefined,
     iss_parameter: as.authorization_response_iss_parameter_supported === true,
+    device_authorization: as.device_authorization_endpoint !== undefined,
+    device_code_grant: as.grant_types_supported?.includes(DEVICE_CODE_GRANT) ?? false,
   }
 
   const dpopAlg = env('DPOP_ALG', { fallback: 'ES256' })
@@ -668,6 +788,166 @@ async function main() {
       `issued_token_type ${tokens.issued_token_type}`)
   } else {
     summary.token_exchange = { skipped: 'EXCHANGE_CLIENT_ID is not set' }
+  }
+  // --- e. Device Authorization Grant (RFC 8628), a public client ---
+  // Two device authorizations, A and B, both polled at once (authorization_pending), A a second
+  // time at once (slow_down, which lengthens A's interval by 5 s); then a person allows A and, in
+  // the same browser, denies B; then A is polled until its tokens come and B once, each no sooner
+  // than its interval after its last poll. The waits overlap: about 10 s in all.
+  if (deviceClientId) {
+    step = 'device_authorization'
+    check(typeof as.device_authorization_endpoint === 'string', 'discovery has no device_authorization_endpoint')
+    const device = { client_id: deviceClientId, token_endpoint_auth_method: 'none' }
+    const deviceAuth = oauth.None()
+    const record = { client: deviceClientId, client_auth: 'none', scope_asked: DEVICE_SCOPE, waited_ms: 0 }
+    summary.device_flow = record
+    const verificationUri = `${as.issuer.replace(/\/+$/, '')}/device`
+
+    // A device authorization request, its answer checked; with the time of its last poll.
+    const authorizeDevice = async (label) => {
+      log(`device authorization (${label}) as ${deviceClientId} (public client)`)
+      const response = await oauth.deviceAuthorizationRequest(as, device, deviceAuth, new URLSearchParams({ scope: DEVICE_SCOPE }), httpOptions)
+      const grant = await oauth.processDeviceAuthorizationResponse(as, device, response)
+      check(USER_CODE.test(grant.user_code),
+        `${label}: the user_code is shaped "${userCodeShape(grant.user_code)}", not XXXX-XXXX of BCDFGHJKLMNPQRSTVWXZ`)
+      check(grant.verification_uri === verificationUri, `${label}: verification_uri ${grant.verification_uri}, expected ${verificationUri}`)
+      check(typeof grant.verification_uri_complete === 'string', `${label}: no verification_uri_complete`)
+      const complete = new URL(grant.verification_uri_complete)
+      check(`${complete.origin}${complete.pathname}` === verificationUri,
+        `${label}: verification_uri_complete is at ${complete.origin}${complete.pathname}, not ${verificationUri}`)
+      check(decodeURIComponent(grant.verification_uri_complete).includes(grant.user_code),
+        `${label}: verification_uri_complete does not hold the user code`)
+      check(grant.interval === 5, `${label}: interval ${grant.interval}, expected 5`)
+      check(grant.expires_in > 0, `${label}: expires_in ${grant.expires_in}`)
+      return {
+        grant,
+        interval: grant.interval,
+        lastPoll: undefined,
+        summary: {
+          user_code_format: 'XXXX-XXXX',
+          verification_uri: grant.verification_uri,
+          verification_uri_complete_has_code: true,
+          interval: grant.interval,
+          expires_in: grant.expires_in,
+        },
+      }
+    }
+
+    // One poll of the token endpoint: the tokens, or the OAuth error oauth4webapi surfaced (a
+    // ResponseBodyError); anything else is thrown. Notes when the poll was answered.
+    const pollDevice = async (pending) => {
+      try {
+        const response = await oauth.deviceCodeGrantRequest(as, device, deviceAuth, pending.grant.device_code, httpOptions)
+        const tokenType = await wireTokenType(response)
+        try {
+          return { tokens: await oauth.processDeviceCodeResponse(as, device, response), tokenType }
+        } catch (err) {
+          if (err instanceof oauth.ResponseBodyError) {
+            return { error: err.error, http_status: err.status, error_description: err.error_description }
+          }
+          throw err
+        }
+      } finally {
+        pending.lastPoll = Date.now()
+      }
+    }
+    const answered = (poll) => (poll.tokens ? 'tokens' : `${poll.error}${poll.error_description ? ` (${poll.error_description})` : ''}`)
+    const pollRecord = (poll) => ({ error: poll.error, http_status: poll.http_status })
+
+    // Sleeps until `pending`'s interval has passed since its last poll (the server counts whole
+    // seconds: a little more, so that the poll is never early).
+    const waitForInterval = async (pending, label) => {
+      const ms = Math.max(0, pending.lastPoll + pending.interval * 1000 + 300 - Date.now())
+      if (ms > 0) {
+        log(`  waiting ${(ms / 1000).toFixed(1)} s before polling ${label} (interval ${pending.interval} s)`)
+        record.waited_ms += ms
+        await sleep(ms)
+      }
+    }
+
+    const approved = await authorizeDevice('A, to allow')
+    record.authorization = approved.summary
+
+    step = 'device_poll_pending'
+    log('polling A at once: the person has done nothing yet')
+    const firstPoll = await pollDevice(approved)
+    check(firstPoll.error === 'authorization_pending',
+      `the first poll, before the person did anything: expected authorization_pending, got ${answered(firstPoll)}`)
+    record.first_poll = pollRecord(firstPoll)
+    log('polling A again at once, sooner than the interval')
+    const secondPoll = await pollDevice(approved)
+    check(secondPoll.error === 'slow_down' || secondPoll.error === 'authorization_pending',
+      `the second poll at once: expected slow_down (or authorization_pending), got ${answered(secondPoll)}`)
+    record.second_poll = pollRecord(secondPoll)
+    record.slow_down = secondPoll.error === 'slow_down'
+    // RFC 8628 §3.5: the interval grows by 5 seconds for this and all later polls.
+    if (record.slow_down) approved.interval += 5
+
+    step = 'device_authorization_denied'
+    const denied = await authorizeDevice('B, to deny')
+    const deniedFirstPoll = await pollDevice(denied)
+    check(deniedFirstPoll.error === 'authorization_pending',
+      `B's first poll: expected authorization_pending, got ${answered(deniedFirstPoll)}`)
+    record.denied = { first_poll: pollRecord(deniedFirstPoll) }
+
+    step = 'device_user_allows'
+    log(`as ${username} on another device: entering A's code and allowing`)
+    const browser = new Browser()
+    Object.assign(record, await playDeviceUser(browser, approved.grant, 'allow', username, password))
+
+    step = 'device_user_denies'
+    log(`as ${username}, still signed in: entering B's code and denying`)
+    Object.assign(record.denied, await playDeviceUser(browser, denied.grant, 'deny', username, password))
+
+    step = 'device_token'
+    // Until the tokens come, but never far beyond the expected wait: a server that keeps saying
+    // authorization_pending after the person allowed is a failure, not something to wait out.
+    const giveUpAt = Date.now() + 20_000
+    let polls = 0
+    let result
+    for (;;) {
+      await waitForInterval(approved, 'A')
+      result = await pollDevice(approved)
+      polls += 1
+      if (result.tokens) break
+      if (result.error === 'slow_down') approved.interval += 5
+      else check(result.error === 'authorization_pending', `polling A after the person allowed: ${answered(result)}`)
+      check(approved.lastPoll + approved.interval * 1000 < giveUpAt,
+        `no tokens after ${polls} poll(s) since the person allowed (last answer ${answered(result)}); not waiting ${approved.interval} s more`)
+    }
+    const { tokens, tokenType } = result
+    record.polls_after_allow = polls
+    check(tokens.token_type === 'bearer', `token_type ${tokenType}, expected Bearer (no DPoP proof was sent)`)
+    check(tokens.refresh_token !== undefined, 'no refresh token, though offline_access was asked and the client may refresh')
+    // processDeviceCodeResponse has validated the ID token: iss, aud, azp, exp, iat (no nonce in
+    // this flow).
+    const deviceIdClaims = oauth.getValidatedIdTokenClaims(tokens)
+    check(deviceIdClaims !== undefined, 'no ID token, though openid was asked')
+    record.token_type = tokenType
+    record.expires_in = tokens.expires_in
+    record.scope = tokens.scope
+    record.access_token = describeToken(tokens.access_token)
+    record.refresh_token = true
+    record.id_token = {
+      sub: deviceIdClaims.sub,
+      aud: deviceIdClaims.aud,
+      nonce: deviceIdClaims.nonce !== undefined,
+      auth_time: typeof deviceIdClaims.auth_time === 'number',
+      alg: JSON.parse(Buffer.from(tokens.id_token.split('.')[0], 'base64url').toString('utf8')).alg,
+    }
+    record.same_user_as_code_flow = code.id_token?.sub !== undefined && code.id_token.sub === deviceIdClaims.sub
+    check(record.access_token.format !== 'jwt' || record.access_token.client_id === deviceClientId,
+      `the access token's client_id is ${record.access_token.client_id}, not ${deviceClientId}`)
+    step = 'device_token_rs_check'
+    record.access_token.rs_validated = await validateAsResourceServer(tokens.access_token)
+
+    step = 'device_denied_poll'
+    await waitForInterval(denied, 'B')
+    const deniedPoll = await pollDevice(denied)
+    Object.assign(record.denied, { poll_error: deniedPoll.tokens ? 'none: tokens were issued' : deniedPoll.error, http_status: deniedPoll.http_status })
+    check(deniedPoll.error === 'access_denied', `polling B after the person denied: expected access_denied, got ${answered(deniedPoll)}`)
+  } else {
+    summary.device_flow = { skipped: 'DEVICE_CLIENT_ID is not set' }
   }
 }
 

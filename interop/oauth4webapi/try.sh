@@ -11,7 +11,10 @@
 #    `portcullis client jwks --private-key key.pem`;
 # 2. writes portcullis.toml: a private_key_jwt client `svc-jwt` (client_credentials), a public
 #    code-flow client `app` (authorization_code + refresh_token, loopback redirect URI, consent
-#    page shown) and a user `alice`;
+#    page shown) and a user `alice`; then creates the database (`portcullis migrate`) and in it a
+#    public device client "TV" with `portcullis client create --json --auth-method none
+#    --grant-type urn:ietf:params:oauth:grant-type:device_code --grant-type refresh_token
+#    --scope "openid profile offline_access" --name TV`, for run.mjs's device step (e);
 # 3. starts `portcullis serve` on a free port of 127.0.0.1 with a SQLite database in that directory,
 #    and reads the address from its log;
 # 4. runs `node run.mjs` with the variables it reads (see the top of run.mjs); its last stdout line
@@ -101,6 +104,17 @@ email_verified = true
 name = "Alice Liddell"
 EOF
 
+# The device client, made as an operator makes one, in the database the server will open.
+(cd "$tmp" && "${clean_env[@]}" PORTCULLIS_CONFIG="$tmp/portcullis.toml" "$bin" migrate >/dev/null) \
+  || die "portcullis migrate failed"
+created=$(cd "$tmp" && "${clean_env[@]}" PORTCULLIS_CONFIG="$tmp/portcullis.toml" "$bin" client create --json \
+  --auth-method none \
+  --grant-type urn:ietf:params:oauth:grant-type:device_code --grant-type refresh_token \
+  --scope "openid profile offline_access" --name TV) || die "portcullis client create (the device client) failed"
+device_client_id=$(printf '%s' "$created" | node -e \
+  'process.stdout.write(JSON.parse(require("fs").readFileSync(0, "utf8")).client_id)') \
+  || die "no client_id in: $created"
+
 # 3. The server.
 (cd "$tmp" && exec "${clean_env[@]}" PORTCULLIS_CONFIG="$tmp/portcullis.toml" "$bin" serve \
   >"$tmp/serve.log" 2>&1 </dev/null) &
@@ -122,6 +136,7 @@ set +e
   CLIENT_ID=svc-jwt PRIVATE_KEY_FILE="$tmp/key.pem" \
   APP_CLIENT_ID=app APP_REDIRECT_URI="$redirect_uri" \
   USERNAME=alice PASSWORD="$password" \
+  DEVICE_CLIENT_ID="$device_client_id" \
   API_URL="${API_URL:-}" \
   node run.mjs)
 rc=$?

@@ -50,7 +50,7 @@ pub enum ClientError {
     #[error("no metadata for this issuer: {0}")]
     WrongIssuer(String),
     /// The browser came back with a redirect that is not this sign-in's (state, issuer, no code)
-    /// or did not come back in time.
+    /// or did not come back in time; or a device sign-in's code expired before it was approved.
     #[error("the sign-in did not complete: {0}")]
     SignIn(String),
     /// The ID token of a sign-in does not check out (signature, issuer, audience, expiry, nonce).

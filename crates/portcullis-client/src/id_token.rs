@@ -1,6 +1,7 @@
 //! Checking the ID token a sign-in returns (OpenID Connect Core §3.1.3.7): signed by a key the
 //! issuer publishes, with the algorithm that key is for; `iss` the issuer exactly; `aud` naming
-//! this client; not expired; and carrying the `nonce` this sign-in sent.
+//! this client; not expired; and carrying the `nonce` this sign-in sent, when it sent one (the
+//! device grant of RFC 8628 has no nonce).
 
 use crate::error::ClientError;
 use portcullis_core::jws::CompactJws;
@@ -19,8 +20,9 @@ pub struct Expected<'a> {
     pub issuer: &'a str,
     /// This client.
     pub client_id: &'a str,
-    /// The nonce sent with the authorization request.
-    pub nonce: &'a str,
+    /// The nonce sent with the authorization request; `None` for a flow that sends none (the
+    /// device grant, RFC 8628), whose ID token then has no nonce to compare.
+    pub nonce: Option<&'a str>,
     /// Where the issuer's keys are.
     pub jwks_uri: Option<&'a str>,
 }
@@ -32,7 +34,18 @@ impl<'a> Expected<'a> {
         Expected {
             issuer,
             client_id,
-            nonce,
+            nonce: Some(nonce),
+            jwks_uri: Some(jwks_uri),
+        }
+    }
+
+    /// The same checks for a flow that sends no nonce (the device grant, RFC 8628): every other
+    /// claim is checked, and a `nonce` in the token is not compared with anything.
+    pub fn without_nonce(issuer: &'a str, client_id: &'a str, jwks_uri: &'a str) -> Self {
+        Expected {
+            issuer,
+            client_id,
+            nonce: None,
             jwks_uri: Some(jwks_uri),
         }
     }
@@ -40,7 +53,7 @@ impl<'a> Expected<'a> {
 
 /// Checks `token` against `expected` (OpenID Connect Core §3.1.3.7): the signature with the
 /// issuer's keys (as providers publish them: with or without `alg` and `kid`), `iss`, `aud`, `exp`
-/// with a minute of leeway, and `nonce`.
+/// with a minute of leeway, and `nonce` when one is expected.
 ///
 /// ```no_run
 /// # async fn run(id_token: &str) -> Result<(), portcullis_client::ClientError> {
@@ -115,14 +128,18 @@ pub async fn check(
     if clock.now().0 >= exp.saturating_add(LEEWAY_SECS) {
         return Err(bad("it has expired"));
     }
-    let nonce_ok = claims
-        .get("nonce")
-        .and_then(Value::as_str)
-        .is_some_and(|n| {
-            portcullis_core::secret::constant_time_eq(n.as_bytes(), expected.nonce.as_bytes())
-        });
-    if !nonce_ok {
-        return Err(bad("its nonce is not the one this sign-in sent"));
+    // Without a nonce sent (the device grant), there is nothing to compare: the token was
+    // collected by this client itself, with a device code only it holds.
+    if let Some(nonce) = expected.nonce {
+        let nonce_ok = claims
+            .get("nonce")
+            .and_then(Value::as_str)
+            .is_some_and(|n| {
+                portcullis_core::secret::constant_time_eq(n.as_bytes(), nonce.as_bytes())
+            });
+        if !nonce_ok {
+            return Err(bad("its nonce is not the one this sign-in sent"));
+        }
     }
     Ok(())
 }

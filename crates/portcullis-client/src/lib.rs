@@ -15,6 +15,7 @@
 
 mod callback_page;
 mod config;
+pub mod device;
 pub mod discovery;
 pub mod dpop;
 mod error;
@@ -27,6 +28,7 @@ pub mod store;
 mod token;
 
 pub use config::{AuthMethod, ClientCredentials, Endpoint};
+pub use device::{DeviceAuthorization, Waiting};
 pub use dpop::DpopKey;
 pub use error::{ClientError, describe_error, http_client};
 pub use login::{LoginSettings, access_token, login};

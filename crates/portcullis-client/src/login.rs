@@ -18,7 +18,8 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 pub struct LoginSettings {
     /// The issuer (its metadata gives the endpoints).
     pub issuer: String,
-    /// The client, registered with `http://127.0.0.1/callback` as a redirect URI.
+    /// The client, registered with `http://127.0.0.1/callback` as a redirect URI (the device
+    /// grant, [`crate::device`], needs none).
     pub client_id: String,
     /// The secret of a confidential client; `None` for a public one.
     pub client_secret: Option<Secret>,
@@ -29,7 +30,7 @@ pub struct LoginSettings {
     pub resources: Vec<String>,
     /// Audiences as some servers name them (`audience`, space-separated), sent the same way.
     pub audience: Option<String>,
-    /// How long to wait for the browser.
+    /// How long to wait for the browser (the device grant waits as long as its code lives).
     pub wait: Duration,
 }
 
@@ -191,7 +192,7 @@ pub async fn login(
                 &crate::id_token::Expected {
                     issuer: &issuer,
                     client_id: &settings.client_id,
-                    nonce: &nonce,
+                    nonce: Some(&nonce),
                     jwks_uri: ep.jwks.as_deref(),
                 },
                 clock,
@@ -293,8 +294,13 @@ fn reference_query(client_id: &str, request_uri: &str) -> String {
     query.finish()
 }
 
-/// The `resource` and `audience` parameters of a token request.
-fn add_audiences(form: &mut Vec<(&str, String)>, resources: &[String], audience: Option<&str>) {
+/// The `resource` and `audience` parameters of a token request (the device grant's requests
+/// too).
+pub(crate) fn add_audiences(
+    form: &mut Vec<(&str, String)>,
+    resources: &[String],
+    audience: Option<&str>,
+) {
     for resource in resources {
         form.push(("resource", resource.clone()));
     }
@@ -303,7 +309,10 @@ fn add_audiences(form: &mut Vec<(&str, String)>, resources: &[String], audience:
     }
 }
 
-async fn exchange(
+/// A token request: authenticated with Basic when there is a secret, else with `client_id` in the
+/// form (a public client). A non-2xx answer is a typed error from [`read_answer`], so the device
+/// grant's polling can tell `authorization_pending` and `slow_down` from a final error.
+pub(crate) async fn exchange(
     http: &reqwest::Client,
     token_endpoint: &str,
     client_id: &str,

@@ -43,6 +43,12 @@ pub enum ErrorCode {
     InvalidDpopProof,
     /// The DPoP proof must carry the nonce the server gives in `DPoP-Nonce` (RFC 9449 §8).
     UseDpopNonce,
+    /// The user has not yet approved the device's request: poll again later (RFC 8628 §3.5).
+    AuthorizationPending,
+    /// Polling too often: wait 5 seconds longer between polls from now on (RFC 8628 §3.5).
+    SlowDown,
+    /// The device code has expired: start again (RFC 8628 §3.5).
+    ExpiredToken,
 }
 
 impl ErrorCode {
@@ -71,6 +77,9 @@ impl ErrorCode {
             ErrorCode::RequestNotSupported => "request_not_supported",
             ErrorCode::InvalidDpopProof => "invalid_dpop_proof",
             ErrorCode::UseDpopNonce => "use_dpop_nonce",
+            ErrorCode::AuthorizationPending => "authorization_pending",
+            ErrorCode::SlowDown => "slow_down",
+            ErrorCode::ExpiredToken => "expired_token",
         }
     }
 }

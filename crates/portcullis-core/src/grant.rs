@@ -19,6 +19,9 @@ pub enum GrantType {
     /// Token Exchange (RFC 8693).
     #[serde(rename = "urn:ietf:params:oauth:grant-type:token-exchange")]
     TokenExchange,
+    /// The Device Authorization Grant (RFC 8628).
+    #[serde(rename = "urn:ietf:params:oauth:grant-type:device_code")]
+    DeviceCode,
 }
 
 impl GrantType {
@@ -29,12 +32,16 @@ impl GrantType {
             GrantType::AuthorizationCode => "authorization_code",
             GrantType::RefreshToken => "refresh_token",
             GrantType::TokenExchange => TOKEN_EXCHANGE,
+            GrantType::DeviceCode => DEVICE_CODE,
         }
     }
 }
 
 /// The `grant_type` of Token Exchange (RFC 8693 §2.1).
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/// The `grant_type` of the Device Authorization Grant (RFC 8628 §3.4).
+pub const DEVICE_CODE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 /// A token type identifier of RFC 8693 §3 that Portcullis takes and issues.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -134,6 +141,13 @@ pub enum TokenRequest {
         /// The audiences of the new token (`resource`, `audience`).
         audiences: Vec<String>,
     },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4).
+    DeviceCode {
+        /// The device code from the device authorization response.
+        device_code: Secret,
+        /// Requested audiences of the access token (RFC 8707 `resource`, `audience`).
+        audiences: Vec<String>,
+    },
 }
 
 impl TokenRequest {
@@ -143,6 +157,7 @@ impl TokenRequest {
         GrantType::ClientCredentials,
         GrantType::RefreshToken,
         GrantType::TokenExchange,
+        GrantType::DeviceCode,
     ];
 
     /// Parses the grant part of a token request.
@@ -223,6 +238,10 @@ impl TokenRequest {
                     audiences: requested_audiences(form)?,
                 })
             }
+            DEVICE_CODE => Ok(TokenRequest::DeviceCode {
+                device_code: Secret::new(required(form, "device_code")?),
+                audiences: requested_audiences(form)?,
+            }),
             other => Err(TokenRequestError::UnsupportedGrantType(other.to_owned())),
         }
     }
@@ -234,6 +253,7 @@ impl TokenRequest {
             TokenRequest::AuthorizationCode { .. } => GrantType::AuthorizationCode,
             TokenRequest::RefreshToken { .. } => GrantType::RefreshToken,
             TokenRequest::TokenExchange { .. } => GrantType::TokenExchange,
+            TokenRequest::DeviceCode { .. } => GrantType::DeviceCode,
         }
     }
 }

@@ -12,6 +12,7 @@ pub mod basic;
 pub mod client;
 pub mod client_assertion;
 pub mod clock;
+pub mod device;
 pub mod dpop;
 pub mod error;
 pub mod form;

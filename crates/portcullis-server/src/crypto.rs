@@ -25,6 +25,23 @@ pub fn random_token() -> Result<String, RandomUnavailable> {
     Ok(B64.encode(random_bytes::<32>()?))
 }
 
+/// A user code of the Device Authorization Grant, normalized (`portcullis_core::device`): each
+/// character from a random byte, bytes that would favour some characters drawn again.
+pub fn random_user_code() -> Result<String, RandomUnavailable> {
+    use portcullis_core::device::{USER_CODE_LENGTH, usable_byte, user_code_from};
+    let mut picked = [0u8; USER_CODE_LENGTH];
+    let mut filled = 0;
+    while filled < USER_CODE_LENGTH {
+        for b in random_bytes::<16>()? {
+            if filled < USER_CODE_LENGTH && usable_byte(b) {
+                picked[filled] = b;
+                filled += 1;
+            }
+        }
+    }
+    Ok(user_code_from(&picked).replace('-', ""))
+}
+
 /// 16 random bytes in lowercase hex: client, user and grant ids.
 pub fn random_id() -> Result<String, RandomUnavailable> {
     Ok(hex(&random_bytes::<16>()?))

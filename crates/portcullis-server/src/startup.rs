@@ -199,6 +199,7 @@ impl Server {
                 sign_in_per_address: config.sign_in.max_failed_attempts_per_address,
                 client_per_address: config.client_auth.max_failures_per_client,
                 client_address: config.client_auth.max_failures_per_ip,
+                user_code_per_address: config.device.max_failed_codes_per_address,
             },
             session_lifetime: config.sign_in.session_lifetime.0,
             metrics: crate::metrics::Metrics::new(),
@@ -209,6 +210,10 @@ impl Server {
                 &dpop_nonce_key,
                 config.dpop.require_nonce,
             ),
+            device: crate::oauth::settings::DeviceSettings {
+                code_lifetime: config.device.code_lifetime.0,
+                interval: config.device.interval.0,
+            },
         };
         // Spans for traces, or for text logs, which print them; JSON logs read the task-local.
         let spans =

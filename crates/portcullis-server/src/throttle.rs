@@ -57,6 +57,11 @@ impl Key {
         Key::of("sign-in-address", &address(ip))
     }
 
+    /// Wrong user codes (RFC 8628) typed from one address.
+    pub fn user_code_address(ip: IpAddr) -> Key {
+        Key::of("user-code-address", &address(ip))
+    }
+
     /// Failed authentications of one client_id from one address.
     pub fn client_at(client_id: &str, ip: IpAddr) -> Key {
         Key::of(

@@ -124,7 +124,8 @@ enum Command {
     },
     /// Get a client credentials token (from flags, the environment or .env), cached on disk.
     Token(cmd::token::TokenArgs),
-    /// Sign in through the browser (authorization code with PKCE) and keep the tokens.
+    /// Sign in through the browser (authorization code with PKCE), or with --device on another
+    /// device (RFC 8628), and keep the tokens.
     Login(cmd::login::LoginArgs),
     /// Call an API with the cached token, like curl.
     Call(cmd::login::CallArgs),
@@ -268,6 +269,14 @@ fn exit_code(e: &anyhow::Error) -> (u8, Option<String>) {
         Some(ClientError::OAuth { error, .. }) if error == "invalid_scope" => {
             (3, hint("the client may not ask for that scope"))
         }
+        // A sign-in the user declined, or (`login --device`) did not approve in time.
+        Some(ClientError::OAuth { error, .. }) if error == "access_denied" => {
+            (3, hint("the sign-in was declined"))
+        }
+        Some(ClientError::OAuth { error, .. }) if error == "expired_token" => (
+            3,
+            hint("the code expired before the sign-in was approved: sign in again"),
+        ),
         Some(ClientError::OAuth { status: 404, .. }) => (
             3,
             hint("the URL answered 404: is TOKEN_URL the token endpoint?"),

@@ -8,6 +8,7 @@ mod fake;
 
 mod against_portcullis;
 mod config;
+mod device;
 mod embedding;
 mod id_token;
 mod stored;

@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 
 mod auth;
 mod declared;
+mod device;
 mod durations;
 mod env;
 mod file;
@@ -25,6 +26,7 @@ mod validate;
 
 pub use auth::{ClientAuthConfig, DpopConfig};
 pub use declared::{ConfigSecret, DeclaredClient, DeclaredUser};
+pub use device::DeviceConfig;
 pub use durations::Seconds;
 use durations::{number_or_string, optional_number};
 pub use env::ENV_PREFIX;
@@ -62,6 +64,9 @@ pub struct Config {
     /// DPoP (RFC 9449).
     #[serde(default)]
     pub dpop: DpopConfig,
+    /// The Device Authorization Grant (RFC 8628).
+    #[serde(default)]
+    pub device: DeviceConfig,
     /// Throttling of failed client authentication.
     #[serde(default)]
     pub client_auth: ClientAuthConfig,
@@ -435,6 +440,7 @@ impl Default for Config {
             cleanup: CleanupConfig::default(),
             client_auth: ClientAuthConfig::default(),
             dpop: DpopConfig::default(),
+            device: DeviceConfig::default(),
             cors: CorsConfig::default(),
             tls: TlsConfig::default(),
             trusted_proxies: Vec::new(),

@@ -214,3 +214,22 @@ fn a_declared_client_id_is_checked_at_load() {
     let c = Config::from_sources("[[clients]]\nclient_id = \"web\"", env(&[])).unwrap();
     assert_eq!(c.clients[0].client_id.as_str(), "web");
 }
+
+#[test]
+fn device_settings_have_their_floors() {
+    let c = Config::from_sources(
+        "[device]\ninterval = \"7s\"\ncode_lifetime = \"15m\"",
+        env(&[]),
+    )
+    .unwrap();
+    assert_eq!((c.device.interval.0, c.device.code_lifetime.0), (7, 900));
+    assert_eq!(c.device.max_failed_codes_per_address, 20);
+    for bad in [
+        "[device]\ninterval = 0",
+        "[device]\ncode_lifetime = \"30s\"",
+        "[device]\nmax_failed_codes_per_address = 0",
+    ] {
+        let e = Config::from_sources(bad, env(&[])).unwrap_err().to_string();
+        assert!(e.contains("device."), "{bad}: {e}");
+    }
+}

@@ -112,6 +112,17 @@ impl Config {
                 key("sign_in.failure_window")
             )));
         }
+        if self.device.max_failed_codes_per_address == 0
+            || self.device.interval.0 == 0
+            || self.device.code_lifetime.0 < 60
+        {
+            return Err(ConfigError(format!(
+                "{} and {} must be at least 1, and {} at least 1m",
+                key("device.max_failed_codes_per_address"),
+                key("device.interval"),
+                key("device.code_lifetime")
+            )));
+        }
         if let Some(master) = &self.master_key
             && master.expose().trim().chars().count() < crate::keys::MIN_MASTER_KEY_LEN
         {

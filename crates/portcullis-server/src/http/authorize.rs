@@ -26,17 +26,9 @@ pub async fn authorize(
     body: Body,
 ) -> Response {
     let is_post = method == Method::POST;
-    let raw = if is_post {
-        match axum::body::to_bytes(body, state.max_body_bytes).await {
-            Ok(bytes) => bytes.to_vec(),
-            Err(_) => return page_error(&state.pages, PageError::TooLarge),
-        }
-    } else {
-        uri.query().unwrap_or_default().as_bytes().to_vec()
-    };
-    let form = match FormParams::parse(&raw) {
+    let form = match page_form(&state, is_post, &uri, body).await {
         Ok(form) => form,
-        Err(e) => return page_error(&state.pages, PageError::Unreadable(e.to_string())),
+        Err(page) => return page,
     };
     let issuer = &state.issuer;
     let request = match crate::oauth::par::resolve(issuer, &form).await {
@@ -85,7 +77,30 @@ pub async fn authorize(
     response
 }
 
-fn append_cookies(response: &mut Response, cookies: impl IntoIterator<Item = HeaderValue>) {
+/// The parameters of a page request: the form of a POST, else the query. Too large or unreadable,
+/// the error page to answer with.
+pub(super) async fn page_form(
+    state: &AppState,
+    is_post: bool,
+    uri: &Uri,
+    body: Body,
+) -> Result<FormParams, Response> {
+    let raw = if is_post {
+        match axum::body::to_bytes(body, state.max_body_bytes).await {
+            Ok(bytes) => bytes.to_vec(),
+            Err(_) => return Err(page_error(&state.pages, PageError::TooLarge)),
+        }
+    } else {
+        uri.query().unwrap_or_default().as_bytes().to_vec()
+    };
+    FormParams::parse(&raw)
+        .map_err(|e| page_error(&state.pages, PageError::Unreadable(e.to_string())))
+}
+
+pub(super) fn append_cookies(
+    response: &mut Response,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) {
     for c in cookies {
         response.headers_mut().append(header::SET_COOKIE, c);
     }
@@ -154,7 +169,7 @@ fn login_page(
 
 /// Scope names in words for the consent page: the configured description, else ours for the
 /// OpenID Connect scopes, else the name itself.
-fn describe_scope(state: &AppState, scope: &str) -> String {
+pub(super) fn describe_scope(state: &AppState, scope: &str) -> String {
     if let Some(words) = state.scope_descriptions.get(scope) {
         return words.clone();
     }

@@ -4,6 +4,7 @@
 pub mod authorize;
 pub mod client_ip;
 pub mod cors;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod health;
@@ -74,6 +75,11 @@ pub fn router(state: Arc<AppState>, public_metrics: bool) -> Router {
         .route("/introspect", any(introspect::introspect))
         .route("/revoke", any(revoke::revoke))
         .route("/par", post(par::par).fallback(par::not_post))
+        .route(
+            "/device_authorization",
+            post(device::device_authorization).fallback(par::not_post),
+        )
+        .route("/device", get(device::device).post(device::device))
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));

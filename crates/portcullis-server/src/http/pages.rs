@@ -20,6 +20,11 @@ const TEMPLATES: &[(&str, &str)] = &[
         "form_post.html",
         include_str!("../../templates/form_post.html"),
     ),
+    ("device.html", include_str!("../../templates/device.html")),
+    (
+        "device_done.html",
+        include_str!("../../templates/device_done.html"),
+    ),
 ];
 
 /// The one script the form-post page runs; the page's CSP allows it by its hash and nothing else.

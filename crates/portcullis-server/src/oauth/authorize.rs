@@ -169,7 +169,7 @@ pub async fn authorize(issuer: &Issuer, visit: Visit<'_>) -> Outcome {
     }
 }
 
-fn server_error(what: impl std::fmt::Display) -> AuthorizeError {
+pub(crate) fn server_error(what: impl std::fmt::Display) -> AuthorizeError {
     tracing::error!(error = %what, "authorization endpoint failed");
     AuthorizeError::Internal
 }
@@ -217,19 +217,18 @@ async fn decide(
     let mut login_time_sent = None;
     match action {
         Some(Action::Login { username, password }) => {
-            match sign_in(issuer, request, &username, &password, ip, now).await? {
+            match sign_in(
+                issuer,
+                request.client.id.as_str(),
+                &username,
+                &password,
+                ip,
+                now,
+            )
+            .await?
+            {
                 Ok(user_id) => {
-                    let value = random_token().map_err(server_error)?;
-                    store
-                        .insert_session(
-                            &token_hash(&value),
-                            &user_id,
-                            now,
-                            now + issuer.session_lifetime as i64,
-                        )
-                        .await
-                        .map_err(server_error)?;
-                    *new_session = Some(Secret::new(value));
+                    *new_session = Some(start_session(issuer, &user_id, now).await?);
                     signed_in = Some(SignedIn {
                         user_id,
                         auth_time: now,
@@ -382,13 +381,33 @@ async fn decide(
     })
 }
 
+/// A new browser session for a user who just signed in: the cookie's value.
+pub(crate) async fn start_session(
+    issuer: &Issuer,
+    user_id: &str,
+    now: i64,
+) -> Result<Secret, AuthorizeError> {
+    let value = random_token().map_err(server_error)?;
+    issuer
+        .store
+        .insert_session(
+            &token_hash(&value),
+            user_id,
+            now,
+            now + issuer.session_lifetime as i64,
+        )
+        .await
+        .map_err(server_error)?;
+    Ok(Secret::new(value))
+}
+
 /// Checks a username and password under the sign-in throttle: the user's id, or why the login page
 /// comes back. A lock this instance knows of answers at once; otherwise the attempt is counted
 /// before the password is checked, so a burst of guesses gets no more checks than the limit, and
 /// a success gives back only its own count.
-async fn sign_in(
+pub(crate) async fn sign_in(
     issuer: &Issuer,
-    request: &AuthorizationRequest,
+    client_id: &str,
     username: &str,
     password: &Secret,
     ip: IpAddr,
@@ -411,7 +430,7 @@ async fn sign_in(
             tracing::info!(
                 target: "portcullis::audit",
                 event = "sign_in_refused_locked",
-                client_id = %request.client.id,
+                client_id,
                 %ip,
                 retry_after = wait,
                 "sign-in refused: too many failed attempts"
@@ -436,7 +455,7 @@ async fn sign_in(
         tracing::info!(
             target: "portcullis::audit",
             event = "sign_in_failed",
-            client_id = %request.client.id,
+            client_id,
             %ip,
             "sign-in failed"
         );

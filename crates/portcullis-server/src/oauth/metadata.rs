@@ -33,6 +33,7 @@ pub fn metadata_document(tokens: &TokenSettings, par_required: bool) -> serde_js
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "require_pushed_authorization_requests": par_required,
         // Request objects, by value or by reference, are not supported; a pushed request's
         // request_uri always is (RFC 9126 §4).

@@ -9,6 +9,7 @@ pub mod authorize;
 pub mod bearer;
 pub mod client_assertion;
 pub mod client_auth;
+pub mod device;
 pub mod dpop;
 pub mod error;
 pub mod grant;
@@ -67,6 +68,8 @@ pub struct Issuer {
     pub par_required: bool,
     /// DPoP server nonces (RFC 9449 §8).
     pub dpop_nonces: dpop::DpopNonces,
+    /// The Device Authorization Grant's lifetimes.
+    pub device: settings::DeviceSettings,
 }
 
 /// How many failures each throttle key allows within its window.
@@ -80,6 +83,8 @@ pub struct FailureLimits {
     pub client_per_address: u64,
     /// Failed client authentications per address.
     pub client_address: u64,
+    /// Wrong user codes typed at `/device` per address (RFC 8628 §5.1).
+    pub user_code_per_address: u64,
 }
 
 impl Issuer {
@@ -126,6 +131,14 @@ impl Issuer {
             Limited::new(Key::username(username), self.limits.sign_in_per_username),
             Limited::address(Key::sign_in_address(ip), self.limits.sign_in_per_address),
         ]
+    }
+
+    /// The throttle key of a user code typed at `/device`.
+    pub fn user_code_keys(&self, ip: IpAddr) -> [Limited; 1] {
+        [Limited::address(
+            Key::user_code_address(ip),
+            self.limits.user_code_per_address,
+        )]
     }
 
     /// The throttle keys of a client authentication.

@@ -30,3 +30,12 @@ pub struct UserTokenSettings {
     /// Retry window for an already rotated refresh token; 0 turns it off.
     pub refresh_grace: u64,
 }
+
+/// Settings of the Device Authorization Grant (RFC 8628).
+#[derive(Debug, Clone, Copy)]
+pub struct DeviceSettings {
+    /// Seconds the device code and user code work.
+    pub code_lifetime: u64,
+    /// Seconds a device waits between polls, before any `slow_down`.
+    pub interval: u64,
+}

@@ -79,6 +79,7 @@ impl TestIssuer {
                 sign_in_per_address: 100,
                 client_per_address: 10,
                 client_address: 100,
+                user_code_per_address: 20,
             },
             session_lifetime: 3600,
             metrics: crate::metrics::Metrics::new(),
@@ -86,6 +87,10 @@ impl TestIssuer {
             client_keys: crate::client_keys::ClientKeys::new(Arc::new(clock.clone())),
             par_required: false,
             dpop_nonces: crate::oauth::dpop::DpopNonces::new(b"test nonce key", false),
+            device: crate::oauth::settings::DeviceSettings {
+                code_lifetime: 600,
+                interval: 5,
+            },
         };
         TestIssuer {
             issuer,

@@ -34,6 +34,7 @@ migrations! {
     4 "cleanup" "0004_cleanup.sql";
     5 "security" "0005_security.sql";
     6 "client_proofs" "0006_client_proofs.sql";
+    7 "device" "0007_device.sql";
 }
 
 /// One migration and whether it is applied.

@@ -12,6 +12,7 @@
 //! files. This module imports nothing from the rest of the server: everything else depends on it.
 
 pub mod backup;
+pub mod device;
 pub mod dump;
 mod group_commit;
 mod migrate;
@@ -157,6 +158,8 @@ pub struct TrafficRows {
     pub revoked_access_tokens: i64,
     /// `grants`.
     pub grants: i64,
+    /// `device_codes`.
+    pub device_codes: i64,
 }
 
 /// How busy the connection pool is, for `/metrics`.
@@ -230,7 +233,9 @@ impl std::fmt::Debug for KeyRow {
 /// The storage operations Portcullis needs. Every write that a running server must notice bumps the
 /// revision in the same transaction.
 #[async_trait]
-pub trait Store: sign_in::SignInStore + ThrottleStore + ProofStore + Send + Sync + 'static {
+pub trait Store:
+    sign_in::SignInStore + ThrottleStore + ProofStore + device::DeviceStore + Send + Sync + 'static
+{
     /// The change counter.
     async fn revision(&self) -> Result<i64, StoreError>;
 

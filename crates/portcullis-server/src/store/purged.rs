@@ -28,6 +28,8 @@ pub struct Purged {
     pub used_once: u64,
     /// Pushed authorization requests past their expiry.
     pub pushed_requests: u64,
+    /// Device authorization requests an hour past their expiry.
+    pub device_codes: u64,
 }
 
 impl Purged {
@@ -44,10 +46,11 @@ impl Purged {
             throttle_locks: self.throttle_locks + other.throttle_locks,
             used_once: self.used_once + other.used_once,
             pushed_requests: self.pushed_requests + other.pushed_requests,
+            device_codes: self.device_codes + other.device_codes,
         }
     }
 
-    fn each(&self) -> [u64; 10] {
+    fn each(&self) -> [u64; 11] {
         [
             self.codes,
             self.sessions,
@@ -59,6 +62,7 @@ impl Purged {
             self.throttle_locks,
             self.used_once,
             self.pushed_requests,
+            self.device_codes,
         ]
     }
 
@@ -134,6 +138,7 @@ impl Cleanup {
                 throttle_locks = total.throttle_locks,
                 used_once = total.used_once,
                 pushed_requests = total.pushed_requests,
+                device_codes = total.device_codes,
                 "deleted expired rows"
             );
         }

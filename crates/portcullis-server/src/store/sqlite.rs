@@ -173,3 +173,6 @@ mod maintenance {
 mod proofs {
     include!("sql/proofs.rs");
 }
+mod device {
+    include!("sql/device.rs");
+}

@@ -39,6 +39,10 @@ async fn expired_rows_of_every_kind_are_deleted_in_the_background() {
         "{rows:?}"
     );
     assert_eq!(rows.revoked_access_tokens, 1);
+    let tv = crate::device::tv(&app).await;
+    crate::device::start(&app, &tv.client_id, "openid").await;
+    assert_eq!(app.store.traffic_rows().await.unwrap().device_codes, 1);
+    let rows = app.store.traffic_rows().await.unwrap();
 
     // A tick with nothing expired deletes nothing.
     tokio::time::sleep(Duration::from_millis(1500)).await;

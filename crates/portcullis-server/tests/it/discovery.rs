@@ -20,7 +20,8 @@ async fn both_metadata_documents_describe_this_issuer() {
                 "authorization_code",
                 "client_credentials",
                 "refresh_token",
-                "urn:ietf:params:oauth:grant-type:token-exchange"
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ])
         );
         let methods = doc.body["token_endpoint_auth_methods_supported"]

@@ -145,7 +145,7 @@ async fn unauthorized_client_and_unsupported_grant_type() {
     let (id, secret) = app.service_client("read").await;
     for grant in [
         "password",
-        "urn:ietf:params:oauth:grant-type:device_code",
+        "urn:ietf:params:oauth:grant-type:saml2-bearer",
         "CLIENT_CREDENTIALS",
     ] {
         app.post_token(&[

@@ -2,8 +2,6 @@
 //! by audience and scope, the policy in the exchanging client's metadata, and every error.
 
 use crate::helpers::{Answer, TestApp, spawn_app};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use portcullis_core::GrantType;
 use portcullis_server::client::ClientMetadata;
 use serde_json::{Value, json};
@@ -15,7 +13,7 @@ const ORDERS: &str = "https://orders.example";
 const BILLING: &str = "https://billing.example";
 
 fn claims(jwt: &str) -> Value {
-    serde_json::from_slice(&B64.decode(jwt.split('.').nth(1).unwrap()).unwrap()).unwrap()
+    crate::helpers::jwt_claims(jwt)
 }
 
 async fn cc_token(app: &TestApp, id: &str, secret: &str, audience: &str) -> String {

@@ -13,6 +13,7 @@ mod cleanup;
 mod client_auth;
 mod client_proofs;
 mod declarative;
+pub mod device;
 mod discovery;
 mod errors;
 mod exchange;

@@ -171,6 +171,18 @@ fn next_step(config: &Config, id: &str, secret: SecretShown<'_>, m: &ClientMetad
             query.finish()
         );
     }
+    if m.grant_types.contains(&GrantType::DeviceCode) {
+        let login = format!("portcullis login --device --issuer {issuer} --client-id {id}");
+        return match secret {
+            SecretShown::Printed(secret) => {
+                format!("Sign in:       CLIENT_SECRET='{secret}' {login}")
+            }
+            SecretShown::InVariable(var) => {
+                format!("Sign in:       {login} --client-secret-env {var}")
+            }
+            SecretShown::None => format!("Sign in:       {login}"),
+        };
+    }
     String::new()
 }
 

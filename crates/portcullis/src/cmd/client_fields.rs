@@ -86,7 +86,7 @@ pub struct MetadataArgs {
 fn parse_grant_type(s: &str) -> Result<GrantType, String> {
     serde_json::from_value(json!(s)).map_err(|_| {
         format!(
-            "unknown grant type '{s}' (client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:token-exchange)"
+            "unknown grant type '{s}' (client_credentials, authorization_code, refresh_token, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange)"
         )
     })
 }

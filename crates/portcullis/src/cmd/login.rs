@@ -1,10 +1,11 @@
-//! `portcullis login` (authorization code with PKCE through the browser) and `portcullis call`
-//! (an API request with the cached token, like curl).
+//! `portcullis login` (authorization code with PKCE through the browser, or with `--device` the
+//! device grant: `device.rs`) and `portcullis call` (an API request with the cached token, like
+//! curl).
 
 use super::token::{CredentialArgs, env, get};
 use crate::Usage;
 use clap::Args;
-use portcullis_client::{ClientError, FileTokenStore, LoginSettings, TokenStore};
+use portcullis_client::{ClientError, FileTokenStore, LoginSettings, StoredTokens, TokenStore};
 use portcullis_core::{Secret, SystemClock};
 use std::time::Duration;
 
@@ -16,7 +17,7 @@ pub struct LoginArgs {
     #[arg(long)]
     pub issuer: Option<String>,
     /// The client (CLIENT_ID), registered with the redirect URI http://127.0.0.1/callback as a
-    /// native app.
+    /// native app (with --device: allowed the device grant, and no redirect URI needed).
     #[arg(long)]
     pub client_id: Option<String>,
     /// Read a confidential client's secret from this variable instead of CLIENT_SECRET. A public
@@ -35,6 +36,11 @@ pub struct LoginArgs {
     /// Print the URL instead of opening a browser.
     #[arg(long)]
     pub no_browser: bool,
+    /// Sign in on another device (a phone, a laptop) instead of a browser here: for a shell over
+    /// SSH or in a container (RFC 8628 device authorization grant). Prints a URL, a code to enter
+    /// there and a QR code to scan, then waits until the sign-in is approved.
+    #[arg(long, conflicts_with = "no_browser")]
+    pub device: bool,
 }
 
 /// The key the last sign-in is saved under, for `call`.
@@ -75,8 +81,30 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
     settings.resources = args.resources.clone();
     settings.audience = args.audience.clone();
     settings.wait = Duration::from_secs(300);
-    let no_browser = args.no_browser;
-    let tokens = portcullis_client::login(&settings, &SystemClock, |url| {
+    let mut tokens = if args.device {
+        super::device::sign_in(&settings).await?
+    } else {
+        through_the_browser(&settings, args.no_browser).await?
+    };
+    // The secret's variable, never the secret: `call` reads it again to refresh.
+    tokens.client_secret_env = secret_var;
+    let store = FileTokenStore::default_location()?;
+    store.save(DEFAULT_KEY, &tokens)?;
+    eprintln!(
+        "Signed in to {} as client {}; tokens saved in {}",
+        tokens.issuer,
+        tokens.client_id,
+        store.path().display()
+    );
+    Ok(())
+}
+
+/// The sign-in through a browser: opened on the authorize URL, or the URL printed for one.
+async fn through_the_browser(
+    settings: &LoginSettings,
+    no_browser: bool,
+) -> Result<StoredTokens, ClientError> {
+    portcullis_client::login(settings, &SystemClock, |url| {
         let opened = !no_browser
             && ["xdg-open", "open"].iter().any(|opener| {
                 std::process::Command::new(opener)
@@ -93,19 +121,7 @@ pub async fn run(args: LoginArgs) -> anyhow::Result<()> {
         }
         eprintln!("{url}");
     })
-    .await?;
-    // The secret's variable, never the secret: `call` reads it again to refresh.
-    let mut tokens = tokens;
-    tokens.client_secret_env = secret_var;
-    let store = FileTokenStore::default_location()?;
-    store.save(DEFAULT_KEY, &tokens)?;
-    eprintln!(
-        "Signed in to {} as client {}; tokens saved in {}",
-        tokens.issuer,
-        tokens.client_id,
-        store.path().display()
-    );
-    Ok(())
+    .await
 }
 
 /// `call` flags.

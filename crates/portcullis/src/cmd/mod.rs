@@ -4,6 +4,7 @@ pub mod backup;
 pub mod client;
 mod client_fields;
 pub mod decode;
+pub mod device;
 pub mod keys;
 pub mod login;
 pub mod migrate;

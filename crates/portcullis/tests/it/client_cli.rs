@@ -197,7 +197,7 @@ async fn call_and_decode() {
     assert!(err.contains("NOT valid"), "{err}");
 }
 
-fn hidden_fields(html: &str) -> Vec<(String, String)> {
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for tag in html
         .split('<')

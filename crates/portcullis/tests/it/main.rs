@@ -13,6 +13,7 @@ pub mod client_cli;
 pub mod client_proofs;
 mod config;
 mod database;
+mod device;
 mod first_day;
 mod foreign_tokens;
 mod instances;

@@ -8,6 +8,10 @@
 //!   library does;
 //! - Token Exchange (RFC 8693) of the client_credentials token by a third client, for another
 //!   audience;
+//! - the Device Authorization Grant (RFC 8628) of a public client made with `portcullis client
+//!   create`: `authorization_pending` and `slow_down` to polls at once, the person played by form
+//!   posts at `/device` (the code, the sign-in, the consent page, always shown), tokens once they
+//!   allowed, and `access_denied` for a second device they denied;
 //! - a DPoP-bound call to the example protected API, examples/protected_api.rs, run as the binary
 //!   `cargo test --workspace` builds (`/data` behind `BearerLayer` with the `read` scope). When
 //!   only this crate's tests were built, its routes run in-process instead, with a nonce of their
@@ -17,7 +21,7 @@
 //! the test says so and skips, except with `CI=true`, where it fails.
 
 use crate::client_proofs::write_p256_key;
-use crate::helpers::{ServerProcess, portcullis};
+use crate::helpers::{ServerProcess, portcullis, run};
 use std::path::PathBuf;
 use std::process::Command;
 
@@ -25,6 +29,7 @@ const API_AUDIENCE: &str = "https://api.example.com";
 const PASSWORD: &str = "correct horse battery staple";
 const REDIRECT_URI: &str = "http://127.0.0.1:9/callback";
 const EXCHANGER_SECRET: &str = "exchanger-secret-0123456789abcdef0123456789";
+const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../interop/oauth4webapi")
@@ -181,8 +186,26 @@ email_verified = true
         ),
     )
     .unwrap();
+    let config = dir.path().join("portcullis.toml");
+    // The device client is made as an operator makes one, with `portcullis client create`, in the
+    // database the server then opens (only `serve` and `migrate` create it): it is there from the
+    // server's first request on.
+    let (ok, _, err) = run(portcullis(dir.path())
+        .env("PORTCULLIS_CONFIG", &config)
+        .arg("migrate"));
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(portcullis(dir.path())
+        .env("PORTCULLIS_CONFIG", &config)
+        .args(["client", "create", "--json", "--auth-method", "none"])
+        .args(["--grant-type", DEVICE_CODE_GRANT])
+        .args(["--grant-type", "refresh_token"])
+        .args(["--scope", "openid profile offline_access", "--name", "TV"]));
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(created["client_secret"].is_null(), "a public client: {out}");
+    let device_client = created["client_id"].as_str().unwrap().to_owned();
     let mut command = portcullis(dir.path());
-    command.env("PORTCULLIS_CONFIG", dir.path().join("portcullis.toml"));
+    command.env("PORTCULLIS_CONFIG", &config);
     let server = ServerProcess::start(command, dir.path());
     let binary = example_binary();
     if binary.is_none() {
@@ -213,7 +236,8 @@ email_verified = true
         .env("API_URL", format!("{api}/data"))
         .env("EXCHANGE_CLIENT_ID", "exchanger")
         .env("EXCHANGE_CLIENT_SECRET", EXCHANGER_SECRET)
-        .env("EXCHANGE_AUDIENCE", "https://billing.example");
+        .env("EXCHANGE_AUDIENCE", "https://billing.example")
+        .env("DEVICE_CLIENT_ID", &device_client);
     let output = tokio::task::spawn_blocking(move || node.output().unwrap())
         .await
         .unwrap();
@@ -249,6 +273,47 @@ email_verified = true
     assert_eq!(exchanged["sub"], "svc-jwt", "{result:#}");
     assert_eq!(exchanged["client_id"], "exchanger", "{result:#}");
     assert_eq!(exchanged["aud"], "https://billing.example", "{result:#}");
+    // The device flow: pending, then slow_down to a poll too soon; tokens once the person allowed
+    // (after the code page, the sign-in and the consent page); access_denied once they denied,
+    // the consent page shown again though they had just allowed the same client.
+    let device = &result["device_flow"];
+    assert_eq!(
+        device["first_poll"]["error"], "authorization_pending",
+        "{result:#}"
+    );
+    assert_eq!(device["second_poll"]["error"], "slow_down", "{result:#}");
+    assert_eq!(
+        device["pages"],
+        serde_json::json!(["code", "login", "consent"]),
+        "{result:#}"
+    );
+    assert_eq!(device["return_to_device"], true, "{result:#}");
+    assert_eq!(device["token_type"], "Bearer", "{result:#}");
+    assert_eq!(device["refresh_token"], true, "{result:#}");
+    assert_eq!(
+        device["access_token"]["client_id"],
+        device_client.as_str(),
+        "{result:#}"
+    );
+    assert_eq!(device["access_token"]["rs_validated"], true, "{result:#}");
+    assert_eq!(
+        device["id_token"]["aud"],
+        device_client.as_str(),
+        "{result:#}"
+    );
+    assert_eq!(device["same_user_as_code_flow"], true, "{result:#}");
+    let denied = &device["denied"];
+    assert_eq!(
+        denied["first_poll"]["error"], "authorization_pending",
+        "{result:#}"
+    );
+    assert!(
+        denied["pages"]
+            .as_array()
+            .is_some_and(|pages| pages.iter().any(|p| p == "consent")),
+        "{result:#}"
+    );
+    assert_eq!(denied["poll_error"], "access_denied", "{result:#}");
     // The in-process stand-in also asks for a nonce of its own, and the library retried with it.
     if binary.is_none() {
         assert_eq!(

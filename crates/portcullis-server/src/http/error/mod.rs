@@ -10,6 +10,7 @@
 use super::pages::{Pages, authorization_response};
 use crate::oauth::authorization_request::{AuthorizationResponse, AuthorizeError};
 use crate::oauth::authorize::LoginProblem;
+use crate::oauth::device::CodeProblem;
 use crate::oauth::error::{BearerError, TokenError};
 use crate::oauth::logout::LogoutError;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -263,6 +264,28 @@ pub fn login_words(problem: &LoginProblem) -> String {
         }
         LoginProblem::WrongCredentials => "Wrong username or password.".into(),
         LoginProblem::Disabled => "This account is disabled.".into(),
+    }
+}
+
+/// The status of the device code page shown again.
+pub fn code_status(problem: &CodeProblem) -> StatusCode {
+    match problem {
+        CodeProblem::Locked { .. } => StatusCode::TOO_MANY_REQUESTS,
+        CodeProblem::Unknown => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// What the device code page says when it is shown again.
+pub fn code_words(problem: &CodeProblem) -> String {
+    match problem {
+        CodeProblem::Locked { retry_after } => {
+            let minutes = (retry_after + 59) / 60;
+            let unit = if minutes == 1 { "minute" } else { "minutes" };
+            format!("Too many wrong codes. Try again in {minutes} {unit}.")
+        }
+        CodeProblem::Unknown => "That code is not valid. Check the code on your device: it may \
+             have expired, or been used already."
+            .into(),
     }
 }
 

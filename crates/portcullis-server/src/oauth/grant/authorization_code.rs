@@ -3,14 +3,13 @@
 //! being used, with every binding right, revokes everything issued from it (RFC 9700 §4.5.3.1 /
 //! OAuth 2.1 §4.1.3); a replay that fails a binding is only refused.
 
-use super::user_tokens::{UserGrant, mint_user_tokens};
+use super::user_tokens::{UserGrant, mint_user_tokens, new_grant};
 use super::{invalid_grant, require_grant, store_error};
 use crate::client::Client;
-use crate::crypto::{random_id, token_hash};
+use crate::crypto::token_hash;
 use crate::oauth::Issuer;
 use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
-use crate::store::sign_in::GrantRow;
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -129,21 +128,7 @@ pub async fn exchange(
         .filter(|u| u.disabled_at.is_none())
         .ok_or_else(|| invalid_grant("the user no longer exists or is disabled"))?;
     let scope = Scope::parse(&row.scope).map_err(|e| TokenError::server(e.to_string()))?;
-    let grant = GrantRow {
-        grant_id: random_id()?,
-        client_id: row.client_id.clone(),
-        user_id: row.user_id.clone(),
-        scope: row.scope.clone(),
-        auth_time: row.auth_time,
-        created_at: now.0,
-        expires_at: now.plus(issuer.user_tokens.refresh_absolute).0,
-        revoked_at: None,
-        // A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5): it has no
-        // credentials of its own to prove who refreshes.
-        dpop_jkt: jkt
-            .filter(|_| client.metadata.is_public())
-            .map(str::to_owned),
-    };
+    let grant = new_grant(issuer, client, &row.user_id, &row.scope, row.auth_time, jkt)?;
     let minted = mint_user_tokens(
         &issuer.tokens,
         &issuer.user_tokens,

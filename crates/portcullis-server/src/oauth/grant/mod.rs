@@ -4,6 +4,7 @@
 pub mod access_token;
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod refresh_token;
 pub mod token_exchange;
 pub mod user_tokens;
@@ -87,6 +88,20 @@ pub async fn token(
                 jkt,
             },
         )?,
+        TokenRequest::DeviceCode {
+            device_code,
+            audiences,
+        } => {
+            device_code::poll(
+                issuer,
+                snapshot,
+                client,
+                device_code.expose(),
+                &audiences,
+                jkt,
+            )
+            .await?
+        }
         TokenRequest::RefreshToken {
             refresh_token,
             scope,
@@ -133,7 +148,10 @@ fn store_error(e: crate::store::StoreError) -> TokenError {
 }
 
 /// `unauthorized_client` unless the client is registered for `grant` (RFC 6749 §5.2).
-fn require_grant(client: &Client, grant: portcullis_core::GrantType) -> Result<(), TokenError> {
+pub(crate) fn require_grant(
+    client: &Client,
+    grant: portcullis_core::GrantType,
+) -> Result<(), TokenError> {
     if client.metadata.grant_types.contains(&grant) {
         Ok(())
     } else {

@@ -1,5 +1,5 @@
-//! The tokens a user grant yields, shared by the authorization code and refresh token grants: an
-//! access token, maybe a refresh token, and an ID token when `openid` was granted.
+//! The tokens a user grant yields, shared by the authorization code, device code and refresh token
+//! grants: an access token, maybe a refresh token, and an ID token when `openid` was granted.
 
 use super::access_token::{Claims, mint};
 use crate::client::Client;
@@ -7,7 +7,7 @@ use crate::crypto::{random_token, token_hash};
 use crate::keys::KeySet;
 use crate::oauth::error::TokenError;
 use crate::oauth::settings::{TokenSettings, UserTokenSettings};
-use crate::store::sign_in::{IssuedAccessToken, IssuedTokens, RefreshRow, UserRow};
+use crate::store::sign_in::{GrantRow, IssuedAccessToken, IssuedTokens, RefreshRow, UserRow};
 use aws_lc_rs::digest;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
@@ -52,6 +52,34 @@ pub fn wants_refresh_token(client: &Client, scope: &Scope) -> bool {
         && (!scope.contains("openid")
             || scope.contains("offline_access")
             || client.metadata.refresh_token_without_offline_access)
+}
+
+/// A new grant of `client` for a user who signed in at `auth_time`, starting now: what a code or
+/// device code becomes when it is redeemed.
+pub fn new_grant(
+    issuer: &crate::oauth::Issuer,
+    client: &Client,
+    user_id: &str,
+    scope: &str,
+    auth_time: i64,
+    jkt: Option<&str>,
+) -> Result<GrantRow, TokenError> {
+    let now = issuer.clock.now();
+    Ok(GrantRow {
+        grant_id: crate::crypto::random_id()?,
+        client_id: client.id.to_string(),
+        user_id: user_id.to_owned(),
+        scope: scope.to_owned(),
+        auth_time,
+        created_at: now.0,
+        expires_at: now.plus(issuer.user_tokens.refresh_absolute).0,
+        revoked_at: None,
+        // A public client's refresh tokens are bound to its DPoP key (RFC 9449 §5): it has no
+        // credentials of its own to prove who refreshes.
+        dpop_jkt: jkt
+            .filter(|_| client.metadata.is_public())
+            .map(str::to_owned),
+    })
 }
 
 /// Mints the access token, the refresh token (when wanted) and the ID token (when `openid`).

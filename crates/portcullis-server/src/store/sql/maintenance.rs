@@ -154,6 +154,13 @@ pub async fn purge(pool: &Pool, now: i64, batch: i64) -> Result<Purged, StoreErr
             now,
         )
         .await?,
+        // Kept an hour past expiry, like codes, so a device still polling hears expired_token.
+        device_codes: run(
+            "DELETE FROM device_codes WHERE device_code_hash IN (SELECT device_code_hash
+             FROM device_codes WHERE expires_at <= $1 LIMIT $2)",
+            now - crate::store::CODE_RETENTION_SECS,
+        )
+        .await?,
     })
 }
 
@@ -164,7 +171,8 @@ pub async fn traffic_rows(pool: &Pool) -> Result<TrafficRows, StoreError> {
                 (SELECT COUNT(*) FROM refresh_tokens) AS refresh_tokens,
                 (SELECT COUNT(*) FROM grant_access_tokens) AS grant_access_tokens,
                 (SELECT COUNT(*) FROM revoked_access_tokens) AS revoked_access_tokens,
-                (SELECT COUNT(*) FROM grants) AS grants",
+                (SELECT COUNT(*) FROM grants) AS grants,
+                (SELECT COUNT(*) FROM device_codes) AS device_codes",
     )
     .fetch_one(pool)
     .await?;
@@ -175,6 +183,7 @@ pub async fn traffic_rows(pool: &Pool) -> Result<TrafficRows, StoreError> {
         grant_access_tokens: row.try_get("grant_access_tokens")?,
         revoked_access_tokens: row.try_get("revoked_access_tokens")?,
         grants: row.try_get("grants")?,
+        device_codes: row.try_get("device_codes")?,
     })
 }
 

@@ -3,7 +3,7 @@
 // a refresh and of ending a user's sign-ins. (Included by each backend; see `store/sql/README`.)
 
 use super::Conn;
-use crate::store::sign_in::{Ended, IssuedTokens, UserRow};
+use crate::store::sign_in::{Ended, GrantRow, IssuedTokens, UserRow};
 use crate::store::{ClientRow, ConsentRow, Counts, KeyRow, StoreError};
 
 /// Counts a change that running servers must notice, and tells the other instances.
@@ -159,6 +159,25 @@ pub async fn refuse_plain_key(
         "a plain signing key in a database whose keys are encrypted: a master key is required"
             .into(),
     ))
+}
+
+/// A new grant (a redeemed authorization code or device code), not yet revoked.
+pub async fn insert_grant(conn: &mut Conn, g: &GrantRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at,
+         expires_at, revoked_at, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
+    )
+    .bind(&g.grant_id)
+    .bind(&g.client_id)
+    .bind(&g.user_id)
+    .bind(&g.scope)
+    .bind(g.auth_time)
+    .bind(g.created_at)
+    .bind(g.expires_at)
+    .bind(&g.dpop_jkt)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }
 
 /// Stores what an exchange issued under `grant_id`: the refresh token (if any) and the record of

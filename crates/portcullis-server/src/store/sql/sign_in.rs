@@ -229,20 +229,7 @@ impl SignInStore for This {
         if claimed.rows_affected() != 1 {
             return Ok(false);
         }
-        sqlx::query(
-            "INSERT INTO grants (grant_id, client_id, user_id, scope, auth_time, created_at,
-             expires_at, revoked_at, dpop_jkt) VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, $8)",
-        )
-        .bind(&g.grant_id)
-        .bind(&g.client_id)
-        .bind(&g.user_id)
-        .bind(&g.scope)
-        .bind(g.auth_time)
-        .bind(g.created_at)
-        .bind(g.expires_at)
-        .bind(&g.dpop_jkt)
-        .execute(&mut *tx)
-        .await?;
+        shared::insert_grant(&mut tx, g).await?;
         shared::insert_tokens(&mut tx, &g.grant_id, tokens).await?;
         tx.commit().await?;
         Ok(true)

@@ -11,7 +11,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 use std::process::{Child, Command, Stdio};
 
-struct Driver {
+pub(super) struct Driver {
     process: Child,
     http: reqwest::Client,
     base: String,
@@ -40,6 +40,9 @@ impl Drop for Driver {
     }
 }
 
+/// The viewport width of the phone `Driver::launch` emulates, in CSS pixels.
+pub(super) const PHONE_WIDTH: u32 = 390;
+
 fn find(binary: &str) -> Option<String> {
     for dir in ["/usr/bin", "/usr/local/bin", "/usr/lib/chromium"] {
         let path = format!("{dir}/{binary}");
@@ -52,6 +55,12 @@ fn find(binary: &str) -> Option<String> {
 
 impl Driver {
     async fn start() -> Option<Driver> {
+        Self::launch(false).await
+    }
+
+    /// Chromium as a phone (390 by 844 CSS pixels, touch) with JavaScript off, when `phone`;
+    /// else a desktop window.
+    pub(super) async fn launch(phone: bool) -> Option<Driver> {
         let (Some(driver), Some(chromium)) = (find("chromedriver"), find("chromium")) else {
             let message =
                 "chromedriver/chromium not installed (apt install chromium chromium-driver)";
@@ -76,15 +85,33 @@ impl Driver {
         let http = reqwest::Client::new();
         let base = format!("http://127.0.0.1:{port}");
         let user_data = tempfile::tempdir().unwrap().keep();
+        let args = vec![
+            "--headless=new".to_owned(),
+            "--no-sandbox".into(),
+            "--disable-gpu".into(),
+            "--disable-dev-shm-usage".into(),
+            "--disable-quic".into(),
+            "--no-first-run".into(),
+            "--disable-background-networking".into(),
+            "--disable-component-update".into(),
+            "--disable-sync".into(),
+            "--window-size=1024,900".into(),
+            format!("--user-data-dir={}", user_data.display()),
+        ];
+        let mut options = json!({ "binary": chromium });
+        if phone {
+            // Scripts off by content setting, as a user would turn them off: the page's
+            // scripts do not run, while chromedriver still reaches the page (with Blink's
+            // scriptEnabled=false it hung).
+            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": PHONE_WIDTH, "height": 844, "pixelRatio": 3.0 }
+            });
+        }
+        options["args"] = json!(args);
         let capabilities = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                         "--disable-quic", "--no-first-run", "--disable-background-networking",
-                         "--disable-component-update", "--disable-sync", "--window-size=1024,900",
-                         format!("--user-data-dir={}", user_data.display())]
-            }
+            "goog:chromeOptions": options
         }}});
         let mut session = None;
         for _ in 0..100 {
@@ -109,7 +136,7 @@ impl Driver {
         })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+    pub(super) async fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         let url = format!("{}/session/{}{path}", self.base, self.session);
         let mut request = self.http.request(method.clone(), url);
         if method == reqwest::Method::POST {
@@ -119,12 +146,12 @@ impl Driver {
         v["value"].clone()
     }
 
-    async fn go(&self, url: &str) {
+    pub(super) async fn go(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", json!({ "url": url }))
             .await;
     }
 
-    async fn url(&self) -> String {
+    pub(super) async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", Value::Null)
             .await
             .as_str()
@@ -132,7 +159,7 @@ impl Driver {
             .to_owned()
     }
 
-    async fn element(&self, css: &str) -> String {
+    pub(super) async fn element(&self, css: &str) -> String {
         let v = self
             .call(
                 reqwest::Method::POST,
@@ -147,7 +174,7 @@ impl Driver {
             .to_owned()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub(super) async fn type_into(&self, css: &str, text: &str) {
         let id = self.element(css).await;
         self.call(
             reqwest::Method::POST,
@@ -157,7 +184,7 @@ impl Driver {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub(super) async fn click(&self, css: &str) {
         let id = self.element(css).await;
         self.call(
             reqwest::Method::POST,
@@ -167,7 +194,7 @@ impl Driver {
         .await;
     }
 
-    async fn text(&self) -> String {
+    pub(super) async fn text(&self) -> String {
         let id = self.element("body").await;
         self.call(
             reqwest::Method::GET,
@@ -182,7 +209,7 @@ impl Driver {
 
     /// Polls until the page's text contains `needle`: a click returns before the navigation it
     /// starts has finished.
-    async fn wait_for_text(&self, needle: &str) -> String {
+    pub(super) async fn wait_for_text(&self, needle: &str) -> String {
         let mut text = String::new();
         for _ in 0..100 {
             text = self.text().await;
@@ -194,7 +221,7 @@ impl Driver {
         panic!("the page never showed {needle:?}; it shows: {text}");
     }
 
-    async fn screenshot(&self, name: &str) {
+    pub(super) async fn screenshot(&self, name: &str) {
         let png = self
             .call(reqwest::Method::GET, "/screenshot", Value::Null)
             .await;
@@ -208,7 +235,7 @@ impl Driver {
 }
 
 /// A tiny web app's callback page on a loopback port.
-async fn callback_listener() -> (u16, tokio::task::JoinHandle<()>) {
+pub(super) async fn callback_listener() -> (u16, tokio::task::JoinHandle<()>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = tokio::spawn(async move {

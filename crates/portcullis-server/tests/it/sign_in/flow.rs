@@ -181,13 +181,18 @@ impl Browser {
 
     /// Submits a page's form with `extra` fields added.
     pub async fn submit(&mut self, page: &Page, extra: &[(&str, &str)]) -> Page {
+        self.submit_to("/authorize", page, extra).await
+    }
+
+    /// Submits a page's form to `path` with `extra` fields added.
+    pub async fn submit_to(&mut self, path: &str, page: &Page, extra: &[(&str, &str)]) -> Page {
         let mut form = page.hidden_fields();
         form.extend(
             extra
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        self.post("/authorize", &form).await
+        self.post(path, &form).await
     }
 
     /// Signs in on a login page.

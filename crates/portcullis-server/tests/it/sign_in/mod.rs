@@ -2,6 +2,7 @@
 
 pub mod browser;
 pub mod flow;
+mod phone;
 
 mod authorize_errors;
 mod codes;
