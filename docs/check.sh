@@ -6,6 +6,9 @@
 #   bash docs/check.sh                 # uses target/debug/portcullis, built by cargo test --workspace
 #   bash docs/check.sh docs/operations.md   # another document, checked the same way
 #   PORTCULLIS_BIN=path/to/portcullis bash docs/check.sh
+#   CHECK_SERVER_ENV='PORTCULLIS_REGISTRATION__ENABLED=true' bash docs/check.sh docs/registration.md
+#       settings (VAR=value, space-separated) for the server and the blocks, for a document about
+#       something that is off by default
 #
 # How the blocks run:
 # - In a new temporary directory, with `portcullis serve` started there on a free port of 127.0.0.1
@@ -87,6 +90,13 @@ trap 'exit 130' INT TERM
 # The environment of the server and of the blocks: nothing of the caller's but PATH and the locale.
 base_env=(env -i "PATH=$PATH" "LANG=${LANG:-C.UTF-8}" "HOME=$tmp/home"
   "XDG_CACHE_HOME=$tmp/home/.cache" "XDG_CONFIG_HOME=$tmp/home/.config" "TMPDIR=$tmp")
+# Settings the document needs on (CHECK_SERVER_ENV), for the server and the blocks alike.
+read -r -a server_settings <<< "${CHECK_SERVER_ENV:-}"
+for setting in "${server_settings[@]}"; do
+  [[ $setting =~ ^PORTCULLIS_[A-Z0-9_]+=.*$ ]] || die "CHECK_SERVER_ENV: not PORTCULLIS_NAME=value: $setting"
+  base_env+=("$setting")
+done
+unset CHECK_SERVER_ENV
 
 # --- The blocks of README.md ------------------------------------------------------------------------
 # blocks/N.sh holds block N; index has one line per block: N, line, section, annotation's line, annotation.

@@ -81,6 +81,7 @@ impl<'a> ClientAdmin<'a> {
             metadata: to_json(&metadata)?,
             created_at: self.now.0,
             updated_at: self.now.0,
+            registration_token_hash: None,
         };
         self.store.insert_client(&row).await?;
         Ok(Saved { client_id, secret })
@@ -239,4 +240,26 @@ impl<'a> ClientAdmin<'a> {
 
 fn to_json(metadata: &ClientMetadata) -> Result<String, AdminError> {
     serde_json::to_string(metadata).map_err(|e| AdminError::Invalid(e.to_string()))
+}
+
+/// Makes an initial access token for dynamic registration (RFC 7591 §3): good for `lifetime`
+/// seconds from `now` and, with `max_uses`, that many registrations. Only its SHA-256 is stored;
+/// the token is shown once.
+pub async fn create_initial_access_token(
+    store: &dyn Store,
+    now: UnixTime,
+    lifetime: u64,
+    max_uses: Option<u64>,
+) -> Result<Secret, AdminError> {
+    let token = crypto::random_token()?;
+    store
+        .insert_initial_access_token(&crate::store::registration::InitialAccessTokenRow {
+            token_hash: crypto::token_hash(&token),
+            created_at: now.0,
+            expires_at: now.plus(lifetime).0,
+            max_uses: max_uses.map(|n| i64::try_from(n).unwrap_or(i64::MAX)),
+            uses: 0,
+        })
+        .await?;
+    Ok(Secret::new(token))
 }

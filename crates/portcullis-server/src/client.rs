@@ -263,7 +263,15 @@ impl ClientMetadata {
             .iter()
             .chain(&self.post_logout_redirect_uris)
         {
-            if uri.contains('#') || !uri.contains("://") || uri.chars().any(char::is_whitespace) {
+            // `scheme://…`, or a native app's private-use scheme named after a domain, which RFC
+            // 8252 §7.1 writes with one slash (`com.example.app:/callback`).
+            let private_use = uri
+                .split_once(":/")
+                .is_some_and(|(scheme, _)| scheme.contains('.') && !scheme.contains('/'));
+            if uri.contains('#')
+                || !(uri.contains("://") || private_use)
+                || uri.chars().any(char::is_whitespace)
+            {
                 return bad("redirect URIs must be absolute URIs without a fragment");
             }
             // Schemes a browser runs or reads locally: a form_post page would post to them from

@@ -5,8 +5,12 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// The endpoints metrics are kept for; anything else counts as `other`.
-pub(crate) const ENDPOINTS: [&str; 14] = [
+pub(crate) const ENDPOINTS: [&str; 18] = [
     "/token",
+    "/par",
+    "/device_authorization",
+    "/device",
+    "/register",
     "/authorize",
     "/introspect",
     "/revoke",

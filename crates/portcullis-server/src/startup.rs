@@ -165,6 +165,7 @@ impl Server {
         let metadata = crate::oauth::metadata::metadata_document(
             &tokens,
             config.sign_in.require_pushed_authorization_requests,
+            config.registration.enabled,
         );
         let cookies = crate::http::session::Cookies::new(tokens.issuer.starts_with("https://"));
         let locks = Arc::new(crate::throttle::Locks::default());
@@ -214,6 +215,16 @@ impl Server {
                 code_lifetime: config.device.code_lifetime.0,
                 interval: config.device.interval.0,
             },
+            registration: crate::oauth::registration::RegistrationSettings {
+                enabled: config.registration.enabled,
+                token_required: config.registration.initial_access_token
+                    == crate::config::InitialAccessToken::Required,
+                // Checked when the configuration was read.
+                scope: portcullis_core::Scope::parse(&config.registration.scope)
+                    .unwrap_or_default(),
+                per_address: config.registration.max_per_address,
+            },
+            registration_throttle: throttle(config.registration.window.0),
         };
         // Spans for traces, or for text logs, which print them; JSON logs read the task-local.
         let spans =

@@ -57,6 +57,11 @@ impl Key {
         Key::of("sign-in-address", &address(ip))
     }
 
+    /// Registration requests (RFC 7591) from one address.
+    pub fn registration_address(ip: IpAddr) -> Key {
+        Key::of("registration-address", &address(ip))
+    }
+
     /// Wrong user codes (RFC 8628) typed from one address.
     pub fn user_code_address(ip: IpAddr) -> Key {
         Key::of("user-code-address", &address(ip))

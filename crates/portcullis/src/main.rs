@@ -100,6 +100,9 @@ enum Command {
         #[command(subcommand)]
         command: Option<cmd::migrate::MigrateCommand>,
     },
+    /// Initial access tokens for dynamic client registration (RFC 7591).
+    #[command(subcommand)]
+    RegistrationToken(cmd::registration::RegistrationTokenCommand),
     /// Write clients, users, signing keys, consents and server secrets as JSON lines.
     Export {
         /// Write to this file (created mode 0600) instead of standard output.
@@ -189,6 +192,7 @@ fn main() -> ExitCode {
             Command::Client(c) => cmd::client::run(config, c).await,
             Command::Keys(c) => cmd::keys::run(config, c).await,
             Command::User(c) => cmd::user::run(config, c).await,
+            Command::RegistrationToken(c) => cmd::registration::run(config, c).await,
             Command::Migrate { command } => cmd::migrate::run(config, command).await,
             Command::Export { output } => cmd::migrate::export(config, output).await,
             Command::Import { input } => cmd::migrate::import(config, input).await,

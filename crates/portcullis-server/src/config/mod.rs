@@ -19,6 +19,7 @@ mod device;
 mod durations;
 mod env;
 mod file;
+mod registration;
 #[cfg(test)]
 mod tests;
 mod types;
@@ -31,6 +32,7 @@ pub use durations::Seconds;
 use durations::{number_or_string, optional_number};
 pub use env::ENV_PREFIX;
 use env::list;
+pub use registration::{InitialAccessToken, RegistrationConfig};
 pub use types::{IpNet, IssuerUrl, Origin};
 pub use validate::{check_issuer, redact_url};
 
@@ -67,6 +69,9 @@ pub struct Config {
     /// The Device Authorization Grant (RFC 8628).
     #[serde(default)]
     pub device: DeviceConfig,
+    /// Dynamic client registration (RFC 7591, RFC 7592).
+    #[serde(default)]
+    pub registration: RegistrationConfig,
     /// Throttling of failed client authentication.
     #[serde(default)]
     pub client_auth: ClientAuthConfig,
@@ -441,6 +446,7 @@ impl Default for Config {
             client_auth: ClientAuthConfig::default(),
             dpop: DpopConfig::default(),
             device: DeviceConfig::default(),
+            registration: RegistrationConfig::default(),
             cors: CorsConfig::default(),
             tls: TlsConfig::default(),
             trusted_proxies: Vec::new(),

@@ -112,6 +112,16 @@ impl Config {
                 key("sign_in.failure_window")
             )));
         }
+        if self.registration.max_per_address == 0 || self.registration.window.0 == 0 {
+            return Err(ConfigError(format!(
+                "{} and {} must be at least 1",
+                key("registration.max_per_address"),
+                key("registration.window")
+            )));
+        }
+        if let Err(e) = portcullis_core::Scope::parse(&self.registration.scope) {
+            return Err(ConfigError(format!("{}: {e}", key("registration.scope"))));
+        }
         if self.device.max_failed_codes_per_address == 0
             || self.device.interval.0 == 0
             || self.device.code_lifetime.0 < 60

@@ -13,6 +13,7 @@ pub mod logout;
 pub mod observe;
 pub mod pages;
 pub mod par;
+pub mod registration;
 pub mod revoke;
 pub mod session;
 pub mod token;
@@ -83,6 +84,23 @@ pub fn router(state: Arc<AppState>, public_metrics: bool) -> Router {
         .route("/assets/portcullis.css", get(pages::stylesheet))
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready));
+    // Dynamic registration exists only when enabled: otherwise /register is an unknown path.
+    let router = if state.issuer.registration.enabled {
+        router
+            .route(
+                "/register",
+                post(registration::register).fallback(|| registration::not_allowed("POST")),
+            )
+            .route(
+                "/register/{client_id}",
+                get(registration::read)
+                    .put(registration::update)
+                    .delete(registration::delete)
+                    .fallback(|| registration::not_allowed("GET, PUT, DELETE")),
+            )
+    } else {
+        router
+    };
     let router = if public_metrics {
         router.route("/metrics", get(observe::metrics))
     } else {

@@ -305,8 +305,11 @@ async fn decide(
         None => None,
     };
     match action {
+        // Only the signed-in user cancels: someone who merely saw the code on the TV may not.
         DeviceAction::Deny => {
-            return decided(issuer, request, Decision::Deny, now).await;
+            if let Some((user_id, _)) = &signed_in {
+                return decided(issuer, request, Decision::Deny, now, (user_id, ip)).await;
+            }
         }
         DeviceAction::Login { username, password } => {
             let client_id = request.client.id.to_string();
@@ -330,7 +333,7 @@ async fn decide(
                     user_id,
                     auth_time: *auth_time,
                 };
-                return decided(issuer, request, decision, now).await;
+                return decided(issuer, request, decision, now, (user_id, ip)).await;
             }
         }
         DeviceAction::Code => {}
@@ -413,6 +416,7 @@ async fn decided(
     request: DeviceRequest,
     decision: Decision<'_>,
     now: i64,
+    (user_id, ip): (&str, IpAddr),
 ) -> Result<DeviceStep, AuthorizeError> {
     let code = normalize_user_code(&request.user_code).unwrap_or_default();
     let changed = issuer
@@ -436,6 +440,8 @@ async fn decided(
         target: "portcullis::audit",
         event,
         client_id = request.client.id.as_str(),
+        user_id,
+        %ip,
         "device authorization decided"
     );
     Ok(if approved {

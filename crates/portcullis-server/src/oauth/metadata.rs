@@ -18,13 +18,17 @@ const CLIENT_AUTH_METHODS: [&str; 3] = [
 
 /// The metadata document, built once at start. `par_required` is the global
 /// `require_pushed_authorization_requests`.
-pub fn metadata_document(tokens: &TokenSettings, par_required: bool) -> serde_json::Value {
+pub fn metadata_document(
+    tokens: &TokenSettings,
+    par_required: bool,
+    registration: bool,
+) -> serde_json::Value {
     let issuer = &tokens.issuer;
     let algs: Vec<&str> = Algorithm::ALL.iter().map(|a| a.as_str()).collect();
     let assertion_algs: Vec<&str> = ASSERTION_ALGORITHMS.iter().map(|a| a.as_str()).collect();
     let mut token_auth: Vec<&str> = CLIENT_AUTH_METHODS.to_vec();
     token_auth.push("none");
-    json!({
+    let mut document = json!({
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
@@ -60,5 +64,9 @@ pub fn metadata_document(tokens: &TokenSettings, par_required: bool) -> serde_js
         "authorization_response_iss_parameter_supported": true,
         "access_token_signing_alg_values_supported": algs,
         "dpop_signing_alg_values_supported": portcullis_core::dpop::ALGORITHMS.map(|a| a.as_str()),
-    })
+    });
+    if registration {
+        document["registration_endpoint"] = json!(format!("{issuer}/register"));
+    }
+    document
 }

@@ -17,6 +17,7 @@ pub mod introspection;
 pub mod logout;
 pub mod metadata;
 pub mod par;
+pub mod registration;
 pub mod revocation;
 pub mod settings;
 pub mod userinfo;
@@ -70,6 +71,10 @@ pub struct Issuer {
     pub dpop_nonces: dpop::DpopNonces,
     /// The Device Authorization Grant's lifetimes.
     pub device: settings::DeviceSettings,
+    /// Dynamic client registration (RFC 7591).
+    pub registration: registration::RegistrationSettings,
+    /// Registration requests, per address.
+    pub registration_throttle: Throttle,
 }
 
 /// How many failures each throttle key allows within its window.

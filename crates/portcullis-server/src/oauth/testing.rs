@@ -91,6 +91,13 @@ impl TestIssuer {
                 code_lifetime: 600,
                 interval: 5,
             },
+            registration: crate::oauth::registration::RegistrationSettings {
+                enabled: false,
+                token_required: true,
+                scope: portcullis_core::Scope::default(),
+                per_address: 10,
+            },
+            registration_throttle: throttle(),
         };
         TestIssuer {
             issuer,

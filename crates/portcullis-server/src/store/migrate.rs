@@ -35,6 +35,7 @@ migrations! {
     5 "security" "0005_security.sql";
     6 "client_proofs" "0006_client_proofs.sql";
     7 "device" "0007_device.sql";
+    8 "registration" "0008_registration.sql";
 }
 
 /// One migration and whether it is applied.

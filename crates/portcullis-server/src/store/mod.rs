@@ -19,6 +19,7 @@ mod migrate;
 pub mod postgres;
 pub mod proofs;
 mod purged;
+pub mod registration;
 pub mod sign_in;
 pub mod sqlite;
 
@@ -197,6 +198,14 @@ pub struct ClientRow {
     pub created_at: i64,
     /// Last change, Unix seconds.
     pub updated_at: i64,
+    /// For a client registered at `/register` (RFC 7591): the SHA-256 of its registration access
+    /// token (RFC 7592). `None` for a client an administrator made.
+    #[serde(
+        with = "dump::b64_opt",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub registration_token_hash: Option<Vec<u8>>,
 }
 
 /// A signing key as stored. Serialized as an export line (bytes as base64url).
@@ -234,7 +243,14 @@ impl std::fmt::Debug for KeyRow {
 /// revision in the same transaction.
 #[async_trait]
 pub trait Store:
-    sign_in::SignInStore + ThrottleStore + ProofStore + device::DeviceStore + Send + Sync + 'static
+    sign_in::SignInStore
+    + ThrottleStore
+    + ProofStore
+    + device::DeviceStore
+    + registration::RegistrationStore
+    + Send
+    + Sync
+    + 'static
 {
     /// The change counter.
     async fn revision(&self) -> Result<i64, StoreError>;

@@ -154,3 +154,6 @@ mod proofs {
 mod device {
     include!("sql/device.rs");
 }
+mod registration {
+    include!("sql/registration.rs");
+}

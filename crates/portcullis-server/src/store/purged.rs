@@ -30,6 +30,8 @@ pub struct Purged {
     pub pushed_requests: u64,
     /// Device authorization requests an hour past their expiry.
     pub device_codes: u64,
+    /// Expired initial access tokens.
+    pub initial_access_tokens: u64,
 }
 
 impl Purged {
@@ -47,10 +49,11 @@ impl Purged {
             used_once: self.used_once + other.used_once,
             pushed_requests: self.pushed_requests + other.pushed_requests,
             device_codes: self.device_codes + other.device_codes,
+            initial_access_tokens: self.initial_access_tokens + other.initial_access_tokens,
         }
     }
 
-    fn each(&self) -> [u64; 11] {
+    fn each(&self) -> [u64; 12] {
         [
             self.codes,
             self.sessions,
@@ -63,6 +66,7 @@ impl Purged {
             self.used_once,
             self.pushed_requests,
             self.device_codes,
+            self.initial_access_tokens,
         ]
     }
 
@@ -139,6 +143,7 @@ impl Cleanup {
                 used_once = total.used_once,
                 pushed_requests = total.pushed_requests,
                 device_codes = total.device_codes,
+                initial_access_tokens = total.initial_access_tokens,
                 "deleted expired rows"
             );
         }

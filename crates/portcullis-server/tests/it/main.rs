@@ -21,6 +21,7 @@ mod hardening;
 mod introspection;
 mod jwt;
 mod postgres_tls;
+mod registration;
 mod registry;
 mod rekey;
 mod rotation;

@@ -478,6 +478,7 @@ async fn an_unreachable_database_is_reported_as_such() {
 
 fn client_row(id: &str) -> ClientRow {
     ClientRow {
+        registration_token_hash: None,
         client_id: id.into(),
         secret_hash: Some(vec![7; 32]),
         metadata: r#"{"scope":"read"}"#.into(),

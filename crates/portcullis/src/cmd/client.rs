@@ -103,8 +103,19 @@ fn describe(row: &ClientRow, metadata: &ClientMetadata) -> serde_json::Value {
             "updated_at".into(),
             json!(super::time(Some(row.updated_at))),
         );
+        object.insert("registered".into(), json!(registered(row)));
     }
     value
+}
+
+/// How the client came to be: `dynamic` when it registered itself at /register (RFC 7591),
+/// `admin` when an administrator made it.
+fn registered(row: &ClientRow) -> &'static str {
+    if row.registration_token_hash.is_some() {
+        "dynamic"
+    } else {
+        "admin"
+    }
 }
 
 /// A rule the new metadata breaks is a usage error (exit 2), like a missing flag.
@@ -294,12 +305,22 @@ pub async fn run(config: Config, command: ClientCommand) -> anyhow::Result<()> {
                             m.client_name.clone().unwrap_or_else(|| "-".into()),
                             grants.join(","),
                             m.scope.clone(),
+                            registered(row).to_owned(),
                         ]
                     })
                     .collect();
                 out!(
                     "{}",
-                    super::table(&["client_id", "client_name", "grant_types", "scope"], rows)
+                    super::table(
+                        &[
+                            "client_id",
+                            "client_name",
+                            "grant_types",
+                            "scope",
+                            "registered"
+                        ],
+                        rows
+                    )
                 );
             }
         }

@@ -8,6 +8,7 @@ pub mod device;
 pub mod keys;
 pub mod login;
 pub mod migrate;
+pub mod registration;
 pub mod serve;
 pub mod token;
 pub mod user;

@@ -34,19 +34,19 @@ async fn migrate_applies_and_reports_on_both_backends() {
             assert!(!ok && err.contains("there is no database at"), "{err}");
         } else {
             let before = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
-            assert!(before.contains("0 of 7; 7 pending"), "{url}: {before}");
+            assert!(before.contains("0 of 8; 8 pending"), "{url}: {before}");
         }
         let (ok, out, err) = run(portcullis(dir.path())
             .env("PORTCULLIS_DATABASE", &url)
             .arg("migrate"));
         assert!(ok, "{err}");
-        assert!(err.contains("applied 7 migration(s)"), "{err}");
-        assert!(out.contains("7 of 7; 0 pending"), "{out}");
+        assert!(err.contains("applied 8 migration(s)"), "{err}");
+        assert!(out.contains("8 of 8; 0 pending"), "{out}");
         let after = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
         assert!(
             after
                 .lines()
-                .any(|l| l.starts_with('7') && l.contains("device") && l.ends_with('Z')),
+                .any(|l| l.starts_with('8') && l.contains("registration") && l.ends_with('Z')),
             "{after}"
         );
     }

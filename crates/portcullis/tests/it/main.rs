@@ -25,5 +25,6 @@ mod oauth4webapi;
 mod ops;
 #[cfg(feature = "otel")]
 mod otel;
+mod registration;
 mod serve;
 mod users;

@@ -13,6 +13,7 @@ use crate::oauth::authorize::LoginProblem;
 use crate::oauth::device::CodeProblem;
 use crate::oauth::error::{BearerError, TokenError};
 use crate::oauth::logout::LogoutError;
+use crate::oauth::registration::RegistrationError;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use portcullis_core::{ErrorCode, ErrorResponse, FormParams};
@@ -369,3 +370,68 @@ pub async fn not_found() -> Response {
 
 #[cfg(test)]
 mod tests;
+
+/// The status of each kind of registration error (RFC 7591 §3.2.2, RFC 7592 §3, RFC 6750 §3.1).
+pub fn registration_status(error: &RegistrationError) -> StatusCode {
+    match error {
+        RegistrationError::InvalidRedirectUri(_)
+        | RegistrationError::InvalidClientMetadata(_)
+        | RegistrationError::UnapprovedSoftwareStatement => StatusCode::BAD_REQUEST,
+        RegistrationError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        RegistrationError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
+        RegistrationError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// A refused registration: the RFC 7591 §3.2.2 body, and for a bad token the RFC 6750 challenge.
+impl IntoResponse for RegistrationError {
+    fn into_response(self) -> Response {
+        let status = registration_status(&self);
+        let (code, description) = match &self {
+            RegistrationError::InvalidRedirectUri(m) => ("invalid_redirect_uri", m.clone()),
+            RegistrationError::InvalidClientMetadata(m) => ("invalid_client_metadata", m.clone()),
+            RegistrationError::UnapprovedSoftwareStatement => (
+                "unapproved_software_statement",
+                "software statements are not accepted here; send the metadata itself".to_owned(),
+            ),
+            RegistrationError::InvalidToken(m) => ("invalid_token", (*m).to_owned()),
+            RegistrationError::Throttled { retry_after } => (
+                "temporarily_unavailable",
+                format!(
+                    "too many registrations from this address; retry after {retry_after} seconds"
+                ),
+            ),
+            RegistrationError::Internal(cause) => {
+                tracing::error!(%cause, "registration failed");
+                (
+                    "server_error",
+                    "the server could not complete the request".to_owned(),
+                )
+            }
+        };
+        let description = portcullis_core::error::sanitize_description(&description);
+        let body = serde_json::json!({ "error": code, "error_description": description });
+        let mut response = json_body(status, body.to_string().into_bytes());
+        no_store(&mut response);
+        match self {
+            RegistrationError::InvalidToken(_) => {
+                let challenge = format!(
+                    "Bearer realm=\"portcullis\", error=\"invalid_token\", error_description=\"{}\"",
+                    description.replace('"', "'")
+                );
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            RegistrationError::Throttled { retry_after } => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after.max(1)));
+            }
+            _ => {}
+        }
+        response
+    }
+}

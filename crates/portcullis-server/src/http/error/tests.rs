@@ -223,3 +223,65 @@ fn body_bytes(response: Response) -> Vec<u8> {
         .to_bytes()
         .to_vec()
 }
+
+#[test]
+fn every_code_problem_and_registration_error_has_its_status() {
+    use crate::oauth::device::CodeProblem;
+    assert_eq!(code_status(&CodeProblem::Unknown).as_u16(), 400);
+    let locked = CodeProblem::Locked { retry_after: 61 };
+    assert_eq!(code_status(&locked).as_u16(), 429);
+    assert!(code_words(&locked).ends_with("Try again in 2 minutes."));
+    let rows: [(RegistrationError, u16, &str, Option<&str>); 6] = [
+        (
+            RegistrationError::InvalidRedirectUri("x".into()),
+            400,
+            "invalid_redirect_uri",
+            None,
+        ),
+        (
+            RegistrationError::InvalidClientMetadata("x".into()),
+            400,
+            "invalid_client_metadata",
+            None,
+        ),
+        (
+            RegistrationError::UnapprovedSoftwareStatement,
+            400,
+            "unapproved_software_statement",
+            None,
+        ),
+        (
+            RegistrationError::InvalidToken("x"),
+            401,
+            "invalid_token",
+            Some("www-authenticate"),
+        ),
+        (
+            RegistrationError::Throttled { retry_after: 5 },
+            429,
+            "temporarily_unavailable",
+            Some("retry-after"),
+        ),
+        (
+            RegistrationError::Internal("db down".into()),
+            500,
+            "server_error",
+            None,
+        ),
+    ];
+    for (error, status, code, header) in rows {
+        assert_eq!(registration_status(&error).as_u16(), status, "{error:?}");
+        let response = error.into_response();
+        assert_eq!(response.status().as_u16(), status);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        if let Some(name) = header {
+            assert!(response.headers().get(name).is_some(), "{code}: {name}");
+        }
+        let body: serde_json::Value = serde_json::from_slice(&body_bytes(response)).unwrap();
+        assert_eq!(body["error"], code);
+        assert!(
+            !body.to_string().contains("db down"),
+            "causes stay in the log"
+        );
+    }
+}

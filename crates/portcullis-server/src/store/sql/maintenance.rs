@@ -161,6 +161,12 @@ pub async fn purge(pool: &Pool, now: i64, batch: i64) -> Result<Purged, StoreErr
             now - crate::store::CODE_RETENTION_SECS,
         )
         .await?,
+        initial_access_tokens: run(
+            "DELETE FROM initial_access_tokens WHERE token_hash IN (SELECT token_hash
+             FROM initial_access_tokens WHERE expires_at <= $1 LIMIT $2)",
+            now,
+        )
+        .await?,
     })
 }
 

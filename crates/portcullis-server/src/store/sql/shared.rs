@@ -52,14 +52,16 @@ pub async fn bump_if_revoked(conn: &mut Conn, changed: u64) -> Result<(), StoreE
 /// Adds a client; `ON CONFLICT DO NOTHING`, so a taken id is 0 rows rather than an error.
 pub async fn insert_client(conn: &mut Conn, row: &ClientRow) -> Result<u64, sqlx::Error> {
     Ok(sqlx::query(
-        "INSERT INTO clients (client_id, secret_hash, metadata, created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (client_id) DO NOTHING",
+        "INSERT INTO clients (client_id, secret_hash, metadata, created_at, updated_at,
+         registration_token_hash) VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (client_id) DO NOTHING",
     )
     .bind(&row.client_id)
     .bind(&row.secret_hash)
     .bind(&row.metadata)
     .bind(row.created_at)
     .bind(row.updated_at)
+    .bind(&row.registration_token_hash)
     .execute(&mut *conn)
     .await?
     .rows_affected())
@@ -284,6 +286,16 @@ pub async fn end_user(conn: &mut Conn, user_id: &str, now: i64) -> Result<Ended,
         .bind(user_id)
         .execute(&mut *conn)
         .await?;
+    // A device the user approved but that has not collected its tokens yet is refused too, as
+    // an unused code is (RFC 8628: it would otherwise get a new grant after this).
+    sqlx::query(
+        "UPDATE device_codes SET denied_at = $1
+         WHERE user_id = $2 AND used_at IS NULL AND denied_at IS NULL",
+    )
+    .bind(now)
+    .bind(user_id)
+    .execute(&mut *conn)
+    .await?;
     let grants =
         sqlx::query("UPDATE grants SET revoked_at = $1 WHERE user_id = $2 AND revoked_at IS NULL")
             .bind(now)

@@ -117,13 +117,14 @@ impl Store for This {
     async fn update_client(&self, row: &ClientRow) -> Result<bool, StoreError> {
         let mut tx = begin_write(&self.writer).await?;
         let updated = sqlx::query(
-            "UPDATE clients SET secret_hash = $1, metadata = $2, updated_at = $3
-             WHERE client_id = $4",
+            "UPDATE clients SET secret_hash = $1, metadata = $2, updated_at = $3,
+             registration_token_hash = $5 WHERE client_id = $4",
         )
         .bind(&row.secret_hash)
         .bind(&row.metadata)
         .bind(row.updated_at)
         .bind(&row.client_id)
+        .bind(&row.registration_token_hash)
         .execute(&mut *tx)
         .await?
         .rows_affected();

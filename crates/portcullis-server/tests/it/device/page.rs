@@ -174,3 +174,57 @@ async fn a_signed_in_user_still_sees_the_consent_page_and_a_code_works_once() {
         "no JavaScript on the pages"
     );
 }
+
+#[tokio::test]
+async fn only_a_signed_in_user_cancels_and_ending_a_users_sign_ins_refuses_their_devices() {
+    let app = spawn_app().await;
+    let p = tv(&app).await;
+    let started = start(&app, &p.client_id, "openid offline_access").await;
+    let code = started.body["user_code"].as_str().unwrap();
+    // Someone who saw the code on the TV, without signing in, cannot cancel it.
+    let mut passer_by = Browser::new(&app);
+    let entry = passer_by.get("/device").await;
+    let page = passer_by
+        .submit_to(
+            "/device",
+            &entry,
+            &[("user_code", code), ("action", "deny")],
+        )
+        .await;
+    assert!(page.body.contains("name=\"password\""), "{}", page.body);
+    let device_code = started.body["device_code"].as_str().unwrap();
+    super::poll(&app, &p.client_id, device_code)
+        .await
+        .assert_error(400, "authorization_pending");
+
+    // Approved, then the user's password is reset before the TV polls: the TV gets nothing.
+    let mut browser = Browser::new(&app);
+    let consent = to_consent(
+        &app,
+        &mut browser,
+        &p,
+        started.body["verification_uri_complete"].as_str().unwrap(),
+    )
+    .await;
+    browser
+        .submit_to("/device", &consent, &[("action", "allow")])
+        .await;
+    let hasher = portcullis_server::users::PasswordHasher::new(1).unwrap();
+    portcullis_server::users::UserAdmin::new(
+        app.store.as_ref(),
+        &hasher,
+        portcullis_core::Clock::now(&app.clock),
+    )
+    .set_password(
+        &p.username,
+        portcullis_server::users::PasswordSource::Plain(portcullis_core::Secret::new(
+            "a brand new password 123",
+        )),
+    )
+    .await
+    .unwrap();
+    app.clock.advance(5);
+    super::poll(&app, &p.client_id, device_code)
+        .await
+        .assert_error(400, "access_denied");
+}

@@ -3,7 +3,8 @@
 //! with the code filled in; the person confirms, signs in, allows, and reads that they may return
 //! to the device, which then gets its tokens. Every page fits the screen (no element reaches past
 //! its right edge). Then a `form_post` sign-in, whose page submits itself with a script, is
-//! finished by tapping its Continue button, as a browser without JavaScript must.
+//! finished by tapping its Continue button, as a browser without JavaScript must. A desktop
+//! browser (scripts on) types the code by hand.
 
 use super::browser::{Driver, PHONE_WIDTH, callback_listener};
 use super::flow::{PASSWORD, authorize_url, party};
@@ -143,4 +144,45 @@ async fn a_phone_without_javascript_approves_a_tv() {
         landed.contains("POST /callback") && landed.contains("code="),
         "{landed}"
     );
+}
+
+/// The same on a desktop browser with scripts on, the code typed by hand (in lower case, without
+/// the dash) at `verification_uri` rather than carried by the link.
+#[tokio::test]
+async fn a_desktop_browser_types_the_code_and_approves_a_tv() {
+    let Some(driver) = Driver::launch(false).await else {
+        return;
+    };
+    let app = spawn_app().await;
+    let p = tv(&app).await;
+    let started = start(&app, &p.client_id, "openid").await;
+    let typed = started.body["user_code"]
+        .as_str()
+        .unwrap()
+        .replace('-', "")
+        .to_lowercase();
+    driver
+        .go(started.body["verification_uri"].as_str().unwrap())
+        .await;
+    driver.wait_for_text("Connect a device").await;
+    driver.type_into("#user-code", &typed).await;
+    driver.click("#continue").await;
+    driver
+        .wait_for_text("Sign in to continue to Living Room TV")
+        .await;
+    driver.type_into("#username", &p.username).await;
+    driver.type_into("#password", PASSWORD).await;
+    driver.click("#sign-in").await;
+    driver.wait_for_text("If someone sent you this code").await;
+    driver.click("#allow").await;
+    driver.wait_for_text("You may return to your device").await;
+    driver.screenshot("desktop-device-done.png").await;
+    app.clock.advance(5);
+    let tokens = poll(
+        &app,
+        &p.client_id,
+        started.body["device_code"].as_str().unwrap(),
+    )
+    .await;
+    assert_eq!(tokens.status, 200, "{}", tokens.body);
 }
