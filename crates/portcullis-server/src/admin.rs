@@ -89,6 +89,8 @@ impl<'a> ClientAdmin<'a> {
 
     /// Replaces a client's metadata, keeping its secret. A client that becomes public loses its
     /// secret; one that stops being public must be given one with [`ClientAdmin::rotate_secret`].
+    /// A client that registered itself is taken over: its registration access token stops
+    /// working, so its next update (RFC 7592) cannot undo the administrator's.
     pub async fn update(
         &self,
         client_id: &ClientId,
@@ -105,6 +107,7 @@ impl<'a> ClientAdmin<'a> {
         }
         row.metadata = to_json(&metadata)?;
         row.updated_at = self.now.0;
+        row.registration_token_hash = None;
         self.save(row).await
     }
 

@@ -244,6 +244,17 @@ impl ClientMetadata {
         {
             return bad("client_name is longer than 200 characters");
         }
+        // Shown on pages and printed by the CLI: no control characters (terminal escapes) and no
+        // bidirectional overrides (text that reads other than it is).
+        if self.client_name.as_ref().is_some_and(|n| {
+            n.chars().any(|c| {
+                c.is_control()
+                    || ('\u{202a}'..='\u{202e}').contains(&c)
+                    || ('\u{2066}'..='\u{2069}').contains(&c)
+            })
+        }) {
+            return bad("client_name contains control or bidirectional formatting characters");
+        }
         let scope =
             Scope::parse(&self.scope).map_err(|e| InvalidMetadata(format!("scope: {e}")))?;
         if let Some(default) = &self.default_scope {
@@ -379,6 +390,9 @@ pub struct Client {
     pub default_scope: Scope,
     /// The keys of its `jwks`, parsed once (a `jwks_uri` is fetched when needed).
     pub keys: Vec<VerifyingKey>,
+    /// It registered itself (RFC 7591): nobody vouched for its redirect URIs, so the server does
+    /// not send a browser to them without a user's say.
+    pub self_registered: bool,
 }
 
 impl Client {
@@ -399,6 +413,7 @@ impl Client {
             .map(portcullis_core::verifying_key::keys_of)
             .unwrap_or_default();
         Ok(Client {
+            self_registered: row.registration_token_hash.is_some(),
             id,
             metadata,
             secret_hash: row.secret_hash.clone(),

@@ -93,7 +93,7 @@ pub fn router(state: Arc<AppState>, public_metrics: bool) -> Router {
             )
             .route(
                 "/register/{client_id}",
-                get(registration::read)
+                get(registration::show)
                     .put(registration::update)
                     .delete(registration::delete)
                     .fallback(|| registration::not_allowed("GET, PUT, DELETE")),

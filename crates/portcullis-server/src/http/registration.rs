@@ -5,7 +5,7 @@ use super::AppState;
 use super::client_ip::ClientIp;
 use super::error::{json_body, no_store};
 use crate::oauth::registration::{self, RegistrationError};
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +17,15 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     let (scheme, token) = value.split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// The body, up to `[limits] max_body_bytes`.
+async fn read(state: &AppState, body: Body) -> Result<Bytes, RegistrationError> {
+    axum::body::to_bytes(body, state.max_body_bytes)
+        .await
+        .map_err(|_| RegistrationError::TooLarge {
+            limit: state.max_body_bytes,
+        })
 }
 
 /// The body as a JSON object of metadata (RFC 7591 §3.1).
@@ -46,15 +55,16 @@ pub async fn register(
     State(state): State<Arc<AppState>>,
     ClientIp(ip): ClientIp,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, RegistrationError> {
+    let body = read(&state, body).await?;
     let metadata = metadata(&headers, &body)?;
     let registered = registration::register(&state.issuer, bearer(&headers), &metadata, ip).await?;
     Ok(json(StatusCode::CREATED, &registered.body))
 }
 
 /// `GET /register/{client_id}`.
-pub async fn read(
+pub async fn show(
     State(state): State<Arc<AppState>>,
     Path(client_id): Path<String>,
     headers: HeaderMap,
@@ -66,23 +76,26 @@ pub async fn read(
 /// `PUT /register/{client_id}`.
 pub async fn update(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     Path(client_id): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Body,
 ) -> Result<Response, RegistrationError> {
+    let body = read(&state, body).await?;
     let metadata = metadata(&headers, &body)?;
-    let registered =
-        registration::update(&state.issuer, &client_id, bearer(&headers), &metadata).await?;
+    let token = bearer(&headers);
+    let registered = registration::update(&state.issuer, &client_id, token, &metadata, ip).await?;
     Ok(json(StatusCode::OK, &registered.body))
 }
 
 /// `DELETE /register/{client_id}`: 204.
 pub async fn delete(
     State(state): State<Arc<AppState>>,
+    ClientIp(ip): ClientIp,
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, RegistrationError> {
-    registration::delete(&state.issuer, &client_id, bearer(&headers)).await?;
+    registration::delete(&state.issuer, &client_id, bearer(&headers), ip).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     no_store(&mut response);
     Ok(response)

@@ -200,12 +200,21 @@ impl AuthorizationRequest {
             ),
             Err(_) => (ResponseMode::Query, Some("response_mode is repeated")),
         };
-        let fail = |code: ErrorCode, description: &str| AuthorizeError::Redirect {
-            redirect_uri: redirect_uri.clone(),
-            state: state.clone(),
-            code,
-            description: description.to_owned(),
-            response_mode,
+        // A self-registered client's redirect URI is vouched for by nobody: a request refused
+        // before anyone signed in shows a page rather than send the browser there, or anyone
+        // could register a client to make this server an open redirector (RFC 9700 §4.11.2).
+        let self_registered = client.self_registered;
+        let fail = |code: ErrorCode, description: &str| {
+            if self_registered {
+                return page(code, "Invalid request", description);
+            }
+            AuthorizeError::Redirect {
+                redirect_uri: redirect_uri.clone(),
+                state: state.clone(),
+                code,
+                description: description.to_owned(),
+                response_mode,
+            }
         };
         if let Some(problem) = mode_problem {
             return Err(fail(ErrorCode::InvalidRequest, problem));

@@ -179,6 +179,15 @@ fn redirect_error(
     code: ErrorCode,
     description: &str,
 ) -> AuthorizeError {
+    // Only a user's own answer (Cancel) sends the browser to a self-registered client's redirect
+    // URI with an error; `prompt=none` and the like get a page (RFC 9700 §4.11.2).
+    if request.client.self_registered && code != ErrorCode::AccessDenied {
+        return AuthorizeError::Page {
+            code,
+            title: "Sign-in not possible".into(),
+            message: description.to_owned(),
+        };
+    }
     AuthorizeError::Redirect {
         redirect_uri: request.redirect_uri.clone(),
         state: request.state.clone(),

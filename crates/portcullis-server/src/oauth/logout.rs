@@ -107,6 +107,12 @@ async fn decide(
             if !client.is_some_and(|c| c.metadata.post_logout_redirect_uris.contains(&uri)) {
                 return Err(LogoutError::UnregisteredRedirect);
             }
+            // A self-registered client's URI is followed only for a logout it proves it asked
+            // for, with an ID token it was issued: otherwise the server would be an open
+            // redirector for anyone who registers a client.
+            if client.is_some_and(|c| c.self_registered) && hint.is_none() {
+                return Err(LogoutError::UnregisteredRedirect);
+            }
             Some(uri)
         }
     };

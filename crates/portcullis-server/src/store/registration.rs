@@ -1,7 +1,7 @@
 //! Storage for dynamic client registration (RFC 7591): initial access tokens. (A registered
 //! client's registration access token is kept with the client, in `ClientRow`.)
 
-use super::StoreError;
+use super::{ClientRow, StoreError};
 use async_trait::async_trait;
 
 /// An initial access token as stored.
@@ -33,5 +33,26 @@ pub trait RegistrationStore: Send + Sync {
         &self,
         token_hash: &[u8],
         now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Whether the token would be accepted now, without using it.
+    async fn initial_access_token_valid(
+        &self,
+        token_hash: &[u8],
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Replaces a self-registered client's row if it still has the registration token and the
+    /// secret it was read with (RFC 7592 §2.2), so of concurrent updates with one token exactly one
+    /// wins, and one that read before an administrator changed the client loses; false then.
+    async fn replace_registered_client(
+        &self,
+        row: &ClientRow,
+        read_token_hash: &[u8],
+        read_secret_hash: Option<&[u8]>,
+    ) -> Result<bool, StoreError>;
+    /// Deletes a self-registered client if it still has this registration token.
+    async fn delete_registered_client(
+        &self,
+        client_id: &str,
+        token_hash: &[u8],
     ) -> Result<bool, StoreError>;
 }

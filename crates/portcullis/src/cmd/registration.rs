@@ -27,6 +27,9 @@ pub async fn run(config: Config, command: RegistrationTokenCommand) -> anyhow::R
     if max_uses == Some(0) {
         return Err(crate::Usage::new("--max-uses must be at least 1").into());
     }
+    if expires.0 == 0 {
+        return Err(crate::Usage::new("--expires must be more than 0s").into());
+    }
     let store = super::open_store(&config, false, true).await?;
     let now = SystemClock.now();
     let token = portcullis_server::admin::create_initial_access_token(

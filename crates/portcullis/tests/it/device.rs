@@ -206,3 +206,97 @@ async fn login_device_shows_the_code_waits_for_approval_and_saves_the_tokens() {
     assert!(!status.success());
     assert!(said.contains("access_denied"), "{said}");
 }
+
+/// On a terminal the wait is a spinner with the time left, rewritten in place. The terminal is a
+/// pseudo-terminal from util-linux `script`; without it the test says so and passes (under
+/// `CI=true` it fails).
+#[tokio::test]
+async fn on_a_terminal_the_wait_is_a_spinner() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "util-linux `script` is needed in CI"
+        );
+        eprintln!("skipping: no `script` to give the command a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(portcullis(dir.path()), dir.path());
+    let (ok, _, err) = run(portcullis(dir.path())
+        .env("TV_PW", "tvs-password-1234")
+        .args(["user", "create", "tom", "--password-env", "TV_PW"]));
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(portcullis(dir.path()).args([
+        "client",
+        "create",
+        "--json",
+        "--auth-method",
+        "none",
+        "--grant-type",
+        "urn:ietf:params:oauth:grant-type:device_code",
+        "--scope",
+        "openid",
+    ]));
+    assert!(ok, "{err}");
+    let client_id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let work = tempfile::tempdir().unwrap();
+    let line = format!(
+        "{} login --device --issuer {} --client-id {client_id} --scope openid",
+        crate::helpers::BIN,
+        server.base
+    );
+    let mut login = std::process::Command::new("script");
+    login.args(["-qfec", &line, "/dev/null"]);
+    // The environment client_command gives the binary, given to `script`, which passes it on.
+    let template = client_command(work.path());
+    for (name, value) in template.get_envs() {
+        match value {
+            Some(value) => login.env(name, value),
+            None => login.env_remove(name),
+        };
+    }
+    let mut login = login
+        .current_dir(work.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut terminal = BufReader::new(login.stdout.take().unwrap());
+    let mut seen = String::new();
+    let code = loop {
+        let mut line = String::new();
+        assert!(terminal.read_line(&mut line).unwrap() > 0, "{seen}");
+        seen.push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("Visit ") {
+            break rest.rsplit(' ').next().unwrap().to_owned();
+        }
+    };
+    // The spinner turns a few times before the approval.
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let reader = std::thread::spawn(move || {
+        let mut rest = String::new();
+        let _ = std::io::Read::read_to_string(&mut terminal, &mut rest);
+        rest
+    });
+    approve(&server.base, &code, "tom", "tvs-password-1234", true).await;
+    let status = tokio::task::spawn_blocking(move || login.wait().unwrap())
+        .await
+        .unwrap();
+    let rest = reader.join().unwrap();
+    assert!(status.success(), "{seen}{rest}");
+    assert!(
+        rest.contains("\r| Waiting for you to approve on the other device… (expires in 9:5")
+            || rest.contains("\r/ Waiting for you to approve on the other device… (expires in 9:5"),
+        "a spinner with the time left: {rest:?}"
+    );
+    assert!(rest.contains("Signed in to"), "{rest:?}");
+}

@@ -378,6 +378,7 @@ pub fn registration_status(error: &RegistrationError) -> StatusCode {
         | RegistrationError::InvalidClientMetadata(_)
         | RegistrationError::UnapprovedSoftwareStatement => StatusCode::BAD_REQUEST,
         RegistrationError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        RegistrationError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
         RegistrationError::Throttled { .. } => StatusCode::TOO_MANY_REQUESTS,
         RegistrationError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -395,6 +396,10 @@ impl IntoResponse for RegistrationError {
                 "software statements are not accepted here; send the metadata itself".to_owned(),
             ),
             RegistrationError::InvalidToken(m) => ("invalid_token", (*m).to_owned()),
+            RegistrationError::TooLarge { limit } => (
+                "invalid_client_metadata",
+                format!("the body is larger than {limit} bytes"),
+            ),
             RegistrationError::Throttled { retry_after } => (
                 "temporarily_unavailable",
                 format!(

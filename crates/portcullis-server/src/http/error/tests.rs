@@ -231,7 +231,13 @@ fn every_code_problem_and_registration_error_has_its_status() {
     let locked = CodeProblem::Locked { retry_after: 61 };
     assert_eq!(code_status(&locked).as_u16(), 429);
     assert!(code_words(&locked).ends_with("Try again in 2 minutes."));
-    let rows: [(RegistrationError, u16, &str, Option<&str>); 6] = [
+    let rows: [(RegistrationError, u16, &str, Option<&str>); 7] = [
+        (
+            RegistrationError::TooLarge { limit: 10 },
+            413,
+            "invalid_client_metadata",
+            None,
+        ),
         (
             RegistrationError::InvalidRedirectUri("x".into()),
             400,

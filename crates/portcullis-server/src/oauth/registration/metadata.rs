@@ -7,6 +7,11 @@ use portcullis_core::{Algorithm, ApplicationType, GrantType, Scope, TokenEndpoin
 use serde::Deserialize;
 use serde_json::Value;
 
+/// Redirect URIs of each kind a registered client may have.
+const MAX_URIS: usize = 20;
+/// The longest redirect URI a registered client may register.
+const MAX_URI_LENGTH: usize = 2000;
+
 /// The metadata a client may send (RFC 7591 §2, OpenID Connect Registration). Members this server
 /// does not understand are ignored, as RFC 7591 §2 says.
 #[derive(Debug, Deserialize)]
@@ -135,6 +140,23 @@ pub(super) fn client_metadata(
             )));
         }
     };
+    if let Some(uri) = &r.jwks_uri {
+        check_jwks_uri(uri)?;
+    }
+    if r.redirect_uris.as_ref().is_some_and(|u| u.len() > MAX_URIS)
+        || r.post_logout_redirect_uris
+            .as_ref()
+            .is_some_and(|u| u.len() > MAX_URIS)
+        || r.redirect_uris
+            .iter()
+            .chain(r.post_logout_redirect_uris.iter())
+            .flatten()
+            .any(|u| u.len() > MAX_URI_LENGTH)
+    {
+        return Err(RegistrationError::InvalidRedirectUri(format!(
+            "at most {MAX_URIS} redirect URIs of each kind, each at most {MAX_URI_LENGTH} characters"
+        )));
+    }
     let redirect_uris = r.redirect_uris.clone().unwrap_or_default();
     for uri in redirect_uris
         .iter()
@@ -198,6 +220,73 @@ pub(super) fn client_metadata(
     Ok((metadata, r))
 }
 
+/// The host of `scheme://authority/…`, lower case, without port or trailing dot; `None` for a
+/// URI with user info or a backslash (which browsers read as `/`, so `http://evil\\@127.0.0.1/`
+/// would go to evil), or without an authority.
+fn host_of(uri: &str) -> Option<String> {
+    if uri.contains('\\') {
+        return None;
+    }
+    let rest = uri.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    if authority.contains('@') || authority.is_empty() {
+        return None;
+    }
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => format!("[{}]", v6.split(']').next().unwrap_or_default()),
+        None => authority.split(':').next().unwrap_or_default().to_owned(),
+    };
+    Some(host.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Whether a host names this machine or a private network: a loopback, private, link-local or
+/// unspecified address, a name under `localhost`, `local` or `internal`, or a number a browser
+/// would read as an address (`127.1`).
+fn is_local(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
+        return match ip {
+            std::net::IpAddr::V4(v4) => {
+                v4.is_loopback()
+                    || v4.is_private()
+                    || v4.is_link_local()
+                    || v4.is_unspecified()
+                    || v4.is_broadcast()
+                    || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
+            }
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || (v6.segments()[0] & 0xfe00) == 0xfc00
+                    || (v6.segments()[0] & 0xffc0) == 0xfe80
+                    || v6.to_ipv4_mapped().is_some()
+            }
+        };
+    }
+    // `127.1`, `2130706433` or `0x7f.1`: browsers read these as addresses.
+    let numeric = !bare.is_empty()
+        && (bare.chars().all(|c| c.is_ascii_digit() || c == '.')
+            || bare.split('.').any(|part| part.starts_with("0x")));
+    numeric
+        || bare == "localhost"
+        || [".localhost", ".local", ".internal"]
+            .iter()
+            .any(|suffix| bare.ends_with(suffix))
+}
+
+/// A self-registered client's `jwks_uri` is fetched by the server, so it must be https to a
+/// public host: not this machine, not a private network (which would let anyone who registers
+/// make the server send requests there).
+fn check_jwks_uri(uri: &str) -> Result<(), RegistrationError> {
+    match host_of(uri) {
+        Some(host) if uri.starts_with("https://") && !is_local(&host) => Ok(()),
+        _ => Err(metadata_error(
+            "a registered client's jwks_uri is https on a public host (not localhost, not a \
+             private address, no user info)",
+        )),
+    }
+}
+
 /// OpenID Connect Registration §2 and RFC 8252 §7: a web client's redirect URIs are https and
 /// not on this machine; a native client's are https, http on a loopback address, or a private
 /// scheme named after a domain (`com.example.app:/callback`).
@@ -213,45 +302,40 @@ fn check_redirect_uri(
     if uri.contains('#') || uri.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("a redirect URI has no fragment and no spaces");
     }
-    let Some((scheme, rest)) = uri.split_once(':') else {
+    let Some((scheme, _)) = uri.split_once(':') else {
         return bad("not an absolute URI");
     };
     let scheme = scheme.to_ascii_lowercase();
-    let host = rest
-        .strip_prefix("//")
-        .map(|r| r.split(['/', '?']).next().unwrap_or_default())
-        .map(|authority| {
-            let host_port = authority.rsplit('@').next().unwrap_or_default();
-            if host_port.starts_with('[') {
-                host_port.split(']').next().unwrap_or_default().to_owned() + "]"
-            } else {
-                host_port.split(':').next().unwrap_or_default().to_owned()
+    if scheme == "https" || scheme == "http" {
+        let Some(host) = host_of(uri) else {
+            return bad("a redirect URI has a host, and no user info or backslash");
+        };
+        let loopback = matches!(host.as_str(), "127.0.0.1" | "[::1]" | "localhost");
+        return match (application_type, scheme.as_str()) {
+            (ApplicationType::Web, "https") if is_local(&host) => {
+                bad("a web client's redirect URI is not on this machine or a private network")
             }
-        })
-        .unwrap_or_default()
-        .to_ascii_lowercase();
-    let loopback = matches!(host.as_str(), "127.0.0.1" | "[::1]" | "localhost");
-    match (application_type, scheme.as_str()) {
-        (_, "https") if host.is_empty() => bad("https needs a host"),
-        (ApplicationType::Web, "https") if loopback => {
-            bad("a web client's redirect URI is not on localhost")
-        }
-        (_, "https") => Ok(()),
-        (ApplicationType::Web, _) => bad("a web client's redirect URIs use https"),
-        (ApplicationType::Native, "http") if loopback => Ok(()),
-        (ApplicationType::Native, "http") => {
-            bad("a native client's http redirect URI is on 127.0.0.1 or [::1] (RFC 8252 §7.3)")
-        }
-        (ApplicationType::Native, s)
-            if s.contains('.')
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c)) =>
-        {
-            Ok(())
-        }
-        (ApplicationType::Native, _) => bad(
+            (_, "https") => Ok(()),
+            (ApplicationType::Web, _) => bad("a web client's redirect URIs use https"),
+            (ApplicationType::Native, _) if loopback => Ok(()),
+            (ApplicationType::Native, _) => bad(
+                "a native client's http redirect URI is on 127.0.0.1, [::1] or localhost \
+                 (RFC 8252 §7.3)",
+            ),
+        };
+    }
+    let private_use = scheme.contains('.')
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+        && uri.contains(":/")
+        && !uri.contains('\\');
+    match application_type {
+        ApplicationType::Native if private_use => Ok(()),
+        ApplicationType::Native => bad(
             "a native client's private-use scheme is a reversed domain name, such as \
-             com.example.app (RFC 8252 §7.1)",
+             com.example.app:/callback (RFC 8252 §7.1)",
         ),
+        ApplicationType::Web => bad("a web client's redirect URIs use https"),
     }
 }

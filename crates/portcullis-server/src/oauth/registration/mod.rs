@@ -52,6 +52,12 @@ pub enum RegistrationError {
     /// `invalid_token`): 401. Says nothing about whether the client exists.
     #[error("invalid_token: {0}")]
     InvalidToken(&'static str),
+    /// The body is over `[limits] max_body_bytes`: 413.
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
     /// Too many registrations from this address: 429 with `Retry-After`.
     #[error("too many registrations from this address")]
     Throttled {
@@ -150,26 +156,23 @@ pub async fn register(
 ) -> Result<Registered, RegistrationError> {
     let settings = &issuer.registration;
     let now = issuer.clock.now().0;
-    // Every attempt counts: registering is not something one address does often.
-    let keys = [Limited::address(
-        Key::registration_address(ip),
-        settings.per_address,
-    )];
-    let throttle = &issuer.registration_throttle;
-    if let Some(wait) = throttle.retry_after(&keys, now) {
-        let _ = throttle.refused(&keys, now).await;
-        return Err(RegistrationError::Throttled { retry_after: wait });
-    }
-    match throttle.reserve(&keys, now).await.map_err(internal)? {
-        Reserved::Go(reservation) => {
-            let _ = throttle.reservation_failed(reservation, now).await;
+    count_request(issuer, ip, now).await?;
+    if settings.token_required {
+        // Looked at (not used) before the metadata, so that without a good token nothing about
+        // the rules is said; used only once the registration is sure to go ahead.
+        let valid = match initial_token {
+            Some(token) => issuer
+                .store
+                .initial_access_token_valid(&token_hash(token), now)
+                .await
+                .map_err(internal)?,
+            None => false,
+        };
+        if !valid {
+            return Err(RegistrationError::InvalidToken(
+                "registering needs a valid initial access token (Authorization: Bearer)",
+            ));
         }
-        Reserved::Wait(wait) => return Err(RegistrationError::Throttled { retry_after: wait }),
-    }
-    if settings.token_required && initial_token.is_none() {
-        return Err(RegistrationError::InvalidToken(
-            "registering needs an initial access token (Authorization: Bearer)",
-        ));
     }
     let (metadata, _) = client_metadata(settings, body)?;
     if settings.token_required {
@@ -215,6 +218,27 @@ pub async fn register(
     ))
 }
 
+/// Counts a registration or a change to one against the address: not something one address does
+/// often, so every request counts, accepted or not.
+async fn count_request(issuer: &Issuer, ip: IpAddr, now: i64) -> Result<(), RegistrationError> {
+    let keys = [Limited::address(
+        Key::registration_address(ip),
+        issuer.registration.per_address,
+    )];
+    let throttle = &issuer.registration_throttle;
+    if let Some(wait) = throttle.retry_after(&keys, now) {
+        let _ = throttle.refused(&keys, now).await;
+        return Err(RegistrationError::Throttled { retry_after: wait });
+    }
+    match throttle.reserve(&keys, now).await.map_err(internal)? {
+        Reserved::Go(reservation) => {
+            let _ = throttle.reservation_failed(reservation, now).await;
+            Ok(())
+        }
+        Reserved::Wait(wait) => Err(RegistrationError::Throttled { retry_after: wait }),
+    }
+}
+
 /// The client a registration access token manages, checked in constant time. Every failure is
 /// the same `invalid_token`, whether or not the client exists.
 async fn managed(
@@ -224,9 +248,11 @@ async fn managed(
 ) -> Result<ClientRow, RegistrationError> {
     let refused = RegistrationError::InvalidToken("the registration access token is not valid");
     let token = token.ok_or(refused.clone())?;
+    // Not a client_id at all (a NUL byte, say): no lookup, the same answer.
+    let client_id = portcullis_core::ClientId::parse(client_id).map_err(|_| refused.clone())?;
     let row = issuer
         .store
-        .client(client_id)
+        .client(client_id.as_str())
         .await
         .map_err(internal)?
         .ok_or(refused.clone())?;
@@ -270,8 +296,12 @@ pub async fn update(
     client_id: &str,
     token: Option<&str>,
     body: &Value,
+    ip: IpAddr,
 ) -> Result<Registered, RegistrationError> {
+    count_request(issuer, ip, issuer.clock.now().0).await?;
     let row = managed(issuer, client_id, token).await?;
+    let read_token = row.registration_token_hash.clone().unwrap_or_default();
+    let read_secret = row.secret_hash.clone();
     let (metadata, requested) = client_metadata(&issuer.registration, body)?;
     if requested.client_id.as_deref() != Some(client_id) {
         return Err(metadata_error(
@@ -301,7 +331,13 @@ pub async fn update(
     row.metadata = serde_json::to_string(&metadata).map_err(internal)?;
     row.updated_at = issuer.clock.now().0;
     row.registration_token_hash = Some(token_hash(&registration_token));
-    let saved = issuer.store.update_client(&row).await.map_err(internal)?;
+    // Only if nothing changed the client since it was read: another update with the same
+    // token, or an administrator.
+    let saved = issuer
+        .store
+        .replace_registered_client(&row, &read_token, read_secret.as_deref())
+        .await
+        .map_err(internal)?;
     if !saved {
         return Err(RegistrationError::InvalidToken(
             "the registration access token is not valid",
@@ -331,13 +367,20 @@ pub async fn delete(
     issuer: &Issuer,
     client_id: &str,
     token: Option<&str>,
+    ip: IpAddr,
 ) -> Result<(), RegistrationError> {
-    managed(issuer, client_id, token).await?;
-    issuer
+    count_request(issuer, ip, issuer.clock.now().0).await?;
+    let row = managed(issuer, client_id, token).await?;
+    let deleted = issuer
         .store
-        .delete_client(client_id)
+        .delete_registered_client(client_id, &row.registration_token_hash.unwrap_or_default())
         .await
         .map_err(internal)?;
+    if !deleted {
+        return Err(RegistrationError::InvalidToken(
+            "the registration access token is not valid",
+        ));
+    }
     issuer.revoked().await;
     tracing::info!(
         target: "portcullis::audit",

@@ -3,6 +3,7 @@
 //! registered client's life: it gets tokens, reads, replaces (with a new registration token) and
 //! deletes itself.
 
+mod attacks;
 mod metadata;
 
 use crate::helpers::{Answer, TestApp, spawn_with};

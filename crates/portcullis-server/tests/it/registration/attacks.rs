@@ -1,0 +1,184 @@
+//! What a hostile registrant tried (a review of the first version), each now refused: a
+//! `jwks_uri` into this machine or a private network, redirect URIs that leave the loopback or a
+//! web app's public host, a `client_name` with terminal escapes, this server as an open
+//! redirector, racing updates with one token, undoing an administrator's change, odd paths and
+//! bodies, and learning the rules without a token.
+
+use super::{initial_token, register, registering, web_app};
+use crate::helpers::spawn_with;
+use portcullis_core::Clock;
+use serde_json::json;
+
+#[tokio::test]
+async fn nothing_registered_points_into_this_machine_or_a_private_network() {
+    let app = registering().await;
+    let token = initial_token(&app, 3600, None).await;
+    for jwks_uri in [
+        "http://keys.example.com/jwks",
+        "https://localhost/jwks",
+        "https://10.0.0.1:8443/admin",
+        "https://169.254.169.254/latest/meta-data",
+        "https://127.1/jwks",
+        "https://[::1]/jwks",
+        "https://good.example@evil.example/jwks",
+        "https://keys.internal/jwks",
+    ] {
+        let body = json!({"grant_types": ["client_credentials"], "scope": "profile",
+                          "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": jwks_uri});
+        register(&app, Some(&token), &body)
+            .await
+            .assert_error(400, "invalid_client_metadata");
+    }
+    for (kind, uri) in [
+        ("web", "https://127.0.0.2/cb"),
+        ("web", "https://127.1/cb"),
+        ("web", "https://localhost./cb"),
+        ("web", "https://[::ffff:127.0.0.1]/cb"),
+        ("web", "https://good.example@evil.example/cb"),
+        ("native", "http://evil.example\\@127.0.0.1/cb"),
+        ("native", "http://127.0.0.1.evil.example/cb"),
+    ] {
+        let body = json!({"application_type": kind, "token_endpoint_auth_method": "none",
+                          "redirect_uris": [uri]});
+        register(&app, Some(&token), &body)
+            .await
+            .assert_error(400, "invalid_redirect_uri");
+    }
+    let many: Vec<String> = (0..21)
+        .map(|i| format!("https://photos.example.com/{i}"))
+        .collect();
+    let mut body = web_app();
+    body["redirect_uris"] = json!(many);
+    register(&app, Some(&token), &body)
+        .await
+        .assert_error(400, "invalid_redirect_uri");
+    let mut body = web_app();
+    body["client_name"] = json!("nice\u{1b}[2J\nclient_id: spoofed");
+    register(&app, Some(&token), &body)
+        .await
+        .assert_error(400, "invalid_client_metadata");
+}
+
+#[tokio::test]
+async fn a_registered_client_does_not_make_this_server_an_open_redirector() {
+    let app = registering().await;
+    let token = initial_token(&app, 3600, None).await;
+    let mut body = web_app();
+    body["post_logout_redirect_uris"] = json!(["https://photos.example.com/bye"]);
+    let registered = register(&app, Some(&token), &body).await;
+    let id = registered.body["client_id"].as_str().unwrap();
+    let no_redirects = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let authorize = no_redirects
+        .get(format!(
+            "{}/authorize?response_type=code&client_id={id}&scope=nosuchscope\
+             &redirect_uri=https%3A%2F%2Fphotos.example.com%2Fcallback",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(authorize.status(), 400, "a page, not a redirect");
+    let logout = no_redirects
+        .get(format!(
+            "{}/logout?client_id={id}&post_logout_redirect_uri=https%3A%2F%2Fphotos.example.com%2Fbye",
+            app.base
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(logout.status(), 400, "not without an id_token_hint");
+}
+
+#[tokio::test]
+async fn one_update_per_token_wins_and_an_administrator_takes_over() {
+    let app = registering().await;
+    let token = initial_token(&app, 3600, None).await;
+    let registered = register(&app, Some(&token), &web_app()).await;
+    let id = registered.body["client_id"].as_str().unwrap().to_owned();
+    let management = registered.body["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let uri = format!("{}/register/{id}", app.base);
+    let mut body = web_app();
+    body["client_id"] = json!(id);
+    let racing = (0..8).map(|_| {
+        let request = app.http.put(&uri).bearer_auth(&management).json(&body);
+        tokio::spawn(async move { request.send().await.unwrap().status().as_u16() })
+    });
+    let mut statuses = Vec::new();
+    for task in racing.collect::<Vec<_>>() {
+        statuses.push(task.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 401),
+        "{statuses:?}"
+    );
+
+    // Another registration, changed by an administrator: its own token no longer manages it.
+    let other = register(&app, Some(&token), &web_app()).await;
+    let other_id = other.body["client_id"].as_str().unwrap();
+    let other_token = other.body["registration_access_token"].as_str().unwrap();
+    let mut metadata = app
+        .registry
+        .snapshot()
+        .client(other_id)
+        .unwrap()
+        .metadata
+        .clone();
+    metadata.scope = "openid".into();
+    let hasher = app.hasher().await;
+    portcullis_server::admin::ClientAdmin::new(app.store.as_ref(), &hasher, app.clock.now())
+        .update(
+            &portcullis_core::ClientId::parse(other_id).unwrap(),
+            metadata,
+        )
+        .await
+        .unwrap();
+    let mut replaced = web_app();
+    replaced["client_id"] = json!(other_id);
+    app.send(
+        app.http
+            .put(format!("{}/register/{other_id}", app.base))
+            .bearer_auth(other_token)
+            .json(&replaced),
+    )
+    .await
+    .assert_error(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn odd_paths_and_bodies_get_json_errors_and_a_bad_token_learns_no_rules() {
+    let app = spawn_with(|c| {
+        c.registration.enabled = true;
+        c.registration.max_per_address = 1000;
+        c.limits.max_body_bytes = 4096;
+    })
+    .await;
+    for path in ["/register/%00", "/register/a%00b"] {
+        app.send(app.http.get(format!("{}{path}", app.base)).bearer_auth("x"))
+            .await
+            .assert_error(401, "invalid_token");
+    }
+    let token = initial_token(&app, 3600, None).await;
+    let huge = json!({"client_name": "x".repeat(10_000)});
+    app.send(
+        app.http
+            .post(format!("{}/register", app.base))
+            .bearer_auth(&token)
+            .json(&huge),
+    )
+    .await
+    .assert_error(413, "invalid_client_metadata");
+    register(&app, Some("bogus"), &json!({"scope": "everything"}))
+        .await
+        .assert_error(401, "invalid_token");
+}
