@@ -43,6 +43,7 @@ pub trait RegistrationStore: Send + Sync {
     /// Replaces a self-registered client's row if it still has the registration token and the
     /// secret it was read with (RFC 7592 §2.2), so of concurrent updates with one token exactly one
     /// wins, and one that read before an administrator changed the client loses; false then.
+    /// The users' consents to the client go with the old registration.
     async fn replace_registered_client(
         &self,
         row: &ClientRow,

@@ -86,6 +86,12 @@ impl RegistrationStore for This {
         if updated == 0 {
             return Ok(false);
         }
+        // Users consented to the registration as it was (its redirect URIs, its name): a
+        // replaced one asks them again.
+        sqlx::query("DELETE FROM consents WHERE client_id = $1")
+            .bind(&row.client_id)
+            .execute(&mut *tx)
+            .await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(true)

@@ -182,3 +182,56 @@ async fn odd_paths_and_bodies_get_json_errors_and_a_bad_token_learns_no_rules() 
         .await
         .assert_error(401, "invalid_token");
 }
+
+/// A user consented to a registered client; the client then replaces its registration (new
+/// redirect URIs, say). The user is asked again rather than sending codes to the new URIs on the
+/// strength of the old consent.
+#[tokio::test]
+async fn a_replaced_registration_asks_its_users_again() {
+    use crate::sign_in::flow::{Browser, PASSWORD, VERIFIER, challenge};
+    let app = registering().await;
+    let token = initial_token(&app, 3600, None).await;
+    let registered = register(&app, Some(&token), &web_app()).await;
+    let id = registered.body["client_id"].as_str().unwrap().to_owned();
+    let management = registered.body["registration_access_token"]
+        .as_str()
+        .unwrap();
+    let hasher = portcullis_server::users::PasswordHasher::new(1).unwrap();
+    portcullis_server::users::UserAdmin::new(app.store.as_ref(), &hasher, app.clock.now())
+        .create(
+            "dora",
+            portcullis_server::users::PasswordSource::Plain(portcullis_core::Secret::new(PASSWORD)),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    let authorize = format!(
+        "/authorize?response_type=code&client_id={id}&scope=openid&state=s\
+         &redirect_uri=https%3A%2F%2Fphotos.example.com%2Fcallback\
+         &code_challenge={}&code_challenge_method=S256",
+        challenge(VERIFIER)
+    );
+    let mut browser = Browser::new(&app);
+    let login = browser.get(&authorize).await;
+    let consent = browser.sign_in(&login, "dora", PASSWORD).await;
+    assert!(consent.body.contains("id=\"allow\""), "{}", consent.body);
+    let done = browser.submit(&consent, &[("action", "allow")]).await;
+    assert_eq!(done.status, 303);
+    // Remembered: the next request goes straight back with a code.
+    assert_eq!(browser.get(&authorize).await.status, 303);
+
+    let mut replaced = web_app();
+    replaced["client_id"] = json!(id);
+    let put = app
+        .http
+        .put(format!("{}/register/{id}", app.base))
+        .bearer_auth(management)
+        .json(&replaced)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+    let again = browser.get(&authorize).await;
+    assert_eq!(again.status, 200, "the consent page again");
+    assert!(again.body.contains("id=\"allow\""), "{}", again.body);
+}
