@@ -6,8 +6,9 @@
 #   - `portcullis serve` on a new SQLite database, as operators run it: log level `info`, JSON log
 #     lines, written to a file (its stderr redirected), so every token's audit line is written.
 # The two take turns ROUNDS times (the ceiling first in odd rounds, Portcullis first in even ones),
-# each turn a 2 s warm-up and a measured run, and the script prints every turn, each side's median,
-# and Portcullis's median as a percentage of the ceiling's.
+# each turn a 2 s warm-up and a measured run, and the script prints every turn with the round's
+# ratio, each side's median, Portcullis's median as a percentage of the ceiling's, and the median
+# and range of the rounds' ratios.
 #
 #   bench/compare.sh [ROUNDS] [DURATION]        defaults: 3 rounds, 15s
 #
@@ -82,6 +83,7 @@ echo "portcullis $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo '?'
   "portcullis at PORTCULLIS_LOG=$PORTCULLIS_LOG, log_format=$PORTCULLIS_LOG_FORMAT, stderr to a file"
 ceiling_rates=()
 portcullis_rates=()
+ratios=()
 for round in $(seq "$rounds"); do
   if [ $((round % 2)) -eq 1 ]; then
     c="$(rate "http://127.0.0.1:$ceiling_port/token")"
@@ -90,9 +92,11 @@ for round in $(seq "$rounds"); do
     p="$(rate "http://127.0.0.1:$port/token")"
     c="$(rate "http://127.0.0.1:$ceiling_port/token")"
   fi
-  echo "round $round: ceiling $c  portcullis $p"
+  ratio="$(awk -v c="$c" -v p="$p" 'BEGIN { printf "%.1f", 100 * p / c }')"
+  echo "round $round: ceiling $c  portcullis $p  ($ratio %)"
   ceiling_rates+=("$c")
   portcullis_rates+=("$p")
+  ratios+=("$ratio")
 done
 
 c_median="$(median "${ceiling_rates[@]}")"
@@ -102,3 +106,9 @@ echo "ceiling: median $c_median requests/s"
 echo "portcullis: median $p_median requests/s ($lines token_issued audit lines in its log file)"
 awk -v c="$c_median" -v p="$p_median" \
   'BEGIN { printf "portcullis / ceiling: %.1f %%\n", 100 * p / c }'
+# Each round's two turns run back to back, so their ratio is little moved by the machine's speed
+# drifting between rounds (a shared VM's CPUs do): the median of those ratios, and their range.
+sorted="$(printf '%s\n' "${ratios[@]}" | sort -n)"
+echo "median of the rounds' ratios: $(printf '%s\n' "$sorted" | awk '{ v[NR] = $1 }
+  END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }') %" \
+  "(lowest $(printf '%s\n' "$sorted" | head -1) %, highest $(printf '%s\n' "$sorted" | tail -1) %)"
