@@ -393,6 +393,8 @@ pub struct Client {
     /// It registered itself (RFC 7591): nobody vouched for its redirect URIs, so the server does
     /// not send a browser to them without a user's say.
     pub self_registered: bool,
+    /// When it was created (Unix seconds): its tokens are no older ([`crate::oauth::bearer`]).
+    pub created_at: i64,
 }
 
 impl Client {
@@ -414,6 +416,7 @@ impl Client {
             .unwrap_or_default();
         Ok(Client {
             self_registered: row.registration_token_hash.is_some(),
+            created_at: row.created_at,
             id,
             metadata,
             secret_hash: row.secret_hash.clone(),

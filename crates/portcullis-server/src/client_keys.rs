@@ -2,10 +2,16 @@
 //! fetched when first needed, kept for a while, and fetched again when an assertion names a key we
 //! do not hold, at most once per interval per URL, so that a stream of assertions with made-up
 //! `kid`s cannot turn the server into a client of someone else's server.
+//!
+//! A self-registered client's `jwks_uri` is fetched only from public addresses, checked when the
+//! host's name is resolved for the connection: its host was public when the client registered,
+//! but a name can be pointed anywhere afterwards, and anyone who may register must not be able to
+//! make the server send requests into its own network.
 
 use portcullis_core::verifying_key::{candidates, keys_of};
 use portcullis_core::{Clock, JwkSet, JwsAlgorithm, VerifyingKey};
 use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -28,6 +34,8 @@ struct Fetched {
 /// The cache, shared by every request.
 pub struct ClientKeys {
     http: Result<reqwest::Client, String>,
+    /// For self-registered clients: connects only to public addresses ([`PublicOnly`]).
+    public_http: Result<reqwest::Client, String>,
     clock: Arc<dyn Clock>,
     cache: Mutex<HashMap<String, Fetched>>,
     /// One fetch at a time per URL: concurrent requests for one URL wait for the first one's
@@ -44,13 +52,20 @@ impl std::fmt::Debug for ClientKeys {
 impl ClientKeys {
     /// A cache that fetches with a 5-second timeout and follows no redirects.
     pub fn new(clock: Arc<dyn Clock>) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"));
+        let builder = || {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .redirect(reqwest::redirect::Policy::none())
+        };
+        let built = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        };
         ClientKeys {
-            http,
+            http: built(builder()),
+            // No proxy from the environment (HTTPS_PROXY…) either: a proxy would resolve the
+            // name itself, where the resolver cannot look.
+            public_http: built(builder().no_proxy().dns_resolver(Arc::new(PublicOnly))),
             clock,
             cache: Mutex::new(HashMap::new()),
             fetching: Mutex::new(HashMap::new()),
@@ -71,9 +86,28 @@ impl ClientKeys {
     /// one that fits, else fetched (when the last fetch is old enough). The error, for the log, is
     /// why the keys could not be fetched: then no key fits, and the caller answers "try later"
     /// rather than blaming the client. Keys fetched before are kept while the host is down.
+    /// `public_only` (a self-registered client) fetches only from public addresses, and keeps
+    /// its keys apart from those of an administrator's client with the same `jwks_uri`.
     pub async fn keys_for(
         &self,
         uri: &str,
+        public_only: bool,
+        kid: Option<&str>,
+        alg: JwsAlgorithm,
+    ) -> Result<Arc<Vec<VerifyingKey>>, String> {
+        let key = if public_only {
+            format!("public\n{uri}")
+        } else {
+            uri.to_owned()
+        };
+        self.keys_at(&key, uri, public_only, kid, alg).await
+    }
+
+    async fn keys_at(
+        &self,
+        key: &str,
+        uri: &str,
+        public_only: bool,
         kid: Option<&str>,
         alg: JwsAlgorithm,
     ) -> Result<Arc<Vec<VerifyingKey>>, String> {
@@ -85,17 +119,17 @@ impl ClientKeys {
             Some(why) if !fits(&f) => Err(why),
             _ => Ok(f.keys),
         };
-        if let Some(f) = self.cached(uri).filter(|f| usable(f) || recent(f)) {
+        if let Some(f) = self.cached(key).filter(|f| usable(f) || recent(f)) {
             return answer(f);
         }
-        let turn = self.turn(uri);
+        let turn = self.turn(key);
         let _turn = turn.lock().await;
         // Another request may have fetched while this one waited.
-        if let Some(f) = self.cached(uri).filter(|f| usable(f) || recent(f)) {
+        if let Some(f) = self.cached(key).filter(|f| usable(f) || recent(f)) {
             return answer(f);
         }
-        let fetched = self.fetch(uri).await;
-        let previous = self.cached(uri).map(|f| f.keys).unwrap_or_default();
+        let fetched = self.fetch(uri, public_only).await;
+        let previous = self.cached(key).map(|f| f.keys).unwrap_or_default();
         let entry = match fetched {
             Ok(set) => Fetched {
                 keys: Arc::new(keys_of(&set)),
@@ -110,13 +144,26 @@ impl ClientKeys {
             },
         };
         let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        cache.insert(uri.to_owned(), entry.clone());
+        cache.insert(key.to_owned(), entry.clone());
         drop(cache);
         answer(entry)
     }
 
-    async fn fetch(&self, uri: &str) -> Result<JwkSet, String> {
-        let http = self.http.as_ref().map_err(Clone::clone)?;
+    async fn fetch(&self, uri: &str, public_only: bool) -> Result<JwkSet, String> {
+        let http = if public_only {
+            // An address written in the URL is not resolved, so it is checked here.
+            let literal = reqwest::Url::parse(uri).ok().and_then(|u| {
+                let host = u.host_str()?.trim_start_matches('[').trim_end_matches(']');
+                host.parse::<IpAddr>().ok()
+            });
+            if literal.is_some_and(is_local_address) {
+                return Err(format!("{uri} is not on a public address"));
+            }
+            &self.public_http
+        } else {
+            &self.http
+        };
+        let http = http.as_ref().map_err(Clone::clone)?;
         let mut response = http
             .get(uri)
             .header("accept", "application/json")
@@ -138,5 +185,144 @@ impl ClientKeys {
             }
         }
         serde_json::from_slice(&body).map_err(|e| format!("{uri} is not a JWK Set: {e}"))
+    }
+}
+
+/// Whether an address is not one of the public internet's: this machine, a private or shared
+/// network, link-local, unspecified, multicast, reserved, benchmarking or documentation ranges, and
+/// IPv6 forms that carry an IPv4 address (mapped, compatible, NAT64, 6to4) when that address is
+/// one of those, or always when the gateway decides where it goes (Teredo, local NAT64).
+pub fn is_local_address(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => {
+            let [a, b, c, _] = v4.octets();
+            a == 0
+                || a == 10
+                || a == 127
+                || a >= 224
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 169 && b == 254)
+                || (a == 172 && (16..32).contains(&b))
+                || (a == 192 && b == 168)
+                || (a == 192 && b == 0 && (c == 0 || c == 2))
+                || (a == 198 && (b == 18 || b == 19))
+                || (a == 198 && b == 51 && c == 100)
+                || (a == 203 && b == 0 && c == 113)
+        }
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            let embedded = |hi: u16, lo: u16| {
+                let [h1, h2] = hi.to_be_bytes();
+                let [l1, l2] = lo.to_be_bytes();
+                is_local_address(IpAddr::V4(std::net::Ipv4Addr::new(h1, h2, l1, l2)))
+            };
+            if let Some(v4) = v6.to_ipv4_mapped() {
+                return is_local_address(IpAddr::V4(v4));
+            }
+            match s {
+                // ::/96 (unspecified, loopback, IPv4-compatible): none is a public address.
+                [0, 0, 0, 0, 0, 0, _, _] => true,
+                // NAT64 (RFC 6052): the IPv4 address inside decides.
+                [0x64, 0xff9b, 0, 0, 0, 0, hi, lo] => embedded(hi, lo),
+                // Local-use NAT64 (RFC 8215) and Teredo: where it goes is the gateway's choice.
+                [0x64, 0xff9b, 1, ..] | [0x2001, 0, ..] => true,
+                // 6to4 (RFC 3056): the IPv4 address inside decides.
+                [0x2002, hi, lo, ..] => embedded(hi, lo),
+                // Documentation (2001:db8::/32).
+                [0x2001, 0xdb8, ..] => true,
+                // Unique local (fc00::/7), link-local (fe80::/10), site-local (fec0::/10),
+                // multicast (ff00::/8).
+                [first, ..] => {
+                    (first & 0xfe00) == 0xfc00
+                        || (first & 0xff00) == 0xff00
+                        || (first & 0xffc0) == 0xfe80
+                        || (first & 0xffc0) == 0xfec0
+                }
+            }
+        }
+    }
+}
+
+/// Resolves a host name to its public addresses only, and fails when it has none.
+struct PublicOnly;
+
+impl reqwest::dns::Resolve for PublicOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let public: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .filter(|a| !is_local_address(a.ip()))
+                .collect();
+            if public.is_empty() {
+                return Err(format!("{host} has no public address").into());
+            }
+            let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+            Ok(addrs)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_local_address;
+
+    #[test]
+    fn only_public_internet_addresses_are_public() {
+        for local in [
+            "0.1.2.3",
+            "10.0.0.1",
+            "100.64.0.1",
+            "127.0.0.1",
+            "169.254.169.254",
+            "172.16.0.1",
+            "192.0.0.8",
+            "192.0.2.1",
+            "192.168.1.1",
+            "198.18.0.1",
+            "198.51.100.7",
+            "203.0.113.9",
+            "224.0.0.1",
+            "240.0.0.1",
+            "255.255.255.255",
+            "::",
+            "::1",
+            "::127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a00:1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::1",
+            "2001::1",
+            "2002:a00:1::1",
+            "2002:7f00:1::",
+            "2001:db8::1",
+            "fc00::1",
+            "fd12::1",
+            "fe80::1",
+            "fec0::1",
+            "ff02::1",
+        ] {
+            assert!(
+                is_local_address(local.parse().unwrap()),
+                "{local} counts as public"
+            );
+        }
+        for public in [
+            "1.1.1.1",
+            "8.8.8.8",
+            "93.184.216.34",
+            "172.32.0.1",
+            "100.128.0.1",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+            "2606:4700:4700::1111",
+            "2a00:1450::1",
+        ] {
+            assert!(
+                !is_local_address(public.parse().unwrap()),
+                "{public} counts as local"
+            );
+        }
     }
 }

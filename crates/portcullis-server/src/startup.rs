@@ -201,6 +201,7 @@ impl Server {
                 client_per_address: config.client_auth.max_failures_per_client,
                 client_address: config.client_auth.max_failures_per_ip,
                 user_code_per_address: config.device.max_failed_codes_per_address,
+                device_authorization_per_address: config.device.max_requests_per_address,
             },
             session_lifetime: config.sign_in.session_lifetime.0,
             metrics: crate::metrics::Metrics::new(),

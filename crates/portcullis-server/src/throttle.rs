@@ -62,6 +62,11 @@ impl Key {
         Key::of("registration-address", &address(ip))
     }
 
+    /// Device authorizations (RFC 8628 §3.1) started from one address.
+    pub fn device_authorization_address(ip: IpAddr) -> Key {
+        Key::of("device-authorization-address", &address(ip))
+    }
+
     /// Wrong user codes (RFC 8628) typed from one address.
     pub fn user_code_address(ip: IpAddr) -> Key {
         Key::of("user-code-address", &address(ip))
@@ -415,6 +420,19 @@ impl Throttle {
     pub fn retry_after(&self, keys: &[Limited], now: i64) -> Option<i64> {
         let keys: Vec<&Key> = keys.iter().map(|l| &l.key).collect();
         self.locks.until(&keys, now).map(|until| until - now)
+    }
+
+    /// What every throttled attempt starts with: refused at once if a key is locked on this
+    /// instance (the refusal counted, best effort, without waiting for the store), else counted
+    /// before it is made ([`Throttle::reserve`]).
+    pub async fn admit(&self, keys: &[Limited], now: i64) -> Result<Reserved, StoreError> {
+        if let Some(wait) = self.retry_after(keys, now) {
+            if let Err(error) = self.refused(keys, now).await {
+                tracing::warn!(%error, "could not count a refused attempt");
+            }
+            return Ok(Reserved::Wait(wait));
+        }
+        self.reserve(keys, now).await
     }
 
     /// A failure, counted against every key; a key that reaches its limit is locked everywhere.

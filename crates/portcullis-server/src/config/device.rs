@@ -3,8 +3,8 @@
 use super::durations::{Seconds, number_or_string};
 use serde::Deserialize;
 
-/// `[device]`: how long a device's codes live, how often it may poll, and how many wrong user
-/// codes one address may type.
+/// `[device]`: how long a device's codes live, how often it may poll, how many wrong user codes
+/// one address may type, and how many device authorizations one address may start.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeviceConfig {
@@ -21,6 +21,13 @@ pub struct DeviceConfig {
         deserialize_with = "number_or_string"
     )]
     pub max_failed_codes_per_address: u64,
+    /// Device authorizations (`POST /device_authorization`) one address may start within
+    /// `[sign_in] failure_window`, whatever the client: each stores a row for the codes' lifetime.
+    #[serde(
+        default = "default_requests_per_address",
+        deserialize_with = "number_or_string"
+    )]
+    pub max_requests_per_address: u64,
 }
 
 impl Default for DeviceConfig {
@@ -29,6 +36,7 @@ impl Default for DeviceConfig {
             code_lifetime: default_code_lifetime(),
             interval: default_interval(),
             max_failed_codes_per_address: default_failed_codes(),
+            max_requests_per_address: default_requests_per_address(),
         }
     }
 }
@@ -41,4 +49,7 @@ fn default_interval() -> Seconds {
 }
 fn default_failed_codes() -> u64 {
     20
+}
+fn default_requests_per_address() -> u64 {
+    100
 }

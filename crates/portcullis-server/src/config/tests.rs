@@ -224,7 +224,9 @@ fn device_settings_have_their_floors() {
     .unwrap();
     assert_eq!((c.device.interval.0, c.device.code_lifetime.0), (7, 900));
     assert_eq!(c.device.max_failed_codes_per_address, 20);
+    assert_eq!(c.device.max_requests_per_address, 100);
     for bad in [
+        "[device]\nmax_requests_per_address = 0",
         "[device]\ninterval = 0",
         "[device]\ncode_lifetime = \"30s\"",
         "[device]\nmax_failed_codes_per_address = 0",

@@ -123,12 +123,14 @@ impl Config {
             return Err(ConfigError(format!("{}: {e}", key("registration.scope"))));
         }
         if self.device.max_failed_codes_per_address == 0
+            || self.device.max_requests_per_address == 0
             || self.device.interval.0 == 0
             || self.device.code_lifetime.0 < 60
         {
             return Err(ConfigError(format!(
-                "{} and {} must be at least 1, and {} at least 1m",
+                "{}, {} and {} must be at least 1, and {} at least 1m",
                 key("device.max_failed_codes_per_address"),
+                key("device.max_requests_per_address"),
                 key("device.interval"),
                 key("device.code_lifetime")
             )));

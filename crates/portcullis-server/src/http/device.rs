@@ -25,8 +25,10 @@ pub async fn device_authorization(
     State(state): State<Arc<AppState>>,
     authenticated: AuthenticatedForm,
 ) -> Result<Response, TokenError> {
-    let AuthenticatedForm { form, client, .. } = authenticated;
-    let answer = crate::oauth::device::authorize_device(&state.issuer, &client, &form).await?;
+    let AuthenticatedForm {
+        form, client, ip, ..
+    } = authenticated;
+    let answer = crate::oauth::device::authorize_device(&state.issuer, &client, &form, ip).await?;
     let body = serde_json::to_vec(&answer)
         .map_err(|e| TokenError::server(format!("cannot serialize the response: {e}")))?;
     let mut response = json_body(StatusCode::OK, body);

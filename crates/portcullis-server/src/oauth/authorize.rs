@@ -424,16 +424,7 @@ pub(crate) async fn sign_in(
 ) -> Result<Result<String, LoginProblem>, AuthorizeError> {
     let throttle = &issuer.sign_in_throttle;
     let keys = issuer.sign_in_keys(username, ip);
-    let locked = match throttle.retry_after(&keys, now) {
-        Some(wait) => {
-            if let Err(error) = throttle.refused(&keys, now).await {
-                tracing::warn!(%error, "could not count a refused sign-in");
-            }
-            Ok(Reserved::Wait(wait))
-        }
-        None => throttle.reserve(&keys, now).await,
-    };
-    let reservation = match locked.map_err(server_error)? {
+    let reservation = match throttle.admit(&keys, now).await.map_err(server_error)? {
         Reserved::Go(reservation) => reservation,
         Reserved::Wait(wait) => {
             tracing::info!(

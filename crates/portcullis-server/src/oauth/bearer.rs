@@ -152,3 +152,19 @@ pub fn verify_access_token(
     let ours = token.text("iss")? == issuer;
     (fresh && ours).then_some(token)
 }
+
+/// Whether one of our tokens was issued to a client that is registered now, and already was when
+/// the token was issued: deleting a client ends its tokens, and creating a client with the same id
+/// again (`--client-id`, an import, a `[[clients]]` table at the next start) does not bring them
+/// back. The client is the token's `client_id` (access tokens), else `azp`, else its one `aud` (ID
+/// tokens).
+pub fn issued_to_current_client(token: &VerifiedToken, snapshot: &Snapshot) -> bool {
+    let id = token
+        .text("client_id")
+        .or_else(|| token.text("azp"))
+        .or_else(|| token.text("aud"));
+    match (id.and_then(|id| snapshot.client(id)), token.time("iat")) {
+        (Some(client), Some(issued_at)) => issued_at >= client.created_at,
+        _ => false,
+    }
+}

@@ -51,7 +51,7 @@ pub async fn verify(
         None => Arc::new(client.keys.clone()),
         Some(uri) => issuer
             .client_keys
-            .keys_for(uri, kid, alg)
+            .keys_for(uri, client.self_registered, kid, alg)
             .await
             .map_err(|error| {
                 tracing::warn!(client_id = %client.id, %error, "cannot fetch a client's jwks_uri");

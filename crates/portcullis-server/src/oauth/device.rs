@@ -53,12 +53,39 @@ impl std::fmt::Debug for DeviceAuthorization {
     }
 }
 
+/// Counts a device authorization against its address; every one counts, answered or not.
+async fn count_device_authorization(
+    issuer: &Issuer,
+    ip: IpAddr,
+    now: i64,
+) -> Result<(), TokenError> {
+    let throttle = &issuer.sign_in_throttle;
+    let keys = issuer.device_authorization_keys(ip);
+    let storage = |e: crate::store::StoreError| TokenError::server(format!("storage: {e}"));
+    match throttle.admit(&keys, now).await.map_err(storage)? {
+        Reserved::Go(reservation) => {
+            throttle
+                .reservation_failed(reservation, now)
+                .await
+                .map_err(storage)?;
+            Ok(())
+        }
+        Reserved::Wait(wait) => Err(TokenError::Throttled {
+            retry_after: u64::try_from(wait).unwrap_or(1),
+            what: "device authorizations from this address",
+        }),
+    }
+}
+
 /// The device authorization endpoint, once the client is authenticated: checks that it may use
-/// the grant and the scope it asks for, and stores a new request.
+/// the grant and the scope it asks for, counts the request against the address it came from
+/// (every request stores a row for the codes' lifetime, and a public client_id is no secret), and
+/// stores a new request.
 pub async fn authorize_device(
     issuer: &Issuer,
     client: &Client,
     form: &FormParams,
+    ip: IpAddr,
 ) -> Result<DeviceAuthorization, TokenError> {
     super::grant::require_grant(client, GrantType::DeviceCode)?;
     match form.get("client_id") {
@@ -87,6 +114,7 @@ pub async fn authorize_device(
         ));
     }
     let now = issuer.clock.now().0;
+    count_device_authorization(issuer, ip, now).await?;
     let settings = issuer.device;
     let device_code = random_token()?;
     // A clash with a kept user code is unlikely (one in 2^34 per kept row); draw again.
@@ -364,13 +392,7 @@ async fn find_request(
 ) -> Result<Result<DeviceRequest, CodeProblem>, AuthorizeError> {
     let throttle = &issuer.sign_in_throttle;
     let keys = issuer.user_code_keys(ip);
-    if let Some(wait) = throttle.retry_after(&keys, now) {
-        if let Err(error) = throttle.refused(&keys, now).await {
-            tracing::warn!(%error, "could not count a refused user code");
-        }
-        return Ok(Err(CodeProblem::Locked { retry_after: wait }));
-    }
-    let reservation = match throttle.reserve(&keys, now).await.map_err(server_error)? {
+    let reservation = match throttle.admit(&keys, now).await.map_err(server_error)? {
         Reserved::Go(reservation) => reservation,
         Reserved::Wait(wait) => return Ok(Err(CodeProblem::Locked { retry_after: wait })),
     };

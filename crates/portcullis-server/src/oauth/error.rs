@@ -31,12 +31,15 @@ pub enum TokenError {
         /// The limit, in words.
         description: String,
     },
-    /// Too many failed client authentications: 429 with `temporarily_unavailable` and
-    /// `Retry-After`. RFC 6749 has no code for it; `temporarily_unavailable` says "try later".
+    /// Too many failed client authentications, or device authorizations from one address: 429
+    /// with `temporarily_unavailable` and `Retry-After`. RFC 6749 has no code for it;
+    /// `temporarily_unavailable` says "try later".
     #[error("temporarily_unavailable: retry after {retry_after} seconds")]
     Throttled {
         /// Seconds until a retry may succeed.
         retry_after: u64,
+        /// What there were too many of, in words.
+        what: &'static str,
     },
     /// Something we depend on is away for now: 503 with `temporarily_unavailable`.
     #[error("temporarily_unavailable: {description}")]
@@ -77,7 +80,10 @@ impl TokenError {
 
     /// Too many failed client authentications from this client or address.
     pub fn throttled(retry_after: u64) -> Self {
-        TokenError::Throttled { retry_after }
+        TokenError::Throttled {
+            retry_after,
+            what: "failed client authentications",
+        }
     }
 
     /// `invalid_request`.
@@ -126,8 +132,8 @@ impl TokenError {
             | TokenError::Client { description, .. }
             | TokenError::TooLarge { description }
             | TokenError::Unavailable { description } => description.clone(),
-            TokenError::Throttled { retry_after } => {
-                format!("too many failed client authentications; retry after {retry_after} seconds")
+            TokenError::Throttled { retry_after, what } => {
+                format!("too many {what}; retry after {retry_after} seconds")
             }
             TokenError::Internal { cause } => cause.clone(),
             TokenError::DpopNonce { .. } => {

@@ -90,6 +90,8 @@ pub struct FailureLimits {
     pub client_address: u64,
     /// Wrong user codes typed at `/device` per address (RFC 8628 §5.1).
     pub user_code_per_address: u64,
+    /// Device authorizations started per address (RFC 8628 §5.2: codes are not free to make).
+    pub device_authorization_per_address: u64,
 }
 
 impl Issuer {
@@ -114,20 +116,25 @@ impl Issuer {
         }
     }
 
-    /// An access token of ours, verified (or remembered as verified) against `snapshot`'s keys and
-    /// not expired. The deny list is the caller's to check.
+    /// An access token of ours, verified (or remembered as verified) against `snapshot`'s keys,
+    /// not expired, and issued to a client that is still registered
+    /// ([`bearer::issued_to_current_client`]): deleting a client ends its tokens here
+    /// (introspection, `/userinfo`, token exchange), though a resource server that checks them
+    /// itself accepts them until they expire. The deny list is the caller's to check.
     pub fn verify_access_token(
         &self,
         token: &str,
         snapshot: &crate::registry::Snapshot,
     ) -> Option<std::sync::Arc<bearer::VerifiedToken>> {
-        self.verified.access_token(
-            token,
-            snapshot,
-            self.issuer(),
-            self.clock.now(),
-            self.max_token_lifetime(),
-        )
+        self.verified
+            .access_token(
+                token,
+                snapshot,
+                self.issuer(),
+                self.clock.now(),
+                self.max_token_lifetime(),
+            )
+            .filter(|verified| bearer::issued_to_current_client(verified, snapshot))
     }
 
     /// The throttle keys of a sign-in attempt.
@@ -143,6 +150,14 @@ impl Issuer {
         [Limited::address(
             Key::user_code_address(ip),
             self.limits.user_code_per_address,
+        )]
+    }
+
+    /// The throttle key of a device authorization request.
+    pub fn device_authorization_keys(&self, ip: IpAddr) -> [Limited; 1] {
+        [Limited::address(
+            Key::device_authorization_address(ip),
+            self.limits.device_authorization_per_address,
         )]
     }
 

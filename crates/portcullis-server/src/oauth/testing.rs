@@ -80,6 +80,7 @@ impl TestIssuer {
                 client_per_address: 10,
                 client_address: 100,
                 user_code_per_address: 20,
+                device_authorization_per_address: 100,
             },
             session_lifetime: 3600,
             metrics: crate::metrics::Metrics::new(),

@@ -142,3 +142,22 @@ pub async fn execute(database: &TestDatabase, sql: &str) {
         let _ = conn.close().await;
     }
 }
+
+/// The one number a `SELECT COUNT(*) …` statement answers, read behind the server's back.
+pub async fn count(database: &TestDatabase, sql: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = sqlx::AssertSqlSafe(sql.to_owned());
+    if database.postgres_name.is_some() {
+        let mut conn = sqlx::PgConnection::connect(&database.url).await.unwrap();
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        let _ = conn.close().await;
+        n
+    } else {
+        let mut conn = sqlx::SqliteConnection::connect(&database.url)
+            .await
+            .unwrap();
+        let n: i64 = sqlx::query_scalar(sql).fetch_one(&mut conn).await.unwrap();
+        let _ = conn.close().await;
+        n
+    }
+}

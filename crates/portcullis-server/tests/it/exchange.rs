@@ -365,3 +365,69 @@ fn rand_suffix() -> u64 {
     static N: AtomicU64 = AtomicU64::new(0);
     N.fetch_add(1, Ordering::Relaxed)
 }
+
+/// A deleted client's token is no subject token, whether presented as an access token or as a
+/// `jwt`; nor is it once a client with the same id is created again (a second later).
+#[tokio::test]
+async fn a_deleted_clients_token_is_no_subject_even_after_the_id_comes_back() {
+    use portcullis_core::{ClientId, Clock};
+    use portcullis_server::admin::{ClientAdmin, SecretSource};
+    let app = spawn_app().await;
+    let caller_metadata = ClientMetadata {
+        scope: "orders:read".into(),
+        audience: vec![ORDERS.into()],
+        ..ClientMetadata::default()
+    };
+    let (caller, caller_secret) = app.create_client(caller_metadata.clone()).await;
+    let (orders, orders_secret) = app
+        .create_client(ClientMetadata {
+            grant_types: vec![GrantType::TokenExchange],
+            scope: "orders:read".into(),
+            audience: vec![ORDERS.into(), BILLING.into()],
+            ..ClientMetadata::default()
+        })
+        .await;
+    let subject = cc_token(&app, &caller, &caller_secret, ORDERS).await;
+    let try_exchange = |kind: &'static str| {
+        let subject = subject.clone();
+        let (orders, orders_secret) = (orders.clone(), orders_secret.clone());
+        let app = &app;
+        async move {
+            exchange(
+                app,
+                &orders,
+                &orders_secret,
+                &[
+                    ("subject_token", &subject),
+                    ("subject_token_type", kind),
+                    ("audience", BILLING),
+                ],
+            )
+            .await
+        }
+    };
+    for kind in [ACCESS_TOKEN, JWT] {
+        assert_eq!(try_exchange(kind).await.status, 200, "{kind}");
+    }
+    let refused_after_reload = || async {
+        app.registry.refresh().await.unwrap();
+        for kind in [ACCESS_TOKEN, JWT] {
+            try_exchange(kind)
+                .await
+                .assert_error(400, "invalid_request");
+        }
+    };
+    let hasher = app.hasher().await;
+    let id = ClientId::parse(&caller).unwrap();
+    ClientAdmin::new(app.store.as_ref(), &hasher, app.clock.now())
+        .delete(&id)
+        .await
+        .unwrap();
+    refused_after_reload().await;
+    app.clock.advance(1);
+    ClientAdmin::new(app.store.as_ref(), &hasher, app.clock.now())
+        .create(Some(id), caller_metadata, SecretSource::Generate)
+        .await
+        .unwrap();
+    refused_after_reload().await;
+}

@@ -4,6 +4,8 @@ use crate::helpers::{Answer, TestApp, spawn_app};
 use crate::sign_in::flow::{party, refresh, tokens};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+use portcullis_core::{ClientId, Clock};
+use portcullis_server::admin::ClientAdmin;
 use portcullis_server::client::ClientMetadata;
 use serde_json::json;
 
@@ -292,4 +294,55 @@ async fn a_reused_refresh_token_makes_its_access_tokens_inactive() {
         )
         .await,
     );
+}
+
+/// Deleting a client ends what it was given: its access tokens are inactive at introspection and
+/// refused at `/userinfo` as soon as the server sees the deletion, and its grants, refresh tokens
+/// and consents are gone from the database.
+#[tokio::test]
+async fn deleting_a_client_ends_its_tokens() {
+    let app = spawn_app().await;
+    let s = setup(&app).await;
+    let p = party(&app, |_| {}).await;
+    let answer = tokens(&app, &p).await;
+    let access = answer.body["access_token"].as_str().unwrap().to_owned();
+    let userinfo = |token: String| {
+        let request = app
+            .http
+            .get(format!("{}/userinfo", app.base))
+            .bearer_auth(token);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    assert_eq!(userinfo(access.clone()).await, 200);
+    assert_eq!(
+        introspect(&app, &s.api, &s.token, None).await.body["active"],
+        true
+    );
+    let database = &app.database;
+    let client_id = p.client_id.clone();
+    let rows = |table: &str| {
+        let sql = format!("SELECT COUNT(*) FROM {table} WHERE client_id = '{client_id}'");
+        async move { crate::databases::count(database, &sql).await }
+    };
+    assert_eq!(rows("grants").await, 1);
+    assert_eq!(rows("consents").await, 1);
+
+    let hasher = app.hasher().await;
+    let admin = ClientAdmin::new(app.store.as_ref(), &hasher, app.clock.now());
+    for id in [&s.service.0, &p.client_id] {
+        admin.delete(&ClientId::parse(id).unwrap()).await.unwrap();
+    }
+    // The running server picks the deletion up within its reload interval (250 ms).
+    let start = std::time::Instant::now();
+    while introspect(&app, &s.api, &s.token, None).await.body["active"] == true {
+        assert!(start.elapsed().as_secs() < 3, "still active after 3 s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    inactive(&introspect(&app, &s.api, &s.token, Some("access_token")).await);
+    assert_eq!(userinfo(access).await, 401);
+    assert_eq!(rows("grants").await, 0);
+    assert_eq!(rows("consents").await, 0);
+    let refresh_rows =
+        crate::databases::count(database, "SELECT COUNT(*) FROM refresh_tokens").await;
+    assert_eq!(refresh_rows, 0);
 }

@@ -111,3 +111,110 @@ async fn a_token_from_the_cli_registers_a_client_that_is_marked_dynamic_everywhe
     assert_eq!(read.status(), 200);
     drop(server);
 }
+
+/// Behind a company proxy (`HTTPS_PROXY`), an administrator's client's `jwks_uri` is fetched through
+/// the proxy, but a self-registered client's never is: the proxy would resolve the name itself,
+/// past the server's check that the name leads only to public addresses.
+#[tokio::test]
+async fn a_registered_clients_keys_are_never_fetched_through_a_proxy() {
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    // A stand-in proxy that counts the connections made to it and answers none.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let connections = Arc::new(AtomicUsize::new(0));
+    let counted = connections.clone();
+    std::thread::spawn(move || {
+        for stream in proxy.incoming() {
+            counted.fetch_add(1, Ordering::SeqCst);
+            drop(stream);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let proxied = |mut command: std::process::Command| {
+        for name in ["HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"] {
+            command.env(name, &proxy_url);
+        }
+        command.env("NO_PROXY", "").env("no_proxy", "");
+        command
+    };
+    let server = ServerProcess::start(
+        {
+            let mut command = proxied(portcullis(dir.path()));
+            command
+                .env("PORTCULLIS_REGISTRATION__ENABLED", "true")
+                .env("PORTCULLIS_REGISTRATION__INITIAL_ACCESS_TOKEN", "none");
+            command
+        },
+        dir.path(),
+    );
+    let jwks_uri = "https://keys.example.com/jwks.json";
+    let http = reqwest::Client::new();
+    let registered: serde_json::Value = http
+        .post(format!("{}/register", server.base))
+        .json(&serde_json::json!({
+            "grant_types": ["client_credentials"],
+            "scope": "profile",
+            "token_endpoint_auth_method": "private_key_jwt",
+            "jwks_uri": jwks_uri,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let registered = registered["client_id"]
+        .as_str()
+        .expect("registered")
+        .to_owned();
+    let (ok, out, err) = run(portcullis(dir.path()).args([
+        "client",
+        "create",
+        "--json",
+        "--auth-method",
+        "private_key_jwt",
+        "--jwks-uri",
+        jwks_uri,
+    ]));
+    assert!(ok, "{err}");
+    let created: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let admins = created["client_id"].as_str().unwrap().to_owned();
+
+    // An assertion the server cannot check without the client's keys: it must fetch them first.
+    let token_status = |client_id: String| {
+        let header = B64.encode(br#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#);
+        let claims = B64.encode(format!(r#"{{"iss":"{client_id}","sub":"{client_id}"}}"#));
+        let request = http.post(format!("{}/token", server.base)).form(&[
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", client_id),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".to_owned(),
+            ),
+            ("client_assertion", format!("{header}.{claims}.AAAA")),
+        ]);
+        async move { request.send().await.unwrap().status().as_u16() }
+    };
+    // The registered client's keys cannot be fetched here (no public address is reachable), and
+    // the proxy is not asked.
+    assert_eq!(token_status(registered).await, 503);
+    assert_eq!(connections.load(Ordering::SeqCst), 0, "the proxy was asked");
+    // The administrator's client's keys are asked of the proxy (which answers nothing).
+    // (401 until the server has picked up the client made by the command.)
+    let start = std::time::Instant::now();
+    while token_status(admins.clone()).await != 503 {
+        assert!(
+            start.elapsed().as_secs() < 3,
+            "the new client was not picked up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(
+        connections.load(Ordering::SeqCst) >= 1,
+        "the proxy was not asked"
+    );
+}

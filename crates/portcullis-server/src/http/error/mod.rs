@@ -71,7 +71,7 @@ impl IntoResponse for TokenError {
         let mut response = json_body(status, bytes);
         no_store(&mut response);
         match self {
-            TokenError::Throttled { retry_after } => {
+            TokenError::Throttled { retry_after, .. } => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

@@ -11,7 +11,7 @@ use super::access_token::{Claims, mint};
 use super::require_grant;
 use crate::client::Client;
 use crate::oauth::Issuer;
-use crate::oauth::bearer::{VerifiedToken, verify_signed};
+use crate::oauth::bearer::{VerifiedToken, issued_to_current_client, verify_signed};
 use crate::oauth::error::TokenError;
 use crate::registry::Snapshot;
 use portcullis_core::{ErrorCode, GrantType, Scope, Secret, TokenResponse, TokenTypeId};
@@ -56,7 +56,9 @@ fn verified(
             .map(|t| (*t).clone()),
         TokenTypeId::Jwt => ["at+jwt", "JWT"].iter().find_map(|typ| {
             verify_signed(token, &snapshot.keys, now, lifetime, typ).filter(|t| {
-                t.text("iss") == Some(issuer.issuer()) && t.time("exp").is_some_and(|e| e > now.0)
+                t.text("iss") == Some(issuer.issuer())
+                    && t.time("exp").is_some_and(|e| e > now.0)
+                    && issued_to_current_client(t, snapshot)
             })
         }),
     };

@@ -245,23 +245,7 @@ fn host_of(uri: &str) -> Option<String> {
 fn is_local(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = bare.parse::<std::net::IpAddr>() {
-        return match ip {
-            std::net::IpAddr::V4(v4) => {
-                v4.is_loopback()
-                    || v4.is_private()
-                    || v4.is_link_local()
-                    || v4.is_unspecified()
-                    || v4.is_broadcast()
-                    || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1])
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || (v6.segments()[0] & 0xfe00) == 0xfc00
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-                    || v6.to_ipv4_mapped().is_some()
-            }
-        };
+        return crate::client_keys::is_local_address(ip);
     }
     // `127.1`, `2130706433` or `0x7f.1`: browsers read these as addresses.
     let numeric = !bare.is_empty()

@@ -226,11 +226,7 @@ async fn count_request(issuer: &Issuer, ip: IpAddr, now: i64) -> Result<(), Regi
         issuer.registration.per_address,
     )];
     let throttle = &issuer.registration_throttle;
-    if let Some(wait) = throttle.retry_after(&keys, now) {
-        let _ = throttle.refused(&keys, now).await;
-        return Err(RegistrationError::Throttled { retry_after: wait });
-    }
-    match throttle.reserve(&keys, now).await.map_err(internal)? {
+    match throttle.admit(&keys, now).await.map_err(internal)? {
         Reserved::Go(reservation) => {
             let _ = throttle.reservation_failed(reservation, now).await;
             Ok(())

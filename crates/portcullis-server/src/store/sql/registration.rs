@@ -1,7 +1,7 @@
 // `RegistrationStore`: initial access tokens (RFC 7591 §3). (Included by each backend; see
 // `store/sql/README`.)
 
-use super::shared::bump_revision;
+use super::shared::{bump_revision, forget_client};
 use super::{This, begin_write};
 use crate::store::{ClientRow, StoreError};
 use crate::store::registration::{InitialAccessTokenRow, RegistrationStore};
@@ -113,6 +113,7 @@ impl RegistrationStore for This {
         if deleted == 0 {
             return Ok(false);
         }
+        forget_client(&mut tx, client_id).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(true)

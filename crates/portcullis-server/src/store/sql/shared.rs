@@ -15,6 +15,23 @@ pub async fn bump_revision(conn: &mut Conn) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// What a deleted client leaves behind, deleted with it: its users' consents, its codes not yet
+/// exchanged, and its grants (their refresh tokens and access-token records go with them, by
+/// `ON DELETE CASCADE`). Pushed authorization requests and device codes cascade from the client.
+pub async fn forget_client(conn: &mut Conn, client_id: &str) -> Result<(), StoreError> {
+    for statement in [
+        "DELETE FROM consents WHERE client_id = $1",
+        "DELETE FROM authorization_codes WHERE client_id = $1",
+        "DELETE FROM grants WHERE client_id = $1",
+    ] {
+        sqlx::query(statement)
+            .bind(client_id)
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Writes sealed forms in the caller's transaction: key rows' private parts by `kid`, and
 /// server secrets by name.
 pub async fn write_sealed(

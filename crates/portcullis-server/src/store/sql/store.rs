@@ -1,7 +1,7 @@
 // `Store` and `ThrottleStore`: clients, signing keys, server secrets, the revision, and the
 // failed-attempt counters. (Included by each backend; see `store/sql/README`.)
 
-use super::shared::{self, bump_revision, write_sealed};
+use super::shared::{self, bump_revision, forget_client, write_sealed};
 use super::{This, begin_write, take_turns};
 use crate::store::{
     ChangeFeed, ClientRow, ConsentRow, Counts, DumpRecord, KeyRow, LockRow, MigrationStatus,
@@ -146,6 +146,7 @@ impl Store for This {
         if deleted == 0 {
             return Ok(false);
         }
+        forget_client(&mut tx, client_id).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(true)

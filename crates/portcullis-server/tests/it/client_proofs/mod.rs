@@ -6,7 +6,7 @@ mod dpop_refresh;
 mod dpop_userinfo;
 mod form_post;
 mod par;
-mod private_key_jwt;
+pub mod private_key_jwt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD as B64};

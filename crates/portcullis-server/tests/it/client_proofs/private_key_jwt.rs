@@ -11,7 +11,7 @@ use portcullis_server::client::ClientMetadata;
 use serde_json::{Value, json};
 
 /// Registers a private_key_jwt client with `tweak` applied (set `jwks` or `jwks_uri` there).
-async fn signing_client(app: &TestApp, tweak: impl FnOnce(&mut ClientMetadata)) -> String {
+pub async fn signing_client(app: &TestApp, tweak: impl FnOnce(&mut ClientMetadata)) -> String {
     let mut metadata = ClientMetadata {
         scope: "reports:read".into(),
         token_endpoint_auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),

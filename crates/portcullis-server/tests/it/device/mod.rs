@@ -235,3 +235,27 @@ async fn discovery_lists_the_endpoint_and_the_grant() {
             .contains(&serde_json::json!(DEVICE_GRANT))
     );
 }
+
+/// Device authorizations are counted per address, whatever the client (each stores a row), and
+/// past `[device] max_requests_per_address` the address gets 429 with a time to wait.
+#[tokio::test]
+async fn device_authorizations_are_limited_per_address() {
+    let app = crate::helpers::spawn_with(|c| c.device.max_requests_per_address = 3).await;
+    let first = tv(&app).await;
+    let second = tv(&app).await;
+    for client in [&first, &second, &first] {
+        let answer = start(&app, &client.client_id, "openid").await;
+        assert_eq!(answer.status, 200, "{}", answer.body);
+    }
+    for client in [&second, &first] {
+        let refused = start(&app, &client.client_id, "openid").await;
+        refused.assert_error(429, "temporarily_unavailable");
+        let wait: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+        assert!(wait > 0);
+        let description = refused.body["error_description"].as_str().unwrap();
+        assert!(
+            description.contains("device authorizations"),
+            "{description}"
+        );
+    }
+}

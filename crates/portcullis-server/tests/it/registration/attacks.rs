@@ -235,3 +235,78 @@ async fn a_replaced_registration_asks_its_users_again() {
     assert_eq!(again.status, 200, "the consent page again");
     assert!(again.body.contains("id=\"allow\""), "{}", again.body);
 }
+
+/// A registered `jwks_uri` was on a public host when registered; if its name is later pointed into
+/// this machine (here: its host becomes `localhost`, as a DNS change would do), the server does not
+/// fetch it, while an administrator's client with the very same `jwks_uri` still may.
+#[tokio::test]
+async fn a_registered_jwks_uri_that_later_points_inside_is_not_fetched() {
+    use crate::client_proofs::{JwksServer, assertion, claims, rsa_key};
+    use portcullis_core::client_assertion::JWT_BEARER;
+    let app = registering().await;
+    let token = initial_token(&app, 3600, None).await;
+    let key = rsa_key();
+    let jwks = JwksServer::start(key.public_jwk_set()).await;
+    let inside = jwks.uri.replace("127.0.0.1", "localhost");
+    let public = "https://keys.example.com/jwks.json";
+    let registered = register(
+        &app,
+        Some(&token),
+        &json!({"grant_types": ["client_credentials"], "scope": "profile",
+                "token_endpoint_auth_method": "private_key_jwt", "jwks_uri": public}),
+    )
+    .await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let id = registered.body["client_id"].as_str().unwrap().to_owned();
+    crate::databases::execute(
+        &app.database,
+        &format!(
+            "UPDATE clients SET metadata = REPLACE(metadata, '{public}', '{inside}') \
+             WHERE client_id = '{id}'; UPDATE revision SET value = value + 1;"
+        ),
+    )
+    .await;
+    let start = std::time::Instant::now();
+    while app
+        .registry
+        .snapshot()
+        .client(&id)
+        .unwrap()
+        .metadata
+        .jwks_uri
+        .as_deref()
+        != Some(inside.as_str())
+    {
+        assert!(
+            start.elapsed().as_secs() < 3,
+            "the change was not picked up"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let admins = crate::client_proofs::private_key_jwt::signing_client(&app, |m| {
+        m.jwks_uri = Some(inside.clone());
+    })
+    .await;
+    let token_with = |client_id: String| {
+        let t = app.clock.now().0;
+        let jwt = assertion(&key, &claims(&client_id, &app.issuer, t));
+        let request = app.http.post(format!("{}/token", app.base)).form(&[
+            ("grant_type", "client_credentials".to_owned()),
+            ("client_id", client_id),
+            ("client_assertion_type", JWT_BEARER.to_owned()),
+            ("client_assertion", jwt),
+        ]);
+        app.send(request)
+    };
+    token_with(id)
+        .await
+        .assert_error(503, "temporarily_unavailable");
+    assert_eq!(
+        jwks.fetches(),
+        0,
+        "nothing was fetched for the registered client"
+    );
+    let ok = token_with(admins).await;
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    assert_eq!(jwks.fetches(), 1);
+}
