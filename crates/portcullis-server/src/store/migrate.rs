@@ -36,6 +36,7 @@ migrations! {
     6 "client_proofs" "0006_client_proofs.sql";
     7 "device" "0007_device.sql";
     8 "registration" "0008_registration.sql";
+    9 "client_indexes" "0009_client_indexes.sql";
 }
 
 /// One migration and whether it is applied.

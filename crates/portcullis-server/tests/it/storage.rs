@@ -843,3 +843,28 @@ async fn revocations_move_the_revision_and_fill_the_deny_list() {
         assert!(!snapshot.is_denied("other"), "{}", db.backend());
     }
 }
+
+/// Deleting a client finds its grants, codes and consents by index (migration 9), not by
+/// scanning the tables while SQLite's one writer is held.
+#[tokio::test]
+async fn a_deleted_clients_rows_are_found_by_index() {
+    use sqlx::{Connection, Row};
+    let db = TestDatabase::sqlite();
+    store::open(&db.url).await.unwrap();
+    let mut conn = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    for table in ["grants", "authorization_codes", "consents"] {
+        let sql = format!("EXPLAIN QUERY PLAN DELETE FROM {table} WHERE client_id = 'x'");
+        let plan: Vec<String> = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&mut conn)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>("detail"))
+            .collect();
+        assert!(
+            plan.iter()
+                .any(|d| d.contains(&format!("{table}_by_client"))),
+            "{table}: {plan:?}"
+        );
+    }
+}

@@ -34,14 +34,14 @@ async fn migrate_applies_and_reports_on_both_backends() {
             assert!(!ok && err.contains("there is no database at"), "{err}");
         } else {
             let before = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
-            assert!(before.contains("0 of 8; 8 pending"), "{url}: {before}");
+            assert!(before.contains("0 of 9; 9 pending"), "{url}: {before}");
         }
         let (ok, out, err) = run(portcullis(dir.path())
             .env("PORTCULLIS_DATABASE", &url)
             .arg("migrate"));
         assert!(ok, "{err}");
-        assert!(err.contains("applied 8 migration(s)"), "{err}");
-        assert!(out.contains("8 of 8; 0 pending"), "{out}");
+        assert!(err.contains("applied 9 migration(s)"), "{err}");
+        assert!(out.contains("9 of 9; 0 pending"), "{out}");
         let after = migrate_status(portcullis(dir.path()).env("PORTCULLIS_DATABASE", &url));
         assert!(
             after
