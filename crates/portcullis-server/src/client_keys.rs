@@ -95,22 +95,11 @@ impl ClientKeys {
         kid: Option<&str>,
         alg: JwsAlgorithm,
     ) -> Result<Arc<Vec<VerifyingKey>>, String> {
-        let key = if public_only {
+        let key = &if public_only {
             format!("public\n{uri}")
         } else {
             uri.to_owned()
         };
-        self.keys_at(&key, uri, public_only, kid, alg).await
-    }
-
-    async fn keys_at(
-        &self,
-        key: &str,
-        uri: &str,
-        public_only: bool,
-        kid: Option<&str>,
-        alg: JwsAlgorithm,
-    ) -> Result<Arc<Vec<VerifyingKey>>, String> {
         let now = self.clock.now().0;
         let fits = |f: &Fetched| candidates(&f.keys, kid, alg).next().is_some();
         let usable = |f: &Fetched| now - f.at < MAX_AGE && fits(f);

@@ -435,6 +435,25 @@ impl Throttle {
         self.reserve(keys, now).await
     }
 
+    /// An attempt that counts whether it succeeds or not (a request that stores something):
+    /// admitted as by [`Throttle::admit`] and its count kept. `Some(seconds to wait)` when over a
+    /// limit. Locking a key that reached its limit is best effort: its count is written already.
+    pub async fn count_attempt(
+        &self,
+        keys: &[Limited],
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        match self.admit(keys, now).await? {
+            Reserved::Go(reservation) => {
+                if let Err(error) = self.reservation_failed(reservation, now).await {
+                    tracing::warn!(%error, "could not lock a key over its limit");
+                }
+                Ok(None)
+            }
+            Reserved::Wait(wait) => Ok(Some(wait)),
+        }
+    }
+
     /// A failure, counted against every key; a key that reaches its limit is locked everywhere.
     pub async fn failed(&self, keys: &[Limited], now: i64) -> Result<(), StoreError> {
         let bucket = self.window.bucket(now);

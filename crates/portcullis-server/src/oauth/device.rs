@@ -59,18 +59,15 @@ async fn count_device_authorization(
     ip: IpAddr,
     now: i64,
 ) -> Result<(), TokenError> {
-    let throttle = &issuer.sign_in_throttle;
     let keys = issuer.device_authorization_keys(ip);
-    let storage = |e: crate::store::StoreError| TokenError::server(format!("storage: {e}"));
-    match throttle.admit(&keys, now).await.map_err(storage)? {
-        Reserved::Go(reservation) => {
-            throttle
-                .reservation_failed(reservation, now)
-                .await
-                .map_err(storage)?;
-            Ok(())
-        }
-        Reserved::Wait(wait) => Err(TokenError::Throttled {
+    match issuer
+        .sign_in_throttle
+        .count_attempt(&keys, now)
+        .await
+        .map_err(super::grant::store_error)?
+    {
+        None => Ok(()),
+        Some(wait) => Err(TokenError::Throttled {
             retry_after: u64::try_from(wait).unwrap_or(1),
             what: "device authorizations from this address",
         }),

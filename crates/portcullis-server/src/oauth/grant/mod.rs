@@ -143,7 +143,7 @@ fn invalid_grant(description: &str) -> TokenError {
 }
 
 /// A storage failure on a grant path: our fault, never the request's.
-fn store_error(e: crate::store::StoreError) -> TokenError {
+pub(crate) fn store_error(e: crate::store::StoreError) -> TokenError {
     TokenError::server(format!("storage: {e}"))
 }
 

@@ -16,7 +16,7 @@ use super::Issuer;
 use crate::client::ClientMetadata;
 use crate::crypto::{generate_client_id, generate_secret, random_token, token_hash};
 use crate::store::ClientRow;
-use crate::throttle::{Key, Limited, Reserved};
+use crate::throttle::{Key, Limited};
 use metadata::client_metadata;
 use portcullis_core::secret::constant_time_eq;
 use portcullis_core::{Scope, Secret};
@@ -225,13 +225,14 @@ async fn count_request(issuer: &Issuer, ip: IpAddr, now: i64) -> Result<(), Regi
         Key::registration_address(ip),
         issuer.registration.per_address,
     )];
-    let throttle = &issuer.registration_throttle;
-    match throttle.admit(&keys, now).await.map_err(internal)? {
-        Reserved::Go(reservation) => {
-            let _ = throttle.reservation_failed(reservation, now).await;
-            Ok(())
-        }
-        Reserved::Wait(wait) => Err(RegistrationError::Throttled { retry_after: wait }),
+    match issuer
+        .registration_throttle
+        .count_attempt(&keys, now)
+        .await
+        .map_err(internal)?
+    {
+        None => Ok(()),
+        Some(wait) => Err(RegistrationError::Throttled { retry_after: wait }),
     }
 }
 

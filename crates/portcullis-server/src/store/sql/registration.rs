@@ -1,7 +1,7 @@
 // `RegistrationStore`: initial access tokens (RFC 7591 §3). (Included by each backend; see
 // `store/sql/README`.)
 
-use super::shared::{bump_revision, forget_client};
+use super::shared::{bump_revision, forget_client, forget_consents};
 use super::{This, begin_write};
 use crate::store::{ClientRow, StoreError};
 use crate::store::registration::{InitialAccessTokenRow, RegistrationStore};
@@ -88,10 +88,7 @@ impl RegistrationStore for This {
         }
         // Users consented to the registration as it was (its redirect URIs, its name): a
         // replaced one asks them again.
-        sqlx::query("DELETE FROM consents WHERE client_id = $1")
-            .bind(&row.client_id)
-            .execute(&mut *tx)
-            .await?;
+        forget_consents(&mut tx, &row.client_id).await?;
         bump_revision(&mut tx).await?;
         tx.commit().await?;
         Ok(true)

@@ -19,8 +19,8 @@ pub async fn bump_revision(conn: &mut Conn) -> Result<(), StoreError> {
 /// exchanged, and its grants (their refresh tokens and access-token records go with them, by
 /// `ON DELETE CASCADE`). Pushed authorization requests and device codes cascade from the client.
 pub async fn forget_client(conn: &mut Conn, client_id: &str) -> Result<(), StoreError> {
+    forget_consents(conn, client_id).await?;
     for statement in [
-        "DELETE FROM consents WHERE client_id = $1",
         "DELETE FROM authorization_codes WHERE client_id = $1",
         "DELETE FROM grants WHERE client_id = $1",
     ] {
@@ -29,6 +29,15 @@ pub async fn forget_client(conn: &mut Conn, client_id: &str) -> Result<(), Store
             .execute(&mut *conn)
             .await?;
     }
+    Ok(())
+}
+
+/// Every user's consent to a client: for a client deleted, or registered anew (RFC 7592 PUT).
+pub async fn forget_consents(conn: &mut Conn, client_id: &str) -> Result<(), StoreError> {
+    sqlx::query("DELETE FROM consents WHERE client_id = $1")
+        .bind(client_id)
+        .execute(&mut *conn)
+        .await?;
     Ok(())
 }
 

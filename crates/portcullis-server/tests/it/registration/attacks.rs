@@ -4,7 +4,7 @@
 //! redirector, racing updates with one token, undoing an administrator's change, odd paths and
 //! bodies, and learning the rules without a token.
 
-use super::{initial_token, register, registering, web_app};
+use super::{initial_token, register, register_web_app, registering, web_app};
 use crate::helpers::spawn_with;
 use portcullis_core::Clock;
 use serde_json::json;
@@ -96,12 +96,7 @@ async fn a_registered_client_does_not_make_this_server_an_open_redirector() {
 async fn one_update_per_token_wins_and_an_administrator_takes_over() {
     let app = registering().await;
     let token = initial_token(&app, 3600, None).await;
-    let registered = register(&app, Some(&token), &web_app()).await;
-    let id = registered.body["client_id"].as_str().unwrap().to_owned();
-    let management = registered.body["registration_access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (id, management) = register_web_app(&app, &token).await;
     let uri = format!("{}/register/{id}", app.base);
     let mut body = web_app();
     body["client_id"] = json!(id);
@@ -191,11 +186,8 @@ async fn a_replaced_registration_asks_its_users_again() {
     use crate::sign_in::flow::{Browser, PASSWORD, VERIFIER, challenge};
     let app = registering().await;
     let token = initial_token(&app, 3600, None).await;
-    let registered = register(&app, Some(&token), &web_app()).await;
-    let id = registered.body["client_id"].as_str().unwrap().to_owned();
-    let management = registered.body["registration_access_token"]
-        .as_str()
-        .unwrap();
+    let (id, management) = register_web_app(&app, &token).await;
+    let management = management.as_str();
     let hasher = portcullis_server::users::PasswordHasher::new(1).unwrap();
     portcullis_server::users::UserAdmin::new(app.store.as_ref(), &hasher, app.clock.now())
         .create(

@@ -43,6 +43,14 @@ pub async fn register(app: &TestApp, token: Option<&str>, body: &Value) -> Answe
     app.send(request).await
 }
 
+/// Registers [`web_app`] with `token`: its client_id and registration access token.
+pub async fn register_web_app(app: &TestApp, token: &str) -> (String, String) {
+    let registered = register(app, Some(token), &web_app()).await;
+    assert_eq!(registered.status, 201, "{}", registered.body);
+    let field = |name: &str| registered.body[name].as_str().unwrap().to_owned();
+    (field("client_id"), field("registration_access_token"))
+}
+
 pub fn web_app() -> Value {
     json!({
         "client_name": "Photo Gallery",
