@@ -11,12 +11,13 @@ use axum::http::{Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
+use std::cell::RefCell;
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
+use tower::Service;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -96,8 +97,16 @@ async fn serve_io<I>(
 ) where
     I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
+    // The connection's own copy of the router. Calling it borrows it, where `oneshot` would need a
+    // clone of the shared one, and so a reference count that both workers update, for every
+    // request. HTTP/1 serves one request at a time, so the `RefCell` is never borrowed twice.
+    let router = RefCell::new(router);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-        handle(router.clone(), request, peer, limits.request_timeout)
+        let mut request = request.map(Body::new);
+        request.extensions_mut().insert(ConnectInfo(peer));
+        // A Router is always ready (its `poll_ready` does nothing), so it may be called directly.
+        let answer = router.borrow_mut().call(request);
+        with_timeout(answer, limits.request_timeout)
     });
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -109,15 +118,11 @@ async fn serve_io<I>(
     }
 }
 
-async fn handle(
-    router: Router,
-    request: Request<Incoming>,
-    peer: SocketAddr,
+async fn with_timeout(
+    answer: impl Future<Output = Result<Response<Body>, Infallible>>,
     timeout: Duration,
 ) -> Result<Response<Body>, Infallible> {
-    let mut request = request.map(Body::new);
-    request.extensions_mut().insert(ConnectInfo(peer));
-    match tokio::time::timeout(timeout, router.oneshot(request)).await {
+    match tokio::time::timeout(timeout, answer).await {
         Ok(answer) => answer,
         Err(_) => Ok(request_timeout()),
     }

@@ -1,8 +1,13 @@
 //! Prometheus metrics, kept in atomics so recording costs a few nanoseconds and no lock, and their
 //! text format. The middleware that records them and `GET /metrics` are in `http/observe.rs`.
+//!
+//! The per-request counters are kept in [`SHARDS`] copies, one per recording thread (up to that
+//! many), and summed when scraped. With one copy, every request's increments made the worker
+//! threads take the same cache lines from each other, which costs more than the increments
+//! themselves; a scrape is rare and may as well add up a few copies.
 
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 /// The endpoints metrics are kept for; anything else counts as `other`.
 pub(crate) const ENDPOINTS: [&str; 18] = [
@@ -39,15 +44,51 @@ struct Latency {
     sum_us: AtomicU64,
 }
 
+/// Copies of the per-request counters (see the module's comment).
+const SHARDS: usize = 4;
+
+/// One copy of the per-request counters; aligned so that two copies share no cache line.
+#[repr(align(128))]
+struct Shard {
+    requests: Box<[AtomicU64]>,
+    latency: Box<[Latency]>,
+    tokens: [AtomicU64; GRANTS.len()],
+    /// Request ids made by this shard's threads; the n-th is `n * SHARDS + shard`.
+    request_ids: AtomicU64,
+}
+
+impl Shard {
+    fn new() -> Self {
+        Shard {
+            requests: (0..ENDPOINTS.len() * STATUSES)
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            latency: (0..ENDPOINTS.len())
+                .map(|_| Latency {
+                    buckets: std::array::from_fn(|_| AtomicU64::new(0)),
+                    count: AtomicU64::new(0),
+                    sum_us: AtomicU64::new(0),
+                })
+                .collect(),
+            tokens: std::array::from_fn(|_| AtomicU64::new(0)),
+            request_ids: AtomicU64::new(0),
+        }
+    }
+}
+
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+thread_local! {
+    /// The shard this thread records into: threads take them in turn as they first record.
+    static SHARD: usize = NEXT_SHARD.fetch_add(1, Ordering::Relaxed) % SHARDS;
+}
+
 /// Every counter the server keeps.
 pub struct Metrics {
-    requests: Vec<AtomicU64>,
-    latency: Vec<Latency>,
-    tokens: [AtomicU64; GRANTS.len()],
+    shards: Box<[Shard]>,
     client_auth_failures: AtomicU64,
     sign_in_failures: AtomicU64,
     request_prefix: u64,
-    request_counter: AtomicU64,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -76,30 +117,35 @@ impl Metrics {
             .map(u64::from_be_bytes)
             .unwrap_or(0);
         Metrics {
-            requests: (0..ENDPOINTS.len() * STATUSES)
-                .map(|_| AtomicU64::new(0))
-                .collect(),
-            latency: (0..ENDPOINTS.len())
-                .map(|_| Latency {
-                    buckets: std::array::from_fn(|_| AtomicU64::new(0)),
-                    count: AtomicU64::new(0),
-                    sum_us: AtomicU64::new(0),
-                })
-                .collect(),
-            tokens: std::array::from_fn(|_| AtomicU64::new(0)),
+            shards: (0..SHARDS).map(|_| Shard::new()).collect(),
             client_auth_failures: AtomicU64::new(0),
             sign_in_failures: AtomicU64::new(0),
             request_prefix: prefix,
-            request_counter: AtomicU64::new(0),
         }
+    }
+
+    /// This thread's shard index and shard.
+    fn shard(&self) -> (usize, &Shard) {
+        let i = SHARD.with(|i| *i);
+        (i, &self.shards[i % self.shards.len()])
+    }
+
+    /// A counter summed over the shards.
+    fn sum(&self, counter: impl Fn(&Shard) -> Option<&AtomicU64>) -> u64 {
+        self.shards
+            .iter()
+            .filter_map(counter)
+            .map(|c| c.load(Ordering::Relaxed))
+            .sum()
     }
 
     pub(crate) fn record(&self, endpoint: usize, status: axum::http::StatusCode, micros: u64) {
         let status = usize::from(status.as_u16()).clamp(100, 599) - 100;
-        if let Some(c) = self.requests.get(endpoint * STATUSES + status) {
+        let (_, shard) = self.shard();
+        if let Some(c) = shard.requests.get(endpoint * STATUSES + status) {
             c.fetch_add(1, Ordering::Relaxed);
         }
-        if let Some(l) = self.latency.get(endpoint) {
+        if let Some(l) = shard.latency.get(endpoint) {
             l.count.fetch_add(1, Ordering::Relaxed);
             l.sum_us.fetch_add(micros, Ordering::Relaxed);
             if let Some(i) = BUCKETS_US.iter().position(|b| micros <= *b)
@@ -113,7 +159,7 @@ impl Metrics {
     /// A token response was sent for this grant.
     pub fn token_issued(&self, grant: &str) {
         if let Some(i) = GRANTS.iter().position(|g| *g == grant)
-            && let Some(c) = self.tokens.get(i)
+            && let Some(c) = self.shard().1.tokens.get(i)
         {
             c.fetch_add(1, Ordering::Relaxed);
         }
@@ -129,9 +175,15 @@ impl Metrics {
         self.sign_in_failures.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// A new request id: this instance's random prefix and a number no other request of this
+    /// instance has, in hex (24 digits until the number outgrows 8).
     pub(crate) fn next_request_id(&self) -> String {
-        let n = self.request_counter.fetch_add(1, Ordering::Relaxed);
-        format!("{:016x}{n:08x}", self.request_prefix)
+        let (i, shard) = self.shard();
+        let n = shard.request_ids.fetch_add(1, Ordering::Relaxed) * SHARDS as u64 + i as u64;
+        let mut id = String::with_capacity(32);
+        push_hex(&mut id, self.request_prefix, 16);
+        push_hex(&mut id, n, 8);
+        id
     }
 
     /// The Prometheus text exposition: the counters, then `gauges`.
@@ -145,10 +197,7 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE portcullis_http_requests_total counter");
         for (e, endpoint) in ENDPOINTS.iter().enumerate() {
             for s in 0..STATUSES {
-                let n = self
-                    .requests
-                    .get(e * STATUSES + s)
-                    .map_or(0, |c| c.load(Ordering::Relaxed));
+                let n = self.sum(|shard| shard.requests.get(e * STATUSES + s));
                 if n > 0 {
                     let _ = writeln!(
                         out,
@@ -166,14 +215,14 @@ impl Metrics {
             out,
             "# TYPE portcullis_http_request_duration_seconds histogram"
         );
-        for (endpoint, l) in ENDPOINTS.iter().zip(&self.latency) {
-            let count = l.count.load(Ordering::Relaxed);
+        for (e, endpoint) in ENDPOINTS.iter().enumerate() {
+            let count = self.sum(|shard| shard.latency.get(e).map(|l| &l.count));
             if count == 0 {
                 continue;
             }
             let mut cumulative = 0;
-            for (bound, bucket) in BUCKETS_US.iter().zip(&l.buckets) {
-                cumulative += bucket.load(Ordering::Relaxed);
+            for (b, bound) in BUCKETS_US.iter().enumerate() {
+                cumulative += self.sum(|shard| shard.latency.get(e).and_then(|l| l.buckets.get(b)));
                 let _ = writeln!(
                     out,
                     "portcullis_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"{}\"}} {cumulative}",
@@ -184,7 +233,7 @@ impl Metrics {
                 out,
                 "portcullis_http_request_duration_seconds_bucket{{endpoint=\"{endpoint}\",le=\"+Inf\"}} {count}"
             );
-            let sum = l.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+            let sum = self.sum(|shard| shard.latency.get(e).map(|l| &l.sum_us)) as f64 / 1e6;
             let _ = writeln!(
                 out,
                 "portcullis_http_request_duration_seconds_sum{{endpoint=\"{endpoint}\"}} {sum}"
@@ -199,11 +248,11 @@ impl Metrics {
             "# HELP portcullis_tokens_issued_total Token responses by grant type."
         );
         let _ = writeln!(out, "# TYPE portcullis_tokens_issued_total counter");
-        for (grant, c) in GRANTS.iter().zip(&self.tokens) {
+        for (g, grant) in GRANTS.iter().enumerate() {
             let _ = writeln!(
                 out,
                 "portcullis_tokens_issued_total{{grant=\"{grant}\"}} {}",
-                c.load(Ordering::Relaxed)
+                self.sum(|shard| shard.tokens.get(g))
             );
         }
         let _ = writeln!(
@@ -279,6 +328,15 @@ impl Metrics {
     }
 }
 
+/// Appends `n` in lower-case hex, at least `width` digits.
+fn push_hex(out: &mut String, n: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = (16 - n.leading_zeros() as usize / 4).max(width).min(16);
+    for shift in (0..digits).rev() {
+        out.push(char::from(DIGITS[((n >> (shift * 4)) & 0xf) as usize]));
+    }
+}
+
 /// Values read when `/metrics` is scraped rather than counted as they happen.
 #[derive(Debug, Default)]
 pub struct Gauges {
@@ -290,4 +348,80 @@ pub struct Gauges {
     pub locked_keys: usize,
     /// Whether the database answered a ping.
     pub ready: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+
+    #[test]
+    fn request_ids_are_hex_and_never_repeat_across_threads() {
+        let metrics = Arc::new(Metrics::new());
+        let threads: Vec<_> = (0..6)
+            .map(|_| {
+                let metrics = metrics.clone();
+                std::thread::spawn(move || {
+                    (0..1000)
+                        .map(|_| metrics.next_request_id())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        let ids: Vec<String> = threads
+            .into_iter()
+            .flat_map(|t| t.join().unwrap())
+            .collect();
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), 6000);
+        let prefix = format!("{:016x}", metrics.request_prefix);
+        for id in &ids {
+            assert_eq!(id.len(), 24, "{id}");
+            assert!(id.starts_with(&prefix), "{id}");
+            assert!(
+                id.bytes()
+                    .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+            );
+        }
+        let mut wide = String::new();
+        push_hex(&mut wide, 0x1_2345_6789, 8);
+        assert_eq!(wide, "123456789");
+    }
+
+    #[test]
+    fn what_every_thread_counted_is_summed_when_scraped() {
+        let metrics = Arc::new(Metrics::new());
+        let token = endpoint_index("/token");
+        let threads: Vec<_> = (0..SHARDS + 2)
+            .map(|_| {
+                let metrics = metrics.clone();
+                std::thread::spawn(move || {
+                    for _ in 0..100 {
+                        metrics.record(token, axum::http::StatusCode::OK, 700);
+                        metrics.token_issued("client_credentials");
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let text = metrics.render(&Gauges::default());
+        let n = (SHARDS + 2) * 100;
+        for line in [
+            format!("portcullis_http_requests_total{{endpoint=\"/token\",status=\"200\"}} {n}"),
+            "portcullis_http_request_duration_seconds_bucket{endpoint=\"/token\",le=\"0.0005\"} 0"
+                .to_string(),
+            format!(
+                "portcullis_http_request_duration_seconds_bucket{{endpoint=\"/token\",le=\"0.001\"}} {n}"
+            ),
+            format!("portcullis_http_request_duration_seconds_count{{endpoint=\"/token\"}} {n}"),
+            format!("portcullis_tokens_issued_total{{grant=\"client_credentials\"}} {n}"),
+        ] {
+            assert!(
+                text.lines().any(|l| l == line),
+                "{line} missing from\n{text}"
+            );
+        }
+    }
 }

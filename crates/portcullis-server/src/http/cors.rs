@@ -7,8 +7,9 @@
 use super::AppState;
 use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use std::convert::Infallible;
+use tower::Service;
 
 enum Policy {
     Public,
@@ -35,19 +36,26 @@ fn methods(path: &str) -> &'static str {
 }
 
 /// Answers a preflight, or runs the request and adds the CORS headers its origin may have.
-/// Part of the one middleware, [`super::observe::observe`].
-pub async fn cors(state: &AppState, request: Request, next: Next) -> Response {
+/// Part of the one middleware, [`super::observe::Observe`]; `inner` is the route, readied.
+pub async fn cors<S>(state: &AppState, request: Request, mut inner: S) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    let mut next = move |request| {
+        let answer = inner.call(request);
+        async move { answer.await.unwrap_or_else(|never| match never {}) }
+    };
     let origin = request
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let Some(origin) = origin else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let path = request.uri().path().to_owned();
     let allow = match policy(&path) {
-        Policy::None => return next.run(request).await,
+        Policy::None => return next(request).await,
         Policy::Public => Some(HeaderValue::from_static("*")),
         Policy::Restricted => state
             .cors_origins
@@ -79,7 +87,7 @@ pub async fn cors(state: &AppState, request: Request, next: Next) -> Response {
         headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from(600));
         return response;
     }
-    let mut response = next.run(request).await;
+    let mut response = next(request).await;
     if let Some(allow) = allow {
         add_common(response.headers_mut(), allow);
     }

@@ -46,7 +46,7 @@ pub struct AppState {
     pub scope_descriptions: std::collections::HashMap<String, String>,
     /// Origins allowed to call the token, userinfo, introspection and revocation endpoints.
     pub cors_origins: Vec<crate::config::Origin>,
-    /// Whether each request is also a `tracing` span (for text logs; see [`observe::observe`]).
+    /// Whether each request is also a `tracing` span (for text logs; see `observe::observe`).
     pub request_spans: bool,
 }
 
@@ -108,10 +108,7 @@ pub fn router(state: Arc<AppState>, public_metrics: bool) -> Router {
     };
     router
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observe::observe,
-        ))
+        .layer(observe::ObserveLayer(state.clone()))
         .with_state(state)
 }
 
