@@ -1,10 +1,10 @@
 //! Prometheus metrics, kept in atomics so recording costs a few nanoseconds and no lock, and their
 //! text format. The middleware that records them and `GET /metrics` are in `http/observe.rs`.
 //!
-//! The per-request counters are kept in [`SHARDS`] copies, one per recording thread (up to that
-//! many), and summed when scraped. With one copy, every request's increments made the worker
-//! threads take the same cache lines from each other, which costs more than the increments
-//! themselves; a scrape is rare and may as well add up a few copies.
+//! The per-request counters are kept in four copies, which recording threads take in turn, and
+//! are summed when scraped. With one copy, every request's increments made the worker threads
+//! take the same cache lines from each other, which costs more than the increments themselves; a
+//! scrape is rare and may as well add up a few copies.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};

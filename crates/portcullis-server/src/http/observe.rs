@@ -58,17 +58,17 @@ tokio::task_local! {
     static REQUEST: RequestContext;
 }
 
-/// The id of the request this task is serving, if it runs inside [`observe`].
+/// The id of the request this task is serving, if it runs inside [`Observe`].
 pub fn current_request_id() -> Option<String> {
     REQUEST.try_with(|request| request.id.clone()).ok()
 }
 
-/// Runs `f` on the request this task is serving, if it runs inside [`observe`].
+/// Runs `f` on the request this task is serving, if it runs inside [`Observe`].
 pub fn with_current_request<R>(f: impl FnOnce(&RequestContext) -> R) -> Option<R> {
     REQUEST.try_with(f).ok()
 }
 
-/// The one middleware around every route (`Router::layer(ObserveLayer)`), which runs [`observe`].
+/// The one middleware around every route (`Router::layer(ObserveLayer)`): wraps each in [`Observe`].
 #[derive(Clone)]
 pub struct ObserveLayer(pub Arc<AppState>);
 
@@ -83,7 +83,8 @@ impl<S> Layer<S> for ObserveLayer {
     }
 }
 
-/// A route wrapped in [`observe`].
+/// A route wrapped in the one middleware, which gives its requests ids, log context, CORS,
+/// timing and metrics (`observe`, below).
 ///
 /// A hand-written service rather than axum's `from_fn`: that boxes a clone of the route as the
 /// `Next` of every request, besides the future, and clones the state twice; here the readied
