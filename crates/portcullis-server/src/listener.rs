@@ -99,7 +99,8 @@ async fn serve_io<I>(
 {
     // The connection's own copy of the router. Calling it borrows it, where `oneshot` would need a
     // clone of the shared one, and so a reference count that both workers update, for every
-    // request. HTTP/1 serves one request at a time, so the `RefCell` is never borrowed twice.
+    // request. The borrow lasts only for `call`, whose future owns what it needs, so it can never
+    // meet another one, even with pipelined requests.
     let router = RefCell::new(router);
     let service = hyper::service::service_fn(move |request: Request<Incoming>| {
         let mut request = request.map(Body::new);
