@@ -47,13 +47,23 @@ pub fn random_id() -> Result<String, RandomUnavailable> {
     Ok(hex(&random_bytes::<16>()?))
 }
 
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
+/// `bytes` in lower-case hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len() * 2);
     for byte in bytes {
-        let _ = write!(out, "{byte:02x}");
+        push_hex(&mut out, u64::from(*byte), 2);
     }
     out
+}
+
+/// Appends `n` in lower-case hex, at least `width` digits (request ids are written on every
+/// request, so without the `fmt` machinery).
+pub(crate) fn push_hex(out: &mut String, n: u64, width: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let digits = (16 - n.leading_zeros() as usize / 4).clamp(width.min(16), 16);
+    for shift in (0..digits).rev() {
+        out.push(char::from(DIGITS[((n >> (shift * 4)) & 0xf) as usize]));
+    }
 }
 
 /// A new secret: 32 bytes from the system CSPRNG, base64url (43 characters).

@@ -6,6 +6,7 @@
 //! take the same cache lines from each other, which costs more than the increments themselves; a
 //! scrape is rare and may as well add up a few copies.
 
+use crate::crypto::push_hex;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
@@ -88,7 +89,8 @@ pub struct Metrics {
     shards: Box<[Shard]>,
     client_auth_failures: AtomicU64,
     sign_in_failures: AtomicU64,
-    request_prefix: u64,
+    /// This instance's random prefix of request ids, 16 hex digits.
+    request_prefix: String,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -113,14 +115,12 @@ pub(crate) fn endpoint_index(path: &str) -> usize {
 impl Metrics {
     /// Zeroed counters; request ids start from a random prefix so they differ between instances.
     pub fn new() -> Self {
-        let prefix = crate::crypto::random_bytes::<8>()
-            .map(u64::from_be_bytes)
-            .unwrap_or(0);
         Metrics {
             shards: (0..SHARDS).map(|_| Shard::new()).collect(),
             client_auth_failures: AtomicU64::new(0),
             sign_in_failures: AtomicU64::new(0),
-            request_prefix: prefix,
+            request_prefix: crate::crypto::random_bytes::<8>()
+                .map_or_else(|_| "0".repeat(16), |bytes| crate::crypto::hex(&bytes)),
         }
     }
 
@@ -181,7 +181,7 @@ impl Metrics {
         let (i, shard) = self.shard();
         let n = shard.request_ids.fetch_add(1, Ordering::Relaxed) * SHARDS as u64 + i as u64;
         let mut id = String::with_capacity(32);
-        push_hex(&mut id, self.request_prefix, 16);
+        id.push_str(&self.request_prefix);
         push_hex(&mut id, n, 8);
         id
     }
@@ -328,15 +328,6 @@ impl Metrics {
     }
 }
 
-/// Appends `n` in lower-case hex, at least `width` digits.
-fn push_hex(out: &mut String, n: u64, width: usize) {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let digits = (16 - n.leading_zeros() as usize / 4).max(width).min(16);
-    for shift in (0..digits).rev() {
-        out.push(char::from(DIGITS[((n >> (shift * 4)) & 0xf) as usize]));
-    }
-}
-
 /// Values read when `/metrics` is scraped rather than counted as they happen.
 #[derive(Debug, Default)]
 pub struct Gauges {
@@ -374,10 +365,10 @@ mod tests {
             .collect();
         let distinct: std::collections::HashSet<_> = ids.iter().collect();
         assert_eq!(distinct.len(), 6000);
-        let prefix = format!("{:016x}", metrics.request_prefix);
+        let prefix = &metrics.request_prefix;
         for id in &ids {
             assert_eq!(id.len(), 24, "{id}");
-            assert!(id.starts_with(&prefix), "{id}");
+            assert!(id.starts_with(prefix.as_str()), "{id}");
             assert!(
                 id.bytes()
                     .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
